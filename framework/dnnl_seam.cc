@@ -1,0 +1,172 @@
+// The only file that knows which oneDNN it is built against: the 2.x op-descriptor API
+// (convolution_forward::desc and friends) appears nowhere else.
+#include "framework/dnnl_seam.h"
+
+#include <dnnl_version.h>
+
+#include "framework/error.h"
+
+static_assert(DNNL_VERSION_MAJOR == 2,
+              "framework/dnnl_seam.cc uses oneDNN 2.x op descriptors (Debian 12's 2.6.3)");
+
+namespace obo::dnn {
+
+using dnnl::algorithm;
+using dnnl::prop_kind;
+using tag = memory::format_tag;
+
+dnnl::engine& engine() {
+  static dnnl::engine cpu(dnnl::engine::kind::cpu, 0);
+  return cpu;
+}
+
+dnnl::stream& stream() {
+  static dnnl::stream s(engine());
+  return s;
+}
+
+memory::dims dims(const Shape& shape) { return memory::dims(shape.begin(), shape.end()); }
+
+memory::desc plain_desc(const Shape& shape) {
+  static const tag by_rank[] = {tag::undef, tag::a, tag::ab, tag::abc, tag::abcd, tag::abcde};
+  if (shape.empty() || shape.size() > 5) fail("no plain layout for shape {}", to_string(shape));
+  return memory::desc(dims(shape), memory::data_type::f32, by_rank[shape.size()]);
+}
+
+memory::desc any_desc(const Shape& shape) {
+  return memory::desc(dims(shape), memory::data_type::f32, tag::any);
+}
+
+memory::desc desc_of(const Tensor& t) { return t.plain() ? plain_desc(t.shape()) : t.layout()->md; }
+
+memory unbound(const memory::desc& md) { return memory(md, engine(), DNNL_MEMORY_NONE); }
+
+LayoutPtr layout_of(const memory::desc& md) {
+  const memory::dims d = md.dims();
+  if (md == plain_desc(Shape(d.begin(), d.end()))) return nullptr;
+  return std::make_shared<const Layout>(Layout{md});
+}
+
+void Arg::init(const memory::desc& tensor_md, const memory::desc& primitive_md) {
+  user_ = unbound(tensor_md);
+  converts_ = tensor_md != primitive_md;
+  if (converts_) {
+    primitive_ = memory(primitive_md, engine());  // owns its buffer
+    to_primitive_ = dnnl::reorder(user_, primitive_);
+    to_user_ = dnnl::reorder(primitive_, user_);
+  } else {
+    primitive_ = user_;
+  }
+}
+
+void Arg::read(const Tensor& t) {
+  user_.set_data_handle(const_cast<float*>(t.data()));
+  if (converts_) to_primitive_.execute(stream(), user_, primitive_);
+}
+
+void Arg::bind(Tensor& t) { user_.set_data_handle(t.data()); }
+
+void Arg::write(Tensor& t) {
+  if (!converts_) return;
+  user_.set_data_handle(t.data());
+  to_user_.execute(stream(), primitive_, user_);
+}
+
+void execute(const dnnl::primitive& p, const Args& args) { p.execute(stream(), args); }
+
+void convert(const Tensor& src, Tensor& dst) {
+  if (src.shape() != dst.shape())
+    fail("cannot convert a tensor of shape {} into one of shape {}", to_string(src.shape()),
+         to_string(dst.shape()));
+  memory from(desc_of(src), engine(), const_cast<float*>(src.data()));
+  memory to(desc_of(dst), engine(), dst.data());
+  dnnl::reorder(from, to).execute(stream(), from, to);
+  stream().wait();
+}
+
+dnnl::convolution_forward::primitive_desc conv_forward(const memory::desc& src,
+                                                       const memory::desc& weights,
+                                                       const memory::desc& bias,
+                                                       const memory::desc& dst, const Window& w,
+                                                       const dnnl::primitive_attr& attr) {
+  dnnl::convolution_forward::desc d(prop_kind::forward_training, algorithm::convolution_direct,
+                                    src, weights, bias, dst, w.strides, w.pad_l, w.pad_r);
+  return {d, attr, engine()};
+}
+
+dnnl::convolution_backward_data::primitive_desc conv_backward_data(
+    const memory::desc& diff_src, const memory::desc& weights, const memory::desc& diff_dst,
+    const Window& w, const dnnl::convolution_forward::primitive_desc& hint) {
+  dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, diff_src, weights,
+                                          diff_dst, w.strides, w.pad_l, w.pad_r);
+  return {d, engine(), hint};
+}
+
+dnnl::convolution_backward_weights::primitive_desc conv_backward_weights(
+    const memory::desc& src, const memory::desc& diff_weights, const memory::desc& diff_bias,
+    const memory::desc& diff_dst, const Window& w,
+    const dnnl::convolution_forward::primitive_desc& hint) {
+  dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, src, diff_weights,
+                                             diff_bias, diff_dst, w.strides, w.pad_l, w.pad_r);
+  return {d, engine(), hint};
+}
+
+dnnl::pooling_forward::primitive_desc pooling_forward(algorithm alg, const memory::desc& src,
+                                                      const memory::desc& dst, const Window& w) {
+  dnnl::pooling_forward::desc d(prop_kind::forward_training, alg, src, dst, w.strides, w.kernel,
+                                w.pad_l, w.pad_r);
+  return {d, engine()};
+}
+
+dnnl::pooling_backward::primitive_desc pooling_backward(
+    algorithm alg, const memory::desc& diff_src, const memory::desc& diff_dst, const Window& w,
+    const dnnl::pooling_forward::primitive_desc& hint) {
+  dnnl::pooling_backward::desc d(alg, diff_src, diff_dst, w.strides, w.kernel, w.pad_l, w.pad_r);
+  return {d, engine(), hint};
+}
+
+dnnl::eltwise_forward::primitive_desc eltwise_forward(algorithm alg, const memory::desc& data) {
+  dnnl::eltwise_forward::desc d(prop_kind::forward_training, alg, data, 0.f, 0.f);
+  return {d, engine()};
+}
+
+dnnl::eltwise_backward::primitive_desc eltwise_backward(
+    algorithm alg, const memory::desc& diff_data, const memory::desc& data,
+    const dnnl::eltwise_forward::primitive_desc& hint) {
+  dnnl::eltwise_backward::desc d(alg, diff_data, data, 0.f, 0.f);
+  return {d, engine(), hint};
+}
+
+dnnl::inner_product_forward::primitive_desc inner_product_forward(const memory::desc& src,
+                                                                  const memory::desc& weights,
+                                                                  const memory::desc& bias,
+                                                                  const memory::desc& dst) {
+  dnnl::inner_product_forward::desc d(prop_kind::forward_training, src, weights, bias, dst);
+  return {d, engine()};
+}
+
+dnnl::inner_product_backward_data::primitive_desc inner_product_backward_data(
+    const memory::desc& diff_src, const memory::desc& weights, const memory::desc& diff_dst,
+    const dnnl::inner_product_forward::primitive_desc& hint) {
+  dnnl::inner_product_backward_data::desc d(diff_src, weights, diff_dst);
+  return {d, engine(), hint};
+}
+
+dnnl::inner_product_backward_weights::primitive_desc inner_product_backward_weights(
+    const memory::desc& src, const memory::desc& diff_weights, const memory::desc& diff_bias,
+    const memory::desc& diff_dst, const dnnl::inner_product_forward::primitive_desc& hint) {
+  dnnl::inner_product_backward_weights::desc d(src, diff_weights, diff_bias, diff_dst);
+  return {d, engine(), hint};
+}
+
+dnnl::logsoftmax_forward::primitive_desc logsoftmax_forward(const memory::desc& data, int axis) {
+  dnnl::logsoftmax_forward::desc d(prop_kind::forward_training, data, axis);
+  return {d, engine()};
+}
+
+dnnl::concat::primitive_desc concat(const memory::desc& dst, int axis,
+                                    const std::vector<memory::desc>& srcs) {
+  return {dst, axis, srcs, engine()};
+}
+
+}  // namespace obo::dnn

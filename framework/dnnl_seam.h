@@ -1,0 +1,110 @@
+// The oneDNN seam: the engine and stream, layouts of tensors, arguments that reorder only when
+// a primitive wants another layout than the tensor holds, and the constructors of primitive
+// descriptors. Layers build descriptors and primitives here once per input shape (reshape) and
+// at run time only bind data handles and execute. dnnl_seam.cc is the one file that knows
+// oneDNN's version: the op-descriptor API used below is 2.x's (3.x removed it).
+#pragma once
+
+#include <dnnl.hpp>
+
+#include <unordered_map>
+#include <vector>
+
+#include "framework/tensor.h"
+
+namespace obo {
+
+struct Layout {
+  dnnl::memory::desc md;
+};
+
+namespace dnn {
+
+using dnnl::memory;
+using Args = std::unordered_map<int, memory>;
+
+dnnl::engine& engine();
+dnnl::stream& stream();
+
+memory::dims dims(const Shape& shape);
+// f32, row-major over the shape: NCHW for 4-D, NC for 2-D.
+memory::desc plain_desc(const Shape& shape);
+// f32 with the layout left to the primitive (format_tag::any).
+memory::desc any_desc(const Shape& shape);
+memory::desc desc_of(const Tensor& t);
+// A memory object with no buffer yet: set_data_handle() binds one at run time.
+memory unbound(const memory::desc& md);
+// The layout a tensor records for md: null when md is plain, so plain tensors compare equal.
+LayoutPtr layout_of(const memory::desc& md);
+
+// One primitive argument fed from (or written to) a tensor. init() is called at reshape with the
+// tensor's layout and the layout the primitive chose; when they differ it owns a buffer in the
+// primitive's layout and the reorders between the two. mem() is what goes into the primitive's
+// argument map and never changes after init().
+class Arg {
+ public:
+  void init(const memory::desc& tensor_md, const memory::desc& primitive_md);
+  const memory& mem() const { return primitive_; }
+  bool converts() const { return converts_; }
+
+  void read(const Tensor& t);  // input: binds t, converting it into mem() if needed
+  void bind(Tensor& t);        // output: binds t so the primitive writes it directly...
+  void write(Tensor& t);       // ...or, after execution, converts mem() into t
+
+ private:
+  memory user_, primitive_;
+  dnnl::reorder to_primitive_, to_user_;
+  bool converts_ = false;
+};
+
+void execute(const dnnl::primitive& p, const Args& args);
+// Copies between two tensors of the same shape and any layouts (builds a reorder: not for hot paths).
+void convert(const Tensor& src, Tensor& dst);
+
+// --- Primitive descriptors (the version seam) ---------------------------------------------
+// A zero memory::desc() for bias means "no bias". `training` selects forward_training, which
+// keeps what the backward pass needs (max-pool workspace).
+struct Window {
+  memory::dims kernel, strides, pad_l, pad_r;
+};
+
+dnnl::convolution_forward::primitive_desc conv_forward(
+    const memory::desc& src, const memory::desc& weights, const memory::desc& bias,
+    const memory::desc& dst, const Window& w, const dnnl::primitive_attr& attr = {});
+dnnl::convolution_backward_data::primitive_desc conv_backward_data(
+    const memory::desc& diff_src, const memory::desc& weights, const memory::desc& diff_dst,
+    const Window& w, const dnnl::convolution_forward::primitive_desc& hint);
+dnnl::convolution_backward_weights::primitive_desc conv_backward_weights(
+    const memory::desc& src, const memory::desc& diff_weights, const memory::desc& diff_bias,
+    const memory::desc& diff_dst, const Window& w,
+    const dnnl::convolution_forward::primitive_desc& hint);
+
+dnnl::pooling_forward::primitive_desc pooling_forward(
+    dnnl::algorithm alg, const memory::desc& src, const memory::desc& dst, const Window& w);
+dnnl::pooling_backward::primitive_desc pooling_backward(
+    dnnl::algorithm alg, const memory::desc& diff_src, const memory::desc& diff_dst,
+    const Window& w, const dnnl::pooling_forward::primitive_desc& hint);
+
+dnnl::eltwise_forward::primitive_desc eltwise_forward(dnnl::algorithm alg,
+                                                      const memory::desc& data);
+dnnl::eltwise_backward::primitive_desc eltwise_backward(
+    dnnl::algorithm alg, const memory::desc& diff_data, const memory::desc& data,
+    const dnnl::eltwise_forward::primitive_desc& hint);
+
+dnnl::inner_product_forward::primitive_desc inner_product_forward(
+    const memory::desc& src, const memory::desc& weights, const memory::desc& bias,
+    const memory::desc& dst);
+dnnl::inner_product_backward_data::primitive_desc inner_product_backward_data(
+    const memory::desc& diff_src, const memory::desc& weights, const memory::desc& diff_dst,
+    const dnnl::inner_product_forward::primitive_desc& hint);
+dnnl::inner_product_backward_weights::primitive_desc inner_product_backward_weights(
+    const memory::desc& src, const memory::desc& diff_weights, const memory::desc& diff_bias,
+    const memory::desc& diff_dst, const dnnl::inner_product_forward::primitive_desc& hint);
+
+dnnl::logsoftmax_forward::primitive_desc logsoftmax_forward(const memory::desc& data, int axis);
+
+dnnl::concat::primitive_desc concat(const memory::desc& dst, int axis,
+                                    const std::vector<memory::desc>& srcs);
+
+}  // namespace dnn
+}  // namespace obo

@@ -1,0 +1,237 @@
+#include "framework/graph.h"
+
+#include <algorithm>
+#include <set>
+
+#include "framework/dnnl_seam.h"
+#include "framework/filler.h"
+#include "framework/random.h"
+#include "framework/registry.h"
+
+namespace obo {
+
+struct Graph::Blob {
+  std::string name;
+  std::string producer;
+  Tensor value;
+  Tensor grad;  // d loss / d value; the first propagating consumer writes it directly
+  std::vector<std::unique_ptr<Tensor>> extra_grads;  // one per further propagating consumer
+  bool needs_grad = false;
+  bool read = false;  // some layer takes it as input
+  bool loss = false;
+};
+
+Graph::Graph(const onebyone::NetParameter& net, const GraphOptions& options) : options_(options) {
+  build(net);
+  allocate_params(options.seed);
+}
+
+Graph::~Graph() = default;
+
+void Graph::build(const onebyone::NetParameter& net) {
+  std::vector<Node> unordered;
+  for (int i = 0; i < net.layer_size(); ++i) {
+    const LayerParameter& config = net.layer(i);
+    if (config.name().empty()) fail("layer #{} (type '{}') has no name", i + 1, config.type());
+    for (const Node& other : unordered)
+      if (other.layer->name() == config.name()) fail("two layers are named '{}'", config.name());
+    Node node;
+    node.layer = create_layer(config);
+    for (const std::string& name : config.output()) {
+      auto& slot = blobs_[name];
+      if (slot)
+        fail("layer '{}': output blob '{}' is already produced by layer '{}'", config.name(),
+             name, slot->producer);
+      slot = std::make_unique<Blob>();
+      slot->name = name;
+      slot->producer = config.name();
+      node.outputs.push_back(slot.get());
+      if (config.type() == "Input") input_blobs_.push_back(name);
+    }
+    unordered.push_back(std::move(node));
+  }
+  for (Node& node : unordered) {
+    for (const std::string& name : node.layer->config().input()) {
+      const auto it = blobs_.find(name);
+      if (it == blobs_.end())
+        fail("layer '{}': input blob '{}' is not produced by any layer", node.layer->name(), name);
+      it->second->read = true;
+      node.inputs.push_back(it->second.get());
+    }
+  }
+  order(std::move(unordered));
+
+  // Shapes flow forward: set up and reshape each layer once its inputs have shapes.
+  for (Node& node : nodes_) {
+    for (Blob* b : node.inputs) node.in.push_back({&b->value, nullptr});
+    for (Blob* b : node.outputs) node.out.push_back({&b->value, nullptr});
+    run(node, "setup", [&] {
+      node.layer->setup(node.in, node.out);
+      node.layer->reshape(node.in, node.out);
+    });
+    bool needs_grad = !node.layer->params().empty() ||
+                      (node.layer->type() == "Input" && options_.input_grads);
+    for (size_t i = 0; i < node.inputs.size(); ++i)
+      needs_grad |= node.inputs[i]->needs_grad && node.layer->propagates(i);
+    for (Blob* b : node.outputs) b->needs_grad = needs_grad;
+    if (!node.outputs.empty()) node.outputs[0]->loss = node.layer->is_loss();
+  }
+
+  // Gradient buffers: one per (blob, propagating consumer).
+  std::set<const Blob*> gets_primary;
+  for (Node& node : nodes_) {
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      Blob* b = node.inputs[i];
+      if (!b->needs_grad || !node.layer->propagates(i)) continue;
+      if (gets_primary.insert(b).second) {
+        node.in[i].grad = &b->grad;
+      } else {
+        b->extra_grads.push_back(std::make_unique<Tensor>());
+        node.in[i].grad = b->extra_grads.back().get();
+      }
+      node.runs_backward = true;
+    }
+    for (size_t i = 0; i < node.outputs.size(); ++i)
+      if (node.outputs[i]->needs_grad) node.out[i].grad = &node.outputs[i]->grad;
+    node.runs_backward |= !node.layer->params().empty();
+  }
+  infer_shapes();
+}
+
+void Graph::order(std::vector<Node> unordered) {
+  // Kahn's algorithm, taking the earliest ready layer in file order each time.
+  auto produced = [&](const Blob* b) {
+    for (size_t j = 0; j < unordered.size(); ++j)
+      if (unordered[j].layer && unordered[j].layer->name() == b->producer) return false;
+    return true;
+  };
+  for (size_t placed = 0; placed < unordered.size(); ++placed) {
+    auto ready = std::find_if(unordered.begin(), unordered.end(), [&](const Node& n) {
+      return n.layer && std::all_of(n.inputs.begin(), n.inputs.end(), produced);
+    });
+    if (ready == unordered.end()) {
+      std::vector<std::string> stuck;
+      for (const Node& n : unordered)
+        if (n.layer) stuck.push_back(n.layer->name());
+      fail("the layers {} form a cycle: each waits for an input that another produces",
+           fmt::join(stuck, ", "));
+    }
+    nodes_.push_back(std::move(*ready));  // leaves ready->layer null: placed
+  }
+}
+
+void Graph::infer_shapes() {
+  for (Node& node : nodes_) run(node, "reshape", [&] { node.layer->reshape(node.in, node.out); });
+  for (auto& [name, b] : blobs_) {
+    if (!b->needs_grad) continue;
+    b->grad.reshape(b->value.shape(), b->value.layout());
+    b->grad.zero();
+    for (auto& extra : b->extra_grads) {
+      extra->reshape(b->value.shape(), b->value.layout());
+      extra->zero();
+    }
+    if (b->loss && !b->read) std::fill(b->grad.data(), b->grad.data() + b->grad.size(), 1.f);
+  }
+}
+
+void Graph::allocate_params(uint64_t seed) {
+  int64_t total = 0;
+  for (Node& node : nodes_)
+    for (const Param& p : node.layer->params()) total += count(p.shape);
+  if (total == 0) return;
+  param_values_.reshape({total});
+  param_grads_.reshape({total});
+  int64_t offset = 0;
+  for (Node& node : nodes_) {
+    for (Param& p : node.layer->params()) {
+      p.value = Tensor::view(p.shape, param_values_.data() + offset);
+      p.grad = Tensor::view(p.shape, param_grads_.data() + offset);
+      fill(p.filler, p.value, seed, stream_of(p.name));
+      offset += count(p.shape);
+    }
+  }
+}
+
+template <typename F>
+void Graph::run(Node& node, const char* what, F&& f) {
+  try {
+    f();
+  } catch (const dnnl::error& e) {
+    fail("layer '{}' ({}): oneDNN failed in {}: {}", node.layer->name(), node.layer->type(), what,
+         e.what());
+  }
+}
+
+void Graph::reshape(const std::map<std::string, Shape>& input_shapes) {
+  for (const auto& [name, shape] : input_shapes) {
+    if (std::find(input_blobs_.begin(), input_blobs_.end(), name) == input_blobs_.end())
+      fail("'{}' is not an Input blob (inputs: {})", name, fmt::join(input_blobs_, ", "));
+    blob(name).value.reshape(shape);
+  }
+  infer_shapes();
+}
+
+void Graph::set_batch(int64_t n) {
+  std::map<std::string, Shape> shapes;
+  for (const std::string& name : input_blobs_) {
+    Shape s = blob(name).value.shape();
+    s.at(0) = n;
+    shapes[name] = s;
+  }
+  reshape(shapes);
+}
+
+int64_t Graph::batch() const {
+  if (input_blobs_.empty()) fail("the graph has no Input layer");
+  return blob(input_blobs_.front()).value.dim(0);
+}
+
+void Graph::forward(const Context& ctx) {
+  for (Node& node : nodes_) run(node, "forward", [&] { node.layer->forward(node.in, node.out, ctx); });
+  dnn::stream().wait();
+}
+
+void Graph::backward() {
+  for (auto node = nodes_.rbegin(); node != nodes_.rend(); ++node) {
+    for (Blob* b : node->outputs) {
+      const int64_t n = static_cast<int64_t>(b->grad.size());
+      float* sum = b->grad.data();
+      for (const auto& extra : b->extra_grads) {
+        const float* g = extra->data();
+#pragma omp parallel for simd schedule(static)
+        for (int64_t i = 0; i < n; ++i) sum[i] += g[i];
+      }
+    }
+    if (node->runs_backward) run(*node, "backward", [&] { node->layer->backward(node->in, node->out); });
+  }
+  dnn::stream().wait();
+}
+
+Graph::Blob& Graph::blob(const std::string& name) const {
+  const auto it = blobs_.find(name);
+  if (it == blobs_.end()) fail("no blob named '{}'", name);
+  return *it->second;
+}
+
+bool Graph::has_blob(const std::string& name) const { return blobs_.count(name) > 0; }
+Tensor& Graph::value(const std::string& name) { return blob(name).value; }
+Tensor& Graph::grad(const std::string& name) { return blob(name).grad; }
+
+std::vector<std::string> Graph::input_names_of(size_t i) const {
+  const auto& names = nodes_.at(i).layer->config().input();
+  return {names.begin(), names.end()};
+}
+
+std::vector<std::string> Graph::output_names_of(size_t i) const {
+  const auto& names = nodes_.at(i).layer->config().output();
+  return {names.begin(), names.end()};
+}
+
+std::vector<Param*> Graph::params() {
+  std::vector<Param*> all;
+  for (Node& node : nodes_)
+    for (Param& p : node.layer->params()) all.push_back(&p);
+  return all;
+}
+
+}  // namespace obo

@@ -1,0 +1,89 @@
+// The layer graph: named blobs joined by layers into a DAG, built from a NetParameter.
+//
+//   onebyone::NetParameter net = read_net("models/nin.prototxt");
+//   obo::Graph g(net, {.seed = 1});
+//   g.value("data").assign_plain(batch);        // (N,1,28,28)
+//   g.forward({.train = true, .seed = 1, .step = 0});
+//   g.backward();                               // parameter gradients in g.param_grads()
+//
+// Layers run in topological order (the file's order where it is free); output shapes are
+// inferred when the graph is built and again whenever input shapes change (reshape), which is
+// also when every oneDNN primitive is created. Backward runs in reverse order: each consumer of
+// a blob writes its own gradient buffer, and the graph sums them before the blob's producer
+// runs. All parameters live in one contiguous buffer and all gradients in another, in the same
+// order, so an optimizer step is one pass.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/layer.h"
+
+namespace obo {
+
+struct GraphOptions {
+  uint64_t seed = 0;         // parameter initialisation
+  bool input_grads = false;  // compute gradients of the Input blobs (gradient checks)
+};
+
+class Graph {
+ public:
+  explicit Graph(const onebyone::NetParameter& net, const GraphOptions& options = {});
+  ~Graph();
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+
+  // New shapes for some Input blobs; every layer's shapes and primitives are rebuilt.
+  void reshape(const std::map<std::string, Shape>& input_shapes);
+  // Sets the batch dimension of every Input blob.
+  void set_batch(int64_t n);
+  int64_t batch() const;
+
+  void forward(const Context& ctx);
+  // Gradients of the loss blobs (seeded with 1), or of whatever the caller wrote into the
+  // gradients of blobs that no layer reads.
+  void backward();
+
+  bool has_blob(const std::string& name) const;
+  Tensor& value(const std::string& name);
+  Tensor& grad(const std::string& name);  // empty when no gradient flows to this blob
+  const std::vector<std::string>& input_blobs() const { return input_blobs_; }
+
+  size_t num_layers() const { return nodes_.size(); }
+  Layer& layer(size_t i) { return *nodes_.at(i).layer; }  // in execution order
+  const Ports& inputs_of(size_t i) const { return nodes_.at(i).in; }
+  const Ports& outputs_of(size_t i) const { return nodes_.at(i).out; }
+  std::vector<std::string> input_names_of(size_t i) const;
+  std::vector<std::string> output_names_of(size_t i) const;
+
+  std::vector<Param*> params();
+  Tensor& param_values() { return param_values_; }  // all parameters, flat
+  Tensor& param_grads() { return param_grads_; }    // all gradients, same order
+
+ private:
+  struct Blob;
+  struct Node {
+    std::unique_ptr<Layer> layer;
+    std::vector<Blob*> inputs, outputs;
+    Ports in, out;
+    bool runs_backward = false;
+  };
+
+  void build(const onebyone::NetParameter& net);
+  void order(std::vector<Node> unordered);
+  void infer_shapes();
+  void allocate_params(uint64_t seed);
+  Blob& blob(const std::string& name) const;
+  template <typename F>
+  void run(Node& node, const char* what, F&& f);
+
+  GraphOptions options_;
+  std::vector<Node> nodes_;
+  std::map<std::string, std::unique_ptr<Blob>> blobs_;
+  std::vector<std::string> input_blobs_;
+  Tensor param_values_, param_grads_;
+};
+
+}  // namespace obo

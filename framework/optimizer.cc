@@ -1,0 +1,159 @@
+#include "framework/optimizer.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "framework/error.h"
+
+namespace obo {
+
+void validate(const SolverParameter& s) {
+  if (!(s.base_lr() > 0)) fail("solver: base_lr must be positive, got {}", s.base_lr());
+  if (s.weight_decay() < 0) fail("solver: weight_decay must be >= 0, got {}", s.weight_decay());
+  if (s.warmup_iter() < 0) fail("solver: warmup_iter must be >= 0, got {}", s.warmup_iter());
+  switch (s.schedule()) {
+    case SolverParameter::STEP:
+      if (s.step_size() <= 0) fail("solver: schedule STEP needs step_size > 0");
+      break;
+    case SolverParameter::MULTISTEP:
+      if (s.milestones_size() == 0) fail("solver: schedule MULTISTEP needs milestones");
+      if (!std::is_sorted(s.milestones().begin(), s.milestones().end()))
+        fail("solver: milestones must be increasing");
+      break;
+    case SolverParameter::COSINE:
+      if (s.max_iter() <= s.warmup_iter())
+        fail("solver: schedule COSINE needs max_iter ({}) > warmup_iter ({})", s.max_iter(),
+             s.warmup_iter());
+      break;
+    case SolverParameter::FIXED:
+      break;
+  }
+  if (s.optimizer() == SolverParameter::SGD && (s.momentum() < 0 || s.momentum() >= 1))
+    fail("solver: momentum must be in [0, 1), got {}", s.momentum());
+}
+
+double learning_rate(const SolverParameter& s, int64_t iter) {
+  const double base = s.base_lr();
+  double lr = base;
+  switch (s.schedule()) {
+    case SolverParameter::FIXED:
+      break;
+    case SolverParameter::STEP:
+      lr = base * std::pow(s.gamma(), static_cast<double>(iter / s.step_size()));
+      break;
+    case SolverParameter::MULTISTEP: {
+      const auto passed = std::upper_bound(s.milestones().begin(), s.milestones().end(), iter) -
+                          s.milestones().begin();
+      lr = base * std::pow(s.gamma(), static_cast<double>(passed));
+      break;
+    }
+    case SolverParameter::COSINE: {
+      // Decays over the iterations after warm-up, so the peak is base_lr.
+      const double span = static_cast<double>(s.max_iter() - s.warmup_iter());
+      const double t = std::clamp((iter - s.warmup_iter()) / span, 0.0, 1.0);
+      lr = s.min_lr() + (base - s.min_lr()) * 0.5 * (1.0 + std::cos(M_PI * t));
+      break;
+    }
+  }
+  if (iter < s.warmup_iter()) lr *= static_cast<double>(iter + 1) / s.warmup_iter();
+  return lr;
+}
+
+Optimizer::Optimizer(const SolverParameter& solver, Graph& graph) : solver_(solver) {
+  validate(solver_);
+  w_ = graph.param_values().data();
+  g_ = graph.param_grads().data();
+  n_ = graph.param_values().count();
+  int64_t offset = 0;
+  for (const Param* p : graph.params()) {
+    const int64_t n = count(p->shape);
+    segments_.push_back({offset, offset + n, p->lr_mult, p->decay_mult});
+    offset += n;
+  }
+}
+
+void Optimizer::step(int64_t iter) {
+  const float lr = static_cast<float>(learning_rate(solver_, iter));
+  const float decay = solver_.weight_decay();
+#pragma omp parallel
+  {
+    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t begin = n_ * t / threads, end = n_ * (t + 1) / threads;
+    for (const Segment& s : segments_) {
+      const int64_t b = std::max(begin, s.begin), e = std::min(end, s.end);
+      if (b < e) update(b, e, lr * s.lr_mult, decay * s.decay_mult, iter);
+    }
+  }
+}
+
+std::vector<Tensor*> Optimizer::state() {
+  std::vector<Tensor*> out;
+  for (Tensor& t : state_) out.push_back(&t);
+  return out;
+}
+
+namespace {
+
+// SGD with momentum in PyTorch's form (the velocity holds gradients, not steps, so a change of
+// learning rate takes effect at once):  g += decay*w;  v = mu*v + g;  w -= lr * (nesterov ?
+// g + mu*v : v).
+class Sgd : public Optimizer {
+ public:
+  Sgd(const SolverParameter& s, Graph& g) : Optimizer(s, g) { state_.emplace_back(Shape{n_}); }
+
+ private:
+  void update(int64_t begin, int64_t end, float lr, float decay, int64_t) override {
+    const float mu = solver_.momentum();
+    const bool nesterov = solver_.nesterov();
+    float* v = state_[0].data();
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) {
+      const float g = g_[i] + decay * w_[i];
+      v[i] = mu * v[i] + g;
+      w_[i] -= lr * (nesterov ? g + mu * v[i] : v[i]);
+    }
+  }
+};
+
+// Adam (Kingma & Ba) with L2 weight decay added to the gradient and bias-corrected moments.
+class Adam : public Optimizer {
+ public:
+  Adam(const SolverParameter& s, Graph& g) : Optimizer(s, g) {
+    state_.emplace_back(Shape{n_});  // first moment
+    state_.emplace_back(Shape{n_});  // second moment
+  }
+
+ private:
+  void update(int64_t begin, int64_t end, float lr, float decay, int64_t iter) override {
+    const float b1 = solver_.beta1(), b2 = solver_.beta2(), eps = solver_.epsilon();
+    const double t = static_cast<double>(iter + 1);
+    const float c1 = static_cast<float>(1.0 / (1.0 - std::pow(b1, t)));
+    const float c2 = static_cast<float>(1.0 / (1.0 - std::pow(b2, t)));
+    float* m = state_[0].data();
+    float* v = state_[1].data();
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) {
+      const float g = g_[i] + decay * w_[i];
+      m[i] = b1 * m[i] + (1 - b1) * g;
+      v[i] = b2 * v[i] + (1 - b2) * g * g;
+      w_[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Optimizer> make_optimizer(const SolverParameter& solver, Graph& graph) {
+  if (graph.param_values().empty()) fail("the net has no parameters to optimise");
+  switch (solver.optimizer()) {
+    case SolverParameter::SGD:
+      return std::make_unique<Sgd>(solver, graph);
+    case SolverParameter::ADAM:
+      return std::make_unique<Adam>(solver, graph);
+  }
+  fail("solver: unknown optimizer {}", static_cast<int>(solver.optimizer()));
+}
+
+}  // namespace obo

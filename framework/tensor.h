@@ -1,0 +1,72 @@
+// Tensor: a logical shape (NCHW for images, NC for features, N for labels) over 64-byte-aligned
+// float storage. The storage may hold a oneDNN blocked layout (say nChw16c) chosen by the layer
+// that wrote it; to_plain() gives the plain row-major copy a user reads.
+//
+//   Tensor t({2, 3, 6, 6});          // plain NCHW, zero-filled
+//   t.data()[0] = 1.f;               // plain tensors index as n*C*H*W + c*H*W + h*W + w
+//   Tensor p = layer_output.to_plain();
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace obo {
+
+using Shape = std::vector<int64_t>;
+
+int64_t count(const Shape& shape);      // product of the dimensions
+std::string to_string(const Shape& shape);  // "(2,64,28,28)"
+
+// A oneDNN memory descriptor, kept out of this header; defined in framework/dnnl_seam.h.
+struct Layout;
+using LayoutPtr = std::shared_ptr<const Layout>;
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(Shape shape);  // plain layout, zero-filled
+  Tensor(const Tensor& other);   // deep copy
+  Tensor& operator=(const Tensor& other);
+  Tensor(Tensor&&) noexcept = default;
+  Tensor& operator=(Tensor&&) noexcept = default;
+
+  // A plain tensor over memory owned elsewhere (a parameter's slice of the graph's flat buffer).
+  static Tensor view(Shape shape, float* data);
+
+  // Sets shape and layout (null: plain). Storage is reused when large enough, otherwise
+  // reallocated and zero-filled; a view cannot grow.
+  void reshape(Shape shape, LayoutPtr layout = nullptr);
+
+  const Shape& shape() const { return shape_; }
+  int64_t dim(size_t i) const { return shape_.at(i); }
+  size_t rank() const { return shape_.size(); }
+  int64_t count() const { return obo::count(shape_); }
+  // Floats the layout occupies: count() for plain tensors, more for padded blocked layouts.
+  size_t size() const { return size_; }
+  bool empty() const { return shape_.empty(); }
+  bool plain() const { return layout_ == nullptr; }
+  const LayoutPtr& layout() const { return layout_; }
+
+  float* data() { return data_; }
+  const float* data() const { return data_; }
+
+  void zero();
+  Tensor to_plain() const;              // a plain copy of the logical contents
+  void assign_plain(const Tensor& src); // src is plain with this shape; converted to our layout
+
+ private:
+  struct Free {
+    void operator()(float* p) const;
+  };
+  Shape shape_;
+  LayoutPtr layout_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;  // floats owned; 0 for a view
+  std::unique_ptr<float[], Free> owned_;
+  float* data_ = nullptr;
+};
+
+}  // namespace obo

@@ -1,0 +1,151 @@
+// Convolution, KxK with stride and zero padding, optional bias, on oneDNN's direct convolution.
+// Three types share it: Conv (kernel_size required), Conv1x1 (mixes channels at each pixel: the
+// seed's 50x600x600 -> 20x600x600 reduction) and Conv3x3 (pad 1 by default, keeping H and W).
+//
+//   layer { name: "cccp1" type: "Conv1x1" input: "conv1" output: "cccp1" conv { num_output: 64 } }
+//   (N,C,H,W) -> (N,num_output,(H+2p-k)/s+1,(W+2p-k)/s+1)
+#include "framework/dnnl_seam.h"
+#include "framework/registry.h"
+
+namespace obo {
+namespace {
+
+onebyone::FillerParameter constant_zero() {
+  onebyone::FillerParameter f;
+  f.set_type(onebyone::FillerParameter::CONSTANT);
+  return f;
+}
+
+class ConvLayer : public Layer {
+ public:
+  // fixed_kernel 0: the kernel comes from conv.kernel_size.
+  ConvLayer(const LayerParameter& p, int fixed_kernel, int default_pad) : Layer(p) {
+    expect_arity(1, 1, 1);
+    const auto& c = p.conv();
+    if (!c.has_num_output() || c.num_output() <= 0)
+      error("conv.num_output must be positive, got {}", c.num_output());
+    if (fixed_kernel && c.has_kernel_size() && c.kernel_size() != fixed_kernel)
+      error("kernel_size is fixed at {} for this type, got {}", fixed_kernel, c.kernel_size());
+    kernel_ = fixed_kernel ? fixed_kernel : c.kernel_size();
+    if (kernel_ <= 0) error("conv.kernel_size must be positive, got {}", c.kernel_size());
+    pad_ = c.has_pad() ? c.pad() : default_pad;
+    if (fixed_kernel == 1 && pad_ != 0) error("a 1x1 convolution takes no padding, got pad {}", pad_);
+    if (pad_ < 0 || c.stride() <= 0) error("needs pad >= 0 and stride > 0, got {} and {}", pad_, c.stride());
+  }
+
+  void setup(const Ports& in, const Ports&) override {
+    if (in[0].value->rank() != 4) error("needs an (N,C,H,W) input, got {}", to_string(in[0].value->shape()));
+    channels_ = in[0].value->dim(1);
+    const auto& c = config().conv();
+    add_param("weight", {c.num_output(), channels_, kernel_, kernel_},
+              c.has_weight_filler() ? c.weight_filler() : onebyone::FillerParameter());
+    if (c.bias_term())
+      add_param("bias", {c.num_output()}, c.has_bias_filler() ? c.bias_filler() : constant_zero());
+  }
+
+  void reshape(const Ports& in, const Ports& out) override {
+    const Tensor& x = *in[0].value;
+    if (x.rank() != 4 || x.dim(1) != channels_)
+      error("expected input (N,{},H,W), got {}", channels_, to_string(x.shape()));
+    const int64_t stride = config().conv().stride();
+    const int64_t h = (x.dim(2) + 2 * pad_ - kernel_) / stride + 1;
+    const int64_t w = (x.dim(3) + 2 * pad_ - kernel_) / stride + 1;
+    if (x.dim(2) + 2 * pad_ < kernel_ || x.dim(3) + 2 * pad_ < kernel_)
+      error("a {}x{} kernel with pad {} does not fit input {}", kernel_, kernel_, pad_, to_string(x.shape()));
+    const Shape y_shape{x.dim(0), config().conv().num_output(), h, w};
+    window_ = {{kernel_, kernel_}, {stride, stride}, {pad_, pad_}, {pad_, pad_}};
+    const Shape& w_shape = params()[0].shape;
+    const bool bias = params().size() > 1;
+    const dnn::memory::desc bias_md = bias ? dnn::plain_desc(params()[1].shape) : dnn::memory::desc();
+
+    auto fwd = dnn::conv_forward(dnn::any_desc(x.shape()), dnn::any_desc(w_shape), bias_md,
+                                 dnn::any_desc(y_shape), window_);
+    out[0].value->reshape(y_shape, dnn::layout_of(fwd.dst_desc()));
+    const auto y_md = fwd.dst_desc();
+    src_.init(dnn::desc_of(x), fwd.src_desc());
+    weights_.init(dnn::plain_desc(w_shape), fwd.weights_desc());
+    bias_.init(bias_md, bias_md);
+    dst_.init(y_md, y_md);
+    forward_ = dnnl::convolution_forward(fwd);
+    fwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_WEIGHTS, weights_.mem()}, {DNNL_ARG_DST, dst_.mem()}};
+    if (bias) fwd_args_[DNNL_ARG_BIAS] = bias_.mem();
+
+    auto bwd_data = dnn::conv_backward_data(dnn::any_desc(x.shape()), dnn::any_desc(w_shape),
+                                            dnn::any_desc(y_shape), window_, fwd);
+    bd_diff_dst_.init(y_md, bwd_data.diff_dst_desc());
+    bd_weights_.init(dnn::plain_desc(w_shape), bwd_data.weights_desc());
+    bd_diff_src_.init(dnn::desc_of(x), bwd_data.diff_src_desc());
+    backward_data_ = dnnl::convolution_backward_data(bwd_data);
+    bd_args_ = {{DNNL_ARG_DIFF_DST, bd_diff_dst_.mem()}, {DNNL_ARG_WEIGHTS, bd_weights_.mem()},
+                {DNNL_ARG_DIFF_SRC, bd_diff_src_.mem()}};
+
+    auto bwd_w = dnn::conv_backward_weights(dnn::any_desc(x.shape()), dnn::any_desc(w_shape), bias_md,
+                                            dnn::any_desc(y_shape), window_, fwd);
+    bw_src_.init(dnn::desc_of(x), bwd_w.src_desc());
+    bw_diff_dst_.init(y_md, bwd_w.diff_dst_desc());
+    bw_diff_weights_.init(dnn::plain_desc(w_shape), bwd_w.diff_weights_desc());
+    bw_diff_bias_.init(bias_md, bias_md);
+    backward_weights_ = dnnl::convolution_backward_weights(bwd_w);
+    bw_args_ = {{DNNL_ARG_SRC, bw_src_.mem()}, {DNNL_ARG_DIFF_DST, bw_diff_dst_.mem()},
+                {DNNL_ARG_DIFF_WEIGHTS, bw_diff_weights_.mem()}};
+    if (bias) bw_args_[DNNL_ARG_DIFF_BIAS] = bw_diff_bias_.mem();
+  }
+
+  void forward(const Ports& in, const Ports& out, const Context&) override {
+    src_.read(*in[0].value);
+    weights_.read(params()[0].value);
+    if (params().size() > 1) bias_.read(params()[1].value);
+    dst_.bind(*out[0].value);
+    dnn::execute(forward_, fwd_args_);
+  }
+
+  void backward(const Ports& in, const Ports& out) override {
+    const Tensor& dy = *out[0].grad;
+    if (in[0].grad) {
+      bd_diff_dst_.read(dy);
+      bd_weights_.read(params()[0].value);
+      bd_diff_src_.bind(*in[0].grad);
+      dnn::execute(backward_data_, bd_args_);
+      bd_diff_src_.write(*in[0].grad);
+    }
+    bw_src_.read(*in[0].value);
+    bw_diff_dst_.read(dy);
+    bw_diff_weights_.bind(params()[0].grad);
+    if (params().size() > 1) bw_diff_bias_.bind(params()[1].grad);
+    dnn::execute(backward_weights_, bw_args_);
+    bw_diff_weights_.write(params()[0].grad);
+  }
+
+  int64_t multiply_adds(const Ports& in, const Ports& out) const override {
+    return out[0].value->count() * in[0].value->dim(1) * kernel_ * kernel_;
+  }
+
+ private:
+  int64_t kernel_ = 0, pad_ = 0, channels_ = 0;
+  dnn::Window window_;
+  dnn::Arg src_, weights_, bias_, dst_;
+  dnn::Arg bd_diff_dst_, bd_weights_, bd_diff_src_;
+  dnn::Arg bw_src_, bw_diff_dst_, bw_diff_weights_, bw_diff_bias_;
+  dnnl::convolution_forward forward_;
+  dnnl::convolution_backward_data backward_data_;
+  dnnl::convolution_backward_weights backward_weights_;
+  dnn::Args fwd_args_, bd_args_, bw_args_;
+};
+
+struct Conv : ConvLayer {
+  explicit Conv(const LayerParameter& p) : ConvLayer(p, 0, 0) {}
+};
+struct Conv1x1 : ConvLayer {
+  explicit Conv1x1(const LayerParameter& p) : ConvLayer(p, 1, 0) {}
+};
+struct Conv3x3 : ConvLayer {
+  explicit Conv3x3(const LayerParameter& p) : ConvLayer(p, 3, 1) {}
+};
+
+}  // namespace
+
+REGISTER_LAYER("Conv", Conv);
+REGISTER_LAYER("Conv1x1", Conv1x1);
+REGISTER_LAYER("Conv3x3", Conv3x3);
+
+}  // namespace obo

@@ -1,0 +1,69 @@
+// Dropout with inverted scaling: in training each element is kept with probability 1 - ratio and
+// scaled by 1 / (1 - ratio), so evaluation is the identity. The mask is a pure function of
+// (seed, step, layer name, element), drawn by a counter-based generator: the same seed gives the
+// same masks whatever the thread count, and a resumed run draws what an uninterrupted one would.
+//   (any shape) -> (same shape, same layout)
+#include <cstring>
+
+#include "framework/random.h"
+#include "framework/registry.h"
+
+namespace obo {
+namespace {
+
+class DropoutLayer : public Layer {
+ public:
+  explicit DropoutLayer(const LayerParameter& p) : Layer(p) {
+    expect_arity(1, 1, 1);
+    ratio_ = p.dropout().ratio();
+    if (!(ratio_ >= 0.f && ratio_ < 1.f)) error("dropout.ratio must be in [0, 1), got {}", ratio_);
+  }
+
+  void reshape(const Ports& in, const Ports& out) override {
+    out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
+    mask_.reshape({static_cast<int64_t>(in[0].value->size())});
+  }
+
+  void forward(const Ports& in, const Ports& out, const Context& ctx) override {
+    const float* x = in[0].value->data();
+    float* y = out[0].value->data();
+    const int64_t n = static_cast<int64_t>(in[0].value->size());
+    train_ = ctx.train && ratio_ > 0.f;
+    if (!train_) {
+      std::memcpy(y, x, n * sizeof(float));
+      return;
+    }
+    const uint64_t seed = mix64(ctx.seed ^ stream_of(name()));
+    const float scale = 1.f / (1.f - ratio_);
+    float* m = mask_.data();
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      m[i] = uniform(seed, ctx.step, i) < ratio_ ? 0.f : scale;
+      y[i] = x[i] * m[i];
+    }
+  }
+
+  void backward(const Ports& in, const Ports& out) override {
+    const float* dy = out[0].grad->data();
+    float* dx = in[0].grad->data();
+    const int64_t n = static_cast<int64_t>(in[0].grad->size());
+    if (!train_) {
+      std::memcpy(dx, dy, n * sizeof(float));
+      return;
+    }
+    const float* m = mask_.data();
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * m[i];
+  }
+
+ private:
+  float ratio_;
+  bool train_ = false;  // whether the last forward pass applied a mask
+  Tensor mask_;         // 0 or 1/(1-ratio) per stored element
+};
+
+}  // namespace
+
+REGISTER_LAYER("Dropout", DropoutLayer);
+
+}  // namespace obo

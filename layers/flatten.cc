@@ -1,0 +1,45 @@
+// Flatten: (N,C,H,W) in any layout -> (N, C*H*W) plain, in C,H,W order as PyTorch's flatten.
+#include "framework/dnnl_seam.h"
+#include "framework/registry.h"
+
+namespace obo {
+namespace {
+
+class FlattenLayer : public Layer {
+ public:
+  explicit FlattenLayer(const LayerParameter& p) : Layer(p) { expect_arity(1, 1, 1); }
+
+  void reshape(const Ports& in, const Ports& out) override {
+    const Tensor& x = *in[0].value;
+    if (x.rank() < 2) error("needs an input of rank >= 2, got {}", to_string(x.shape()));
+    out[0].value->reshape({x.dim(0), x.count() / x.dim(0)});
+    // The output buffer seen with the input's dimensions: a plain reorder target.
+    const auto x_md = dnn::desc_of(x), flat_md = dnn::plain_desc(x.shape());
+    x_ = dnn::unbound(x_md);
+    flat_ = dnn::unbound(flat_md);
+    forward_ = dnnl::reorder(x_, flat_);
+    backward_ = dnnl::reorder(flat_, x_);
+  }
+
+  void forward(const Ports& in, const Ports& out, const Context&) override {
+    x_.set_data_handle(in[0].value->data());
+    flat_.set_data_handle(out[0].value->data());
+    forward_.execute(dnn::stream(), x_, flat_);
+  }
+
+  void backward(const Ports& in, const Ports& out) override {
+    x_.set_data_handle(in[0].grad->data());
+    flat_.set_data_handle(out[0].grad->data());
+    backward_.execute(dnn::stream(), flat_, x_);
+  }
+
+ private:
+  dnn::memory x_, flat_;
+  dnnl::reorder forward_, backward_;
+};
+
+}  // namespace
+
+REGISTER_LAYER("Flatten", FlattenLayer);
+
+}  // namespace obo

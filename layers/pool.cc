@@ -1,0 +1,109 @@
+// Pooling on oneDNN: MaxPool and AvgPool (kernel, stride, pad; output size rounds down, as in
+// PyTorch) and GlobalAvgPool, whose window is the whole map: NIN's replacement for FC layers.
+//   MaxPool 2x2:    (N,C,H,W) -> (N,C,H/2,W/2)
+//   GlobalAvgPool:  (N,C,H,W) -> (N,C,1,1)
+// Max pooling keeps oneDNN's workspace (where each maximum was) for the backward pass.
+#include "framework/dnnl_seam.h"
+#include "framework/registry.h"
+
+namespace obo {
+namespace {
+
+enum class Kind { kMax, kAvg, kGlobalAvg };
+
+class PoolLayer : public Layer {
+ public:
+  PoolLayer(const LayerParameter& p, Kind kind) : Layer(p), kind_(kind) {
+    expect_arity(1, 1, 1);
+    if (kind_ == Kind::kGlobalAvg) {
+      if (p.has_pool()) error("takes no pool parameters: its window is the whole input");
+      return;
+    }
+    const auto& pool = p.pool();
+    if (pool.kernel_size() <= 0 || (pool.has_stride() && pool.stride() <= 0) || pool.pad() < 0)
+      error("needs kernel_size > 0, stride > 0, pad >= 0; got {}, {}, {}", pool.kernel_size(),
+            pool.stride(), pool.pad());
+    if (pool.pad() * 2 > pool.kernel_size())
+      error("pad {} is more than half the kernel {}", pool.pad(), pool.kernel_size());
+  }
+
+  void reshape(const Ports& in, const Ports& out) override {
+    const Tensor& x = *in[0].value;
+    if (x.rank() != 4) error("needs an (N,C,H,W) input, got {}", to_string(x.shape()));
+    int64_t kh, kw, sh, sw, pad;
+    if (kind_ == Kind::kGlobalAvg) {
+      kh = sh = x.dim(2);
+      kw = sw = x.dim(3);
+      pad = 0;
+    } else {
+      const auto& pool = config().pool();
+      kh = kw = pool.kernel_size();
+      sh = sw = pool.has_stride() ? pool.stride() : pool.kernel_size();
+      pad = pool.pad();
+    }
+    if (x.dim(2) + 2 * pad < kh || x.dim(3) + 2 * pad < kw)
+      error("a {}x{} window with pad {} does not fit input {}", kh, kw, pad, to_string(x.shape()));
+    const Shape y_shape{x.dim(0), x.dim(1), (x.dim(2) + 2 * pad - kh) / sh + 1,
+                        (x.dim(3) + 2 * pad - kw) / sw + 1};
+    const dnn::Window window{{kh, kw}, {sh, sw}, {pad, pad}, {pad, pad}};
+    const auto alg = kind_ == Kind::kMax ? dnnl::algorithm::pooling_max
+                     : config().pool().count_include_pad() ? dnnl::algorithm::pooling_avg_include_padding
+                                                           : dnnl::algorithm::pooling_avg_exclude_padding;
+    const auto x_md = dnn::desc_of(x);
+    auto fwd = dnn::pooling_forward(alg, x_md, dnn::any_desc(y_shape), window);
+    out[0].value->reshape(y_shape, dnn::layout_of(fwd.dst_desc()));
+    auto bwd = dnn::pooling_backward(alg, x_md, fwd.dst_desc(), window, fwd);
+    src_.init(x_md, x_md);
+    dst_.init(fwd.dst_desc(), fwd.dst_desc());
+    diff_dst_.init(fwd.dst_desc(), bwd.diff_dst_desc());
+    diff_src_.init(x_md, bwd.diff_src_desc());
+    forward_ = dnnl::pooling_forward(fwd);
+    backward_ = dnnl::pooling_backward(bwd);
+    fwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_DST, dst_.mem()}};
+    bwd_args_ = {{DNNL_ARG_DIFF_DST, diff_dst_.mem()}, {DNNL_ARG_DIFF_SRC, diff_src_.mem()}};
+    if (kind_ == Kind::kMax) {
+      workspace_ = dnn::memory(fwd.workspace_desc(), dnn::engine());
+      fwd_args_[DNNL_ARG_WORKSPACE] = workspace_;
+      bwd_args_[DNNL_ARG_WORKSPACE] = workspace_;
+    }
+  }
+
+  void forward(const Ports& in, const Ports& out, const Context&) override {
+    src_.read(*in[0].value);
+    dst_.bind(*out[0].value);
+    dnn::execute(forward_, fwd_args_);
+  }
+
+  void backward(const Ports& in, const Ports& out) override {
+    diff_dst_.read(*out[0].grad);
+    diff_src_.bind(*in[0].grad);
+    dnn::execute(backward_, bwd_args_);
+    diff_src_.write(*in[0].grad);
+  }
+
+ private:
+  Kind kind_;
+  dnn::Arg src_, dst_, diff_dst_, diff_src_;
+  dnn::memory workspace_;
+  dnnl::pooling_forward forward_;
+  dnnl::pooling_backward backward_;
+  dnn::Args fwd_args_, bwd_args_;
+};
+
+struct MaxPool : PoolLayer {
+  explicit MaxPool(const LayerParameter& p) : PoolLayer(p, Kind::kMax) {}
+};
+struct AvgPool : PoolLayer {
+  explicit AvgPool(const LayerParameter& p) : PoolLayer(p, Kind::kAvg) {}
+};
+struct GlobalAvgPool : PoolLayer {
+  explicit GlobalAvgPool(const LayerParameter& p) : PoolLayer(p, Kind::kGlobalAvg) {}
+};
+
+}  // namespace
+
+REGISTER_LAYER("MaxPool", MaxPool);
+REGISTER_LAYER("AvgPool", AvgPool);
+REGISTER_LAYER("GlobalAvgPool", GlobalAvgPool);
+
+}  // namespace obo

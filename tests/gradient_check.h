@@ -1,0 +1,45 @@
+// The generic gradient checker: central differences in double against the graph's backward pass,
+// for every Input blob (build the graph with input_grads) and every parameter.
+//
+//   obo::Graph g(net, {.seed = 1, .input_grads = true});
+//   auto report = obo::test::check_gradients(g, {"y"});
+//   CHECK(report.ok());
+//
+// The objective is sum(r * y) over the named blobs, which no layer may read, with fixed random
+// weights r (for a loss blob, r scales the loss). An element is compared with the relative error
+// |a - b| / max(|a|, |b|, floor). Where the objective is not smooth within the step (a ReLU or
+// max-pool kink), differences taken with step h and h/2 disagree; such elements are counted
+// as kinks and skipped, and too many kinks fail the check.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "framework/graph.h"
+
+namespace obo::test {
+
+struct GradientCheck {
+  double step = 1e-2;
+  double tolerance = 1e-3;
+  double floor = 1.0;          // relative error is measured against at least this magnitude
+  int samples = 40;            // elements checked per tensor (all, when it has fewer)
+  double max_kink_share = 0.2; // more skipped elements than this fails the check
+  double inject = 1.0;         // multiplies analytic gradients: lets a test prove the checker fails
+  Context context{true, 1, 0};
+};
+
+struct GradientReport {
+  int checked = 0;
+  int kinks = 0;
+  int failures = 0;
+  double worst = 0;       // largest relative error seen
+  std::string worst_at;   // "conv1.weight[17]: analytic 0.1, numeric 0.2"
+  bool ok() const { return checked > 0 && failures == 0 && kinks <= max_kinks; }
+  int max_kinks = 0;
+};
+
+GradientReport check_gradients(Graph& g, const std::vector<std::string>& objective,
+                               const GradientCheck& options = {});
+
+}  // namespace obo::test

@@ -1,0 +1,115 @@
+// Conv, Conv1x1, Conv3x3: oneDNN against the naive reference, gradients, the seed's worked
+// example and its 50x600x600 -> 20 channel reduction, and configuration errors.
+#include <catch2/catch.hpp>
+
+#include "tests/gradient_check.h"
+#include "tests/reference.h"
+#include "tests/test_util.h"
+
+using namespace obo;
+using namespace obo::test;
+
+namespace {
+
+struct ConvCase {
+  const char* type;
+  int64_t n, c, h, w, o;
+  int kernel, stride, pad;
+  bool bias;
+};
+
+std::ostream& operator<<(std::ostream& os, const ConvCase& k) {
+  return os << k.type << " x(" << k.n << "," << k.c << "," << k.h << "," << k.w << ") -> " << k.o
+            << " k" << k.kernel << " s" << k.stride << " p" << k.pad << (k.bias ? " bias" : " nobias");
+}
+
+std::string layer_text(const ConvCase& k) {
+  return fmt::format("name: 'conv' type: '{}' input: 'x0' output: 'y' conv {{ num_output: {} {} stride: {} pad: {} bias_term: {} }}",
+                     k.type, k.o, std::string(k.type) == "Conv" ? fmt::format("kernel_size: {}", k.kernel) : "",
+                     k.stride, k.pad, k.bias ? "true" : "false");
+}
+
+}  // namespace
+
+TEST_CASE("convolution matches the naive reference and its gradients check", "[conv]") {
+  const ConvCase k = GENERATE(values<ConvCase>({
+      {"Conv1x1", 1, 3, 6, 6, 1, 1, 1, 0, true},
+      {"Conv1x1", 7, 5, 7, 9, 4, 1, 1, 0, true},
+      {"Conv1x1", 2, 16, 5, 5, 32, 1, 2, 0, false},
+      {"Conv3x3", 1, 3, 5, 7, 8, 3, 1, 1, true},
+      {"Conv3x3", 7, 16, 9, 9, 16, 3, 2, 1, true},
+      {"Conv", 2, 4, 11, 13, 6, 5, 2, 2, false},
+      {"Conv", 3, 17, 8, 7, 33, 3, 1, 0, true},
+  }));
+  INFO(k);
+  Graph g(single_layer_net({{k.n, k.c, k.h, k.w}}, layer_text(k)), {1, true});
+  randomize_inputs(g, 11);
+  randomize_params(g, 12);
+  g.forward({});
+  Shape ref_shape;
+  const auto& params = g.params();
+  const auto ref = conv_ref(g.value("x0"), params[0]->value, k.bias ? &params[1]->value : nullptr,
+                            k.stride, k.pad, &ref_shape);
+  REQUIRE(g.value("y").shape() == ref_shape);
+  CHECK(max_relative_error(g.value("y"), ref) < 1e-5);
+
+  const GradientReport report = check_gradients(g, {"y"});
+  INFO(report.worst_at);
+  CHECK(report.ok());
+}
+
+TEST_CASE("the gradient checker catches a gradient that is 2% off", "[conv][gradcheck]") {
+  Graph g(single_layer_net({{2, 3, 5, 5}}, layer_text({"Conv3x3", 2, 3, 5, 5, 4, 3, 1, 1, true})), {1, true});
+  randomize_inputs(g, 1);
+  randomize_params(g, 2);
+  GradientCheck wrong;
+  wrong.inject = 1.02;
+  CHECK_FALSE(check_gradients(g, {"y"}, wrong).ok());
+  CHECK(check_gradients(g, {"y"}).ok());
+}
+
+TEST_CASE("the seed's worked example: three 6x6 maps through a 1x1 convolution", "[conv][seed]") {
+  // ../shared/seed/1x1-convolution.md, "Math view". The seed prints 0.6 at row 6, column 3;
+  // 0.1*4 + 0.2*7 + 0.4*7 = 4.6.
+  const float maps[3][6][6] = {
+      {{1, 2, 3, 2, 2, 3}, {4, 5, 6, 2, 2, 3}, {2, 1, 7, 2, 1, 3}, {3, 2, 4, 2, 2, 3}, {3, 2, 4, 2, 2, 3}, {3, 2, 4, 2, 2, 3}},
+      {{3, 2, 4, 3, 2, 2}, {3, 2, 4, 3, 2, 2}, {1, 2, 3, 3, 2, 2}, {4, 5, 6, 3, 2, 2}, {3, 2, 4, 3, 2, 2}, {2, 1, 7, 2, 1, 3}},
+      {{1, 2, 3, 3, 2, 2}, {3, 2, 4, 3, 2, 2}, {3, 2, 4, 3, 2, 2}, {4, 5, 6, 3, 2, 2}, {3, 2, 4, 3, 2, 2}, {2, 1, 7, 2, 1, 3}}};
+  const double expected[6][6] = {{1.1, 1.4, 2.3, 2.0, 1.4, 1.5}, {2.2, 1.7, 3.0, 2.0, 1.4, 1.5},
+                                 {1.6, 1.3, 2.9, 2.0, 1.3, 1.5}, {2.7, 3.2, 4.0, 2.0, 1.4, 1.5},
+                                 {2.1, 1.4, 2.8, 2.0, 1.4, 1.5}, {1.5, 0.8, 4.6, 1.4, 0.8, 2.1}};
+  Graph g(single_layer_net({{1, 3, 6, 6}}, "name: 'mix' type: 'Conv1x1' input: 'x0' output: 'y' conv { num_output: 1 bias_term: false }"));
+  Tensor x({1, 3, 6, 6});
+  std::copy(&maps[0][0][0], &maps[0][0][0] + 108, x.data());
+  g.value("x0").assign_plain(x);
+  const float weights[3] = {0.1f, 0.2f, 0.4f};
+  std::copy(weights, weights + 3, g.params()[0]->value.data());
+  g.forward({});
+  const Tensor y = g.value("y").to_plain();
+  REQUIRE(y.shape() == Shape{1, 1, 6, 6});
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 6; ++j) {
+      INFO("T[" << i << "," << j << "]");
+      CHECK(y.data()[i * 6 + j] == Approx(expected[i][j]).margin(1e-6));
+    }
+}
+
+TEST_CASE("the seed's reduction: 50x600x600 to 20 channels by a 1x1 convolution", "[conv][seed]") {
+  Graph g(single_layer_net({{1, 50, 600, 600}}, "name: 'reduce' type: 'Conv1x1' input: 'x0' output: 'y' conv { num_output: 20 }"));
+  CHECK(g.value("y").shape() == Shape{1, 20, 600, 600});
+  REQUIRE(g.params().size() == 2);
+  CHECK(count(g.params()[0]->shape) == 1000);  // 50 * 20 weights
+  CHECK(count(g.params()[1]->shape) == 20);    // one bias per output channel
+  CHECK(g.layer(1).multiply_adds(g.inputs_of(1), g.outputs_of(1)) == int64_t{50} * 20 * 600 * 600);
+}
+
+TEST_CASE("convolution configuration errors name the layer", "[conv][errors]") {
+  CHECK_THROWS_WITH(Graph(single_layer_net({{1, 3, 6, 6}}, "name: 'c' type: 'Conv1x1' input: 'x0' output: 'y' conv { num_output: 4 kernel_size: 3 }")),
+                    "layer 'c' (Conv1x1): kernel_size is fixed at 1 for this type, got 3");
+  CHECK_THROWS_WITH(Graph(single_layer_net({{1, 3, 6, 6}}, "name: 'c' type: 'Conv3x3' input: 'x0' output: 'y' conv { }")),
+                    "layer 'c' (Conv3x3): conv.num_output must be positive, got 0");
+  CHECK_THROWS_WITH(Graph(single_layer_net({{1, 3, 2, 2}}, "name: 'c' type: 'Conv' input: 'x0' output: 'y' conv { num_output: 1 kernel_size: 5 }")),
+                    "layer 'c' (Conv): a 5x5 kernel with pad 0 does not fit input (1,3,2,2)");
+  CHECK_THROWS_WITH(Graph(single_layer_net({{1, 3, 6}}, "name: 'c' type: 'Conv3x3' input: 'x0' output: 'y' conv { num_output: 1 }")),
+                    "layer 'c' (Conv3x3): needs an (N,C,H,W) input, got (1,3,6)");
+}
