@@ -16,7 +16,8 @@ struct Graph::Blob {
   Tensor value;
   Tensor grad;  // d loss / d value; the first propagating consumer writes it directly
   std::vector<std::unique_ptr<Tensor>> extra_grads;  // one per further propagating consumer
-  bool needs_grad = false;
+  bool needs_grad = false;  // depends on parameters (or on an Input, for gradient checks)
+  bool has_grad = false;    // a gradient is computed for it
   bool read = false;  // some layer takes it as input
   bool loss = false;
 };
@@ -27,6 +28,8 @@ Graph::Graph(const onebyone::NetParameter& net, const GraphOptions& options) : o
 }
 
 Graph::~Graph() = default;
+Graph::Graph(Graph&&) noexcept = default;
+Graph& Graph::operator=(Graph&&) noexcept = default;
 
 void Graph::build(const onebyone::NetParameter& net) {
   std::vector<Node> unordered;
@@ -77,23 +80,37 @@ void Graph::build(const onebyone::NetParameter& net) {
     if (!node.outputs.empty()) node.outputs[0]->loss = node.layer->is_loss();
   }
 
-  // Gradient buffers: one per (blob, propagating consumer).
-  std::set<const Blob*> gets_primary;
-  for (Node& node : nodes_) {
+  // Gradients flow back from the blobs no layer reads (losses, or a gradient check's objective)
+  // along edges whose consumer propagates; a layer runs backward when a gradient reaches one of
+  // its outputs.
+  for (auto& [name, b] : blobs_) b->has_grad = b->needs_grad && !b->read;
+  std::vector<std::vector<bool>> carries(nodes_.size());
+  for (size_t k = nodes_.size(); k-- > 0;) {
+    Node& node = nodes_[k];
+    node.runs_backward = std::any_of(node.outputs.begin(), node.outputs.end(),
+                                     [](const Blob* b) { return b->has_grad; });
     for (size_t i = 0; i < node.inputs.size(); ++i) {
+      carries[k].push_back(node.runs_backward && node.layer->propagates(i) && node.inputs[i]->needs_grad);
+      if (carries[k][i]) node.inputs[i]->has_grad = true;
+    }
+  }
+  // One gradient buffer per carrying edge: the blob's own for the first consumer, an extra one
+  // (summed in by backward()) for each further consumer.
+  std::set<const Blob*> taken;
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    Node& node = nodes_[k];
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (!carries[k][i]) continue;
       Blob* b = node.inputs[i];
-      if (!b->needs_grad || !node.layer->propagates(i)) continue;
-      if (gets_primary.insert(b).second) {
+      if (taken.insert(b).second) {
         node.in[i].grad = &b->grad;
       } else {
         b->extra_grads.push_back(std::make_unique<Tensor>());
         node.in[i].grad = b->extra_grads.back().get();
       }
-      node.runs_backward = true;
     }
     for (size_t i = 0; i < node.outputs.size(); ++i)
-      if (node.outputs[i]->needs_grad) node.out[i].grad = &node.outputs[i]->grad;
-    node.runs_backward |= !node.layer->params().empty();
+      if (node.outputs[i]->has_grad) node.out[i].grad = &node.outputs[i]->grad;
   }
   infer_shapes();
 }
@@ -123,7 +140,7 @@ void Graph::order(std::vector<Node> unordered) {
 void Graph::infer_shapes() {
   for (Node& node : nodes_) run(node, "reshape", [&] { node.layer->reshape(node.in, node.out); });
   for (auto& [name, b] : blobs_) {
-    if (!b->needs_grad) continue;
+    if (!b->has_grad) continue;
     b->grad.reshape(b->value.shape(), b->value.layout());
     b->grad.zero();
     for (auto& extra : b->extra_grads) {

@@ -32,8 +32,8 @@ class Graph {
  public:
   explicit Graph(const onebyone::NetParameter& net, const GraphOptions& options = {});
   ~Graph();
-  Graph(const Graph&) = delete;
-  Graph& operator=(const Graph&) = delete;
+  Graph(Graph&&) noexcept;  // layers hold no pointers into the Graph object itself
+  Graph& operator=(Graph&&) noexcept;
 
   // New shapes for some Input blobs; every layer's shapes and primitives are rebuilt.
   void reshape(const std::map<std::string, Shape>& input_shapes);

@@ -3,7 +3,10 @@
 
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "framework/graph.h"
 #include "framework/random.h"
@@ -45,6 +48,21 @@ inline void randomize_inputs(Graph& g, uint64_t seed) {
   for (size_t i = 0; i < g.input_blobs().size(); ++i) {
     Tensor& x = g.value(g.input_blobs()[i]);
     x.assign_plain(random_tensor(x.shape(), seed + i));
+  }
+}
+
+// Fills every Input blob with a random permutation of values 0.05 apart, centred on 0: no two
+// are within a gradient-check step of each other, so max pooling has no ties to straddle.
+inline void distinct_inputs(Graph& g, uint64_t seed) {
+  for (const std::string& name : g.input_blobs()) {
+    Tensor& x = g.value(name);
+    const int64_t n = x.count();
+    std::vector<std::pair<uint64_t, int64_t>> order;
+    for (int64_t i = 0; i < n; ++i) order.emplace_back(random_bits(seed, 3, i), i);
+    std::sort(order.begin(), order.end());
+    Tensor plain(x.shape());
+    for (int64_t rank = 0; rank < n; ++rank) plain.data()[order[rank].second] = 0.05f * (rank - n / 2);
+    x.assign_plain(plain);
   }
 }
 

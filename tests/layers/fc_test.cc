@@ -1,0 +1,53 @@
+// FC against the naive reference on 2-D and 4-D inputs, plain and blocked, with gradients.
+#include <catch2/catch.hpp>
+
+#include "tests/gradient_check.h"
+#include "tests/reference.h"
+#include "tests/test_util.h"
+
+using namespace obo;
+using namespace obo::test;
+
+TEST_CASE("FC matches the naive reference and its gradients check", "[fc]") {
+  const auto [shape, outputs, bias] = GENERATE(values<std::tuple<Shape, int, bool>>({
+      {{1, 20}, 3, true},
+      {{7, 5, 3, 3}, 10, true},
+      {{2, 17, 1, 1}, 4, false},
+  }));
+  INFO("x" << to_string(shape) << " -> " << outputs << (bias ? " bias" : ""));
+  Graph g(single_layer_net({shape}, fmt::format("name: 'fc' type: 'FC' input: 'x0' output: 'y' fc {{ num_output: {} bias_term: {} }}",
+                                                outputs, bias ? "true" : "false")),
+          {1, true});
+  randomize_inputs(g, 1);
+  randomize_params(g, 2);
+  g.forward({});
+  CHECK(g.value("y").shape() == Shape{shape[0], outputs});
+  const auto ref = fc_ref(g.value("x0"), g.params()[0]->value, bias ? &g.params()[1]->value : nullptr);
+  CHECK(max_relative_error(g.value("y"), ref) < 1e-5);
+  const GradientReport report = check_gradients(g, {"y"});
+  INFO(report.worst_at);
+  CHECK(report.ok());
+}
+
+TEST_CASE("FC reads a convolution's blocked output as C,H,W features", "[fc]") {
+  Graph g(parse_net(R"(
+    layer { name: 'in' type: 'Input' output: 'x' input_param { shape { dim: 3 dim: 16 dim: 3 dim: 3 } } }
+    layer { name: 'c' type: 'Conv1x1' input: 'x' output: 'c' conv { num_output: 16 } }
+    layer { name: 'fc' type: 'FC' input: 'c' output: 'y' fc { num_output: 5 } })"),
+          {1, true});
+  randomize_inputs(g, 1);
+  randomize_params(g, 2, 0.3f);
+  g.forward({});
+  const Tensor c = g.value("c").to_plain();
+  const auto ref = fc_ref(c, g.params()[2]->value, &g.params()[3]->value);
+  CHECK(max_relative_error(g.value("y"), ref) < 1e-5);
+  CHECK(g.params()[2]->shape == Shape{5, 144});
+  const GradientReport report = check_gradients(g, {"y"});
+  INFO(report.worst_at);
+  CHECK(report.ok());
+}
+
+TEST_CASE("FC rejects an input whose feature count changed", "[fc][errors]") {
+  Graph g(single_layer_net({{2, 6}}, "name: 'fc' type: 'FC' input: 'x0' output: 'y' fc { num_output: 3 }"));
+  CHECK_THROWS_WITH(g.reshape({{"x0", {2, 7}}}), "layer 'fc' (FC): expected 6 features per example, got input (2,7)");
+}

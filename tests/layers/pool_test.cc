@@ -1,0 +1,67 @@
+// MaxPool, AvgPool and GlobalAvgPool against the naive reference, with gradients.
+#include <catch2/catch.hpp>
+
+#include "tests/gradient_check.h"
+#include "tests/reference.h"
+#include "tests/test_util.h"
+
+using namespace obo;
+using namespace obo::test;
+
+namespace {
+
+struct PoolCase {
+  const char* type;
+  int64_t n, c, h, w;
+  int kernel, stride, pad;
+  bool include_pad;
+};
+
+std::ostream& operator<<(std::ostream& os, const PoolCase& k) {
+  return os << k.type << " x(" << k.n << "," << k.c << "," << k.h << "," << k.w << ") k" << k.kernel << " s"
+            << k.stride << " p" << k.pad << (k.include_pad ? " include-pad" : "");
+}
+
+}  // namespace
+
+TEST_CASE("pooling matches the naive reference and its gradients check", "[pool]") {
+  const PoolCase k = GENERATE(values<PoolCase>({
+      {"MaxPool", 1, 3, 6, 6, 2, 2, 0, false},
+      {"MaxPool", 7, 5, 7, 9, 3, 1, 1, false},
+      {"MaxPool", 2, 16, 9, 11, 3, 2, 1, false},
+      {"AvgPool", 1, 3, 7, 7, 2, 2, 0, false},
+      {"AvgPool", 7, 4, 9, 9, 3, 2, 1, false},
+      {"AvgPool", 2, 16, 5, 5, 3, 1, 1, true},
+      {"GlobalAvgPool", 7, 17, 7, 7, 0, 0, 0, false},
+      {"GlobalAvgPool", 1, 10, 3, 5, 0, 0, 0, false},
+  }));
+  INFO(k);
+  const bool global = std::string(k.type) == "GlobalAvgPool";
+  const std::string params = global ? "" : fmt::format("pool {{ kernel_size: {} stride: {} pad: {} count_include_pad: {} }}",
+                                                       k.kernel, k.stride, k.pad, k.include_pad ? "true" : "false");
+  Graph g(single_layer_net({{k.n, k.c, k.h, k.w}}, fmt::format("name: 'pool' type: '{}' input: 'x0' output: 'y' {}", k.type, params)),
+          {1, true});
+  distinct_inputs(g, 5);
+  g.forward({});
+  const PoolKind kind = std::string(k.type) == "MaxPool" ? PoolKind::kMax
+                        : k.include_pad                   ? PoolKind::kAvgIncludePad
+                                                          : PoolKind::kAvgExcludePad;
+  Shape ref_shape;
+  const auto ref = global ? pool_ref(g.value("x0"), kind, k.h, k.w, k.h, k.w, 0, &ref_shape)
+                          : pool_ref(g.value("x0"), kind, k.kernel, k.kernel, k.stride, k.stride, k.pad, &ref_shape);
+  REQUIRE(g.value("y").shape() == ref_shape);
+  CHECK(max_relative_error(g.value("y"), ref) < 1e-5);
+  const GradientReport report = check_gradients(g, {"y"});
+  INFO(report.worst_at);
+  CHECK(report.ok());
+  CHECK(report.kinks == 0);
+}
+
+TEST_CASE("pooling errors name the layer", "[pool][errors]") {
+  CHECK_THROWS_WITH(Graph(single_layer_net({{1, 3, 6, 6}}, "name: 'p' type: 'MaxPool' input: 'x0' output: 'y' pool { kernel_size: 2 pad: 2 }")),
+                    "layer 'p' (MaxPool): pad 2 is more than half the kernel 2");
+  CHECK_THROWS_WITH(Graph(single_layer_net({{1, 3, 2, 2}}, "name: 'p' type: 'AvgPool' input: 'x0' output: 'y' pool { kernel_size: 3 }")),
+                    "layer 'p' (AvgPool): a 3x3 window with pad 0 does not fit input (1,3,2,2)");
+  CHECK_THROWS_WITH(Graph(single_layer_net({{1, 3, 2, 2}}, "name: 'g' type: 'GlobalAvgPool' input: 'x0' output: 'y' pool { kernel_size: 3 }")),
+                    "layer 'g' (GlobalAvgPool): takes no pool parameters: its window is the whole input");
+}
