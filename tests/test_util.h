@@ -1,22 +1,25 @@
 // Helpers shared by the tests: nets from inline text, random tensors, plain element access.
 #pragma once
 
-#include <google/protobuf/text_format.h>
-
 #include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "framework/graph.h"
+#include "framework/proto_io.h"
 #include "framework/random.h"
 
 namespace obo::test {
 
 inline onebyone::NetParameter parse_net(const std::string& text) {
   onebyone::NetParameter net;
-  if (!google::protobuf::TextFormat::ParseFromString(text, &net)) fail("test net does not parse:\n{}", text);
+  parse_text(text, "<test net>", &net);
   return net;
+}
+
+inline std::string model_path(const std::string& name) {
+  return std::string(ONEBYONE_SOURCE_DIR) + "/models/" + name + ".prototxt";
 }
 
 // "dim: 2 dim: 3 ..." for an Input layer's shape block.

@@ -1,0 +1,49 @@
+#include "framework/proto_io.h"
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "framework/error.h"
+
+namespace obo {
+namespace {
+
+// Keeps the first error with its position; Protobuf counts lines and columns from 0.
+class FirstError : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, int column, const std::string& message) override {
+    if (message_.empty()) message_ = fmt::format("{}:{}: {}", line + 1, column + 1, message);
+  }
+  const std::string& message() const { return message_; }
+
+ private:
+  std::string message_;
+};
+
+template <typename M>
+M read(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) fail("cannot open '{}'", path);
+  std::stringstream text;
+  text << file.rdbuf();
+  M message;
+  parse_text(text.str(), path, &message);
+  return message;
+}
+
+}  // namespace
+
+void parse_text(const std::string& text, const std::string& origin, google::protobuf::Message* message) {
+  FirstError errors;
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(text, message)) fail("{}:{}", origin, errors.message());
+}
+
+onebyone::NetParameter read_net(const std::string& path) { return read<onebyone::NetParameter>(path); }
+onebyone::SolverParameter read_solver(const std::string& path) { return read<onebyone::SolverParameter>(path); }
+
+}  // namespace obo
