@@ -79,7 +79,7 @@ TEST_CASE("dropout's gradient uses the forward pass's mask", "[dropout]") {
   CHECK(report.ok());
 }
 
-TEST_CASE("a dropout rate outside [0, 1) is an error", "[dropout][errors]") {
+TEST_CASE("a dropout rate below 0 or from 1 up is an error", "[dropout][errors]") {
   CHECK_THROWS_WITH(dropout(1.f), "layer 'drop' (Dropout): dropout.ratio must be in [0, 1), got 1");
   CHECK_THROWS_WITH(dropout(-0.1f), "layer 'drop' (Dropout): dropout.ratio must be in [0, 1), got -0.1");
 }

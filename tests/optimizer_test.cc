@@ -1,0 +1,129 @@
+// Optimizers over the flat buffers and learning-rate schedules.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "framework/optimizer.h"
+#include "tests/test_util.h"
+
+using namespace obo;
+using namespace obo::test;
+
+namespace {
+
+// A graph whose parameters are one FC weight (4,3) and bias (4): 16 values to optimise.
+Graph sixteen_parameters(const std::string& param_specs = "") {
+  return Graph(single_layer_net({{1, 3}}, "name: 'fc' type: 'FC' input: 'x0' output: 'y' fc { num_output: 4 } " + param_specs));
+}
+
+onebyone::SolverParameter solver(const std::string& text) {
+  onebyone::SolverParameter s;
+  parse_text(text, "<test solver>", &s);
+  return s;
+}
+
+// f(w) = 1/2 sum a_i (w_i - c_i)^2: convex, minimum 0 at w = c. Writes its gradient, returns f.
+double quadratic(Graph& g) {
+  Tensor& w = g.param_values();
+  double f = 0;
+  for (int64_t i = 0; i < w.count(); ++i) {
+    const double a = 0.5 + i % 4, c = std::sin(1.0 + i);
+    f += 0.5 * a * (w.data()[i] - c) * (w.data()[i] - c);
+    g.param_grads().data()[i] = static_cast<float>(a * (w.data()[i] - c));
+  }
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("SGD and Adam minimise a convex quadratic", "[optimizer]") {
+  const std::string config = GENERATE(std::string("optimizer: SGD base_lr: 0.1 momentum: 0.9"),
+                                      std::string("optimizer: SGD base_lr: 0.1 momentum: 0.9 nesterov: true"),
+                                      std::string("optimizer: ADAM base_lr: 0.05 schedule: COSINE max_iter: 400"));
+  INFO(config);
+  Graph g = sixteen_parameters();
+  auto opt = make_optimizer(solver(config), g);
+  const double start = quadratic(g);
+  double f = start;
+  for (int64_t it = 0; it < 400; ++it) {
+    f = quadratic(g);
+    opt->step(it);
+  }
+  CHECK(start > 0.5);
+  CHECK(f < 1e-6);
+  for (int64_t i = 0; i < 16; ++i) CHECK(g.param_values().data()[i] == Approx(std::sin(1.0 + i)).margin(1e-3));
+}
+
+TEST_CASE("SGD's momentum, Nesterov and weight decay match hand-computed steps", "[optimizer]") {
+  const bool nesterov = GENERATE(false, true);
+  Graph g = sixteen_parameters();
+  auto opt = make_optimizer(solver(fmt::format("base_lr: 0.1 momentum: 0.9 weight_decay: 0.01 nesterov: {}", nesterov)), g);
+  float* w = g.param_values().data();
+  float* grad = g.param_grads().data();
+  w[0] = 1.f;
+  grad[0] = 0.5f;
+  opt->step(0);
+  // g' = 0.5 + 0.01 * 1 = 0.51; v = 0.51; plain: w = 1 - 0.1 * 0.51; Nesterov: w = 1 - 0.1 * (0.51 + 0.9 * 0.51)
+  CHECK(w[0] == Approx(nesterov ? 0.9031 : 0.949).epsilon(1e-6));
+  opt->step(1);
+  // g' = 0.5 + 0.01 * w; v = 0.9 * 0.51 + g'
+  const double w1 = nesterov ? 0.9031 : 0.949, g1 = 0.5 + 0.01 * w1, v1 = 0.9 * 0.51 + g1;
+  CHECK(w[0] == Approx(w1 - 0.1 * (nesterov ? g1 + 0.9 * v1 : v1)).epsilon(1e-6));
+}
+
+TEST_CASE("Adam's first step moves each weight by about the learning rate", "[optimizer]") {
+  Graph g = sixteen_parameters();
+  auto opt = make_optimizer(solver("optimizer: ADAM base_lr: 0.01"), g);
+  float* w = g.param_values().data();
+  float* grad = g.param_grads().data();
+  w[0] = 1.f;
+  w[1] = 1.f;
+  grad[0] = 0.5f;
+  grad[1] = -2e-3f;
+  opt->step(0);
+  // Bias-corrected m/sqrt(v) is sign(g) on the first step.
+  CHECK(w[0] == Approx(0.99).epsilon(1e-6));
+  CHECK(w[1] == Approx(1.01).epsilon(1e-5));
+  opt->step(1);  // same gradients: m/sqrt(v) stays sign(g)
+  CHECK(w[0] == Approx(0.98).epsilon(1e-6));
+}
+
+TEST_CASE("per-parameter learning-rate and decay multipliers apply", "[optimizer]") {
+  // weight frozen (lr_mult 0); bias learns without decay.
+  Graph g = sixteen_parameters("param { lr_mult: 0 } param { lr_mult: 2 decay_mult: 0 }");
+  auto opt = make_optimizer(solver("base_lr: 0.1 momentum: 0 weight_decay: 0.5"), g);
+  Tensor& w = g.param_values();
+  std::fill(w.data(), w.data() + 16, 1.f);
+  std::fill(g.param_grads().data(), g.param_grads().data() + 16, 1.f);
+  opt->step(0);
+  for (int i = 0; i < 12; ++i) CHECK(w.data()[i] == 1.f);
+  for (int i = 12; i < 16; ++i) CHECK(w.data()[i] == Approx(1.f - 0.2f));
+}
+
+TEST_CASE("learning-rate schedules", "[optimizer]") {
+  CHECK(learning_rate(solver("base_lr: 0.1"), 1000) == Approx(0.1));
+  const auto step = solver("base_lr: 0.1 schedule: STEP step_size: 10 gamma: 0.5");
+  CHECK(learning_rate(step, 9) == Approx(0.1));
+  CHECK(learning_rate(step, 10) == Approx(0.05));
+  CHECK(learning_rate(step, 25) == Approx(0.025));
+  const auto multi = solver("base_lr: 1 schedule: MULTISTEP milestones: 5 milestones: 8 gamma: 0.1");
+  CHECK(learning_rate(multi, 4) == Approx(1));
+  CHECK(learning_rate(multi, 5) == Approx(0.1));
+  CHECK(learning_rate(multi, 8) == Approx(0.01));
+  const auto cosine = solver("base_lr: 1 schedule: COSINE max_iter: 110 warmup_iter: 10 min_lr: 0.1");
+  CHECK(learning_rate(cosine, 0) == Approx(0.1));   // warm-up: (0 + 1) / 10 of the peak
+  CHECK(learning_rate(cosine, 4) == Approx(0.5));
+  CHECK(learning_rate(cosine, 10) == Approx(1));    // peak after warm-up
+  CHECK(learning_rate(cosine, 60) == Approx(0.55)); // half way: the mean of peak and floor
+  CHECK(learning_rate(cosine, 110) == Approx(0.1));
+  CHECK(learning_rate(cosine, 500) == Approx(0.1));
+}
+
+TEST_CASE("solver errors name the field", "[optimizer][errors]") {
+  Graph g = sixteen_parameters();
+  CHECK_THROWS_WITH(make_optimizer(solver("schedule: STEP"), g), "solver: schedule STEP needs step_size > 0");
+  CHECK_THROWS_WITH(make_optimizer(solver("schedule: COSINE max_iter: 5 warmup_iter: 5"), g),
+                    "solver: schedule COSINE needs max_iter (5) > warmup_iter (5)");
+  CHECK_THROWS_WITH(make_optimizer(solver("base_lr: 0"), g), "solver: base_lr must be positive, got 0");
+  CHECK_THROWS_WITH(make_optimizer(solver("momentum: 1"), g), "solver: momentum must be in [0, 1), got 1");
+}
