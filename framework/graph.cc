@@ -62,6 +62,7 @@ void Graph::build(const onebyone::NetParameter& net) {
       node.inputs.push_back(it->second.get());
     }
   }
+  if (options_.fuse_relu) fuse_relus(unordered);
   order(std::move(unordered));
 
   // Shapes flow forward: set up and reshape each layer once its inputs have shapes.
@@ -113,6 +114,31 @@ void Graph::build(const onebyone::NetParameter& net) {
       if (node.outputs[i]->has_grad) node.out[i].grad = &node.outputs[i]->grad;
   }
   infer_shapes();
+}
+
+void Graph::fuse_relus(std::vector<Node>& nodes) {
+  for (Node& relu : nodes) {
+    if (relu.layer->type() != "ReLU" || relu.inputs.size() != 1) continue;
+    Blob* x = relu.inputs[0];
+    const auto producer = std::find_if(nodes.begin(), nodes.end(),
+                                       [&](const Node& n) { return n.layer && n.layer->name() == x->producer; });
+    const auto readers = std::count_if(nodes.begin(), nodes.end(), [&](const Node& n) {
+      return n.layer && std::find(n.inputs.begin(), n.inputs.end(), x) != n.inputs.end();
+    });
+    if (producer == nodes.end() || readers != 1 || !producer->layer->can_fuse_relu()) continue;
+    producer->layer->fuse_relu();
+    Blob* y = relu.outputs[0];
+    for (Node& n : nodes)
+      for (Blob*& in : n.inputs)
+        if (in == y) in = x;
+    x->read = y->read;
+    aliases_[y->name] = x->name;
+    for (auto& [alias, target] : aliases_)
+      if (target == y->name) target = x->name;
+    blobs_.erase(y->name);
+    relu.layer.reset();
+  }
+  nodes.erase(std::remove_if(nodes.begin(), nodes.end(), [](const Node& n) { return !n.layer; }), nodes.end());
 }
 
 void Graph::order(std::vector<Node> unordered) {
@@ -204,33 +230,42 @@ int64_t Graph::batch() const {
 }
 
 void Graph::forward(const Context& ctx) {
-  for (Node& node : nodes_) run(node, "forward", [&] { node.layer->forward(node.in, node.out, ctx); });
-  dnn::stream().wait();
+  for (size_t i = 0; i < nodes_.size(); ++i) forward_layer(i, ctx);
 }
 
 void Graph::backward() {
-  for (auto node = nodes_.rbegin(); node != nodes_.rend(); ++node) {
-    for (Blob* b : node->outputs) {
-      const int64_t n = static_cast<int64_t>(b->grad.size());
-      float* sum = b->grad.data();
-      for (const auto& extra : b->extra_grads) {
-        const float* g = extra->data();
+  for (size_t i = nodes_.size(); i-- > 0;) backward_layer(i);
+}
+
+void Graph::forward_layer(size_t i, const Context& ctx) {
+  Node& node = nodes_.at(i);
+  run(node, "forward", [&] { node.layer->forward(node.in, node.out, ctx); });
+  dnn::stream().wait();
+}
+
+void Graph::backward_layer(size_t i) {
+  Node& node = nodes_.at(i);
+  for (Blob* b : node.outputs) {
+    const int64_t n = static_cast<int64_t>(b->grad.size());
+    float* sum = b->grad.data();
+    for (const auto& extra : b->extra_grads) {
+      const float* g = extra->data();
 #pragma omp parallel for simd schedule(static)
-        for (int64_t i = 0; i < n; ++i) sum[i] += g[i];
-      }
+      for (int64_t k = 0; k < n; ++k) sum[k] += g[k];
     }
-    if (node->runs_backward) run(*node, "backward", [&] { node->layer->backward(node->in, node->out); });
   }
+  if (node.runs_backward) run(node, "backward", [&] { node.layer->backward(node.in, node.out); });
   dnn::stream().wait();
 }
 
 Graph::Blob& Graph::blob(const std::string& name) const {
-  const auto it = blobs_.find(name);
+  const auto alias = aliases_.find(name);
+  const auto it = blobs_.find(alias == aliases_.end() ? name : alias->second);
   if (it == blobs_.end()) fail("no blob named '{}'", name);
   return *it->second;
 }
 
-bool Graph::has_blob(const std::string& name) const { return blobs_.count(name) > 0; }
+bool Graph::has_blob(const std::string& name) const { return blobs_.count(name) > 0 || aliases_.count(name) > 0; }
 Tensor& Graph::value(const std::string& name) { return blob(name).value; }
 Tensor& Graph::grad(const std::string& name) { return blob(name).grad; }
 

@@ -26,6 +26,9 @@ namespace obo {
 struct GraphOptions {
   uint64_t seed = 0;         // parameter initialisation
   bool input_grads = false;  // compute gradients of the Input blobs (gradient checks)
+  // Run a ReLU that alone reads a convolution's output inside the convolution. The ReLU's
+  // output name then names the convolution's output blob, which holds the activated values.
+  bool fuse_relu = true;
 };
 
 class Graph {
@@ -45,6 +48,10 @@ class Graph {
   // Gradients of the loss blobs (seeded with 1), or of whatever the caller wrote into the
   // gradients of blobs that no layer reads.
   void backward();
+  // One layer of the passes above (forward in order 0..n-1, backward in order n-1..0), for
+  // per-layer timing.
+  void forward_layer(size_t i, const Context& ctx);
+  void backward_layer(size_t i);
 
   bool has_blob(const std::string& name) const;
   Tensor& value(const std::string& name);
@@ -72,6 +79,7 @@ class Graph {
   };
 
   void build(const onebyone::NetParameter& net);
+  void fuse_relus(std::vector<Node>& nodes);
   void order(std::vector<Node> unordered);
   void infer_shapes();
   void allocate_params(uint64_t seed);
@@ -82,6 +90,7 @@ class Graph {
   GraphOptions options_;
   std::vector<Node> nodes_;
   std::map<std::string, std::unique_ptr<Blob>> blobs_;
+  std::map<std::string, std::string> aliases_;  // a fused ReLU's output -> the blob it names
   std::vector<std::string> input_blobs_;
   Tensor param_values_, param_grads_;
 };

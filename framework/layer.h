@@ -85,6 +85,11 @@ class Layer {
   }
   // Whether output 0 is an objective the graph minimises (its gradient is seeded with 1).
   virtual bool is_loss() const { return false; }
+  // Whether this layer can apply a ReLU to its only output itself (a oneDNN post-op). The
+  // graph then calls fuse_relu() before setup and drops the ReLU layer.
+  virtual bool can_fuse_relu() const { return false; }
+  void fuse_relu() { fused_relu_ = true; }
+  bool fused_relu() const { return fused_relu_; }
   // Multiply-adds of one forward pass at the current shapes (for summaries and GFLOP/s).
   virtual int64_t multiply_adds(const Ports& in, const Ports& out) const {
     (void)in;
@@ -103,6 +108,7 @@ class Layer {
  private:
   LayerParameter config_;
   std::vector<Param> params_;
+  bool fused_relu_ = false;
 };
 
 }  // namespace obo

@@ -33,6 +33,17 @@ inline float normal(uint64_t seed, uint64_t stream, uint64_t index) {
   return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
 }
 
+// A 32-bit integer hash (Wellons' "lowbias32") that vectorises, for per-element draws in hot
+// loops: two rounds keyed by a 64-bit draw make a counter-based generator.
+inline uint32_t hash32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352dU;
+  x ^= x >> 15;
+  x *= 0x846ca68bU;
+  x ^= x >> 16;
+  return x;
+}
+
 // A stable stream id for a name (FNV-1a), so each layer draws its own numbers.
 inline uint64_t stream_of(std::string_view name) {
   uint64_t h = 0xcbf29ce484222325ULL;

@@ -4,6 +4,8 @@
 //
 //   layer { name: "cccp1" type: "Conv1x1" input: "conv1" output: "cccp1" conv { num_output: 64 } }
 //   (N,C,H,W) -> (N,num_output,(H+2p-k)/s+1,(W+2p-k)/s+1)
+// A following ReLU can be fused (the graph decides): it runs as a post-op of the forward
+// primitive, and backward first masks the incoming gradient by the output (relu_use_dst).
 #include "framework/dnnl_seam.h"
 #include "framework/registry.h"
 
@@ -33,6 +35,8 @@ class ConvLayer : public Layer {
     if (pad_ < 0 || c.stride() <= 0) error("needs pad >= 0 and stride > 0, got {} and {}", pad_, c.stride());
   }
 
+  bool can_fuse_relu() const override { return true; }
+
   void setup(const Ports& in, const Ports&) override {
     if (in[0].value->rank() != 4) error("needs an (N,C,H,W) input, got {}", to_string(in[0].value->shape()));
     channels_ = in[0].value->dim(1);
@@ -58,10 +62,25 @@ class ConvLayer : public Layer {
     const bool bias = params().size() > 1;
     const dnn::memory::desc bias_md = bias ? dnn::plain_desc(params()[1].shape) : dnn::memory::desc();
 
+    dnnl::primitive_attr attr;
+    if (fused_relu()) {
+      dnnl::post_ops relu;
+      relu.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(relu);
+    }
     auto fwd = dnn::conv_forward(dnn::any_desc(x.shape()), dnn::any_desc(w_shape), bias_md,
-                                 dnn::any_desc(y_shape), window_);
+                                 dnn::any_desc(y_shape), window_, attr);
     out[0].value->reshape(y_shape, dnn::layout_of(fwd.dst_desc()));
     const auto y_md = fwd.dst_desc();
+    if (fused_relu()) {
+      const auto alg = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
+      relu_backward_ = dnnl::eltwise_backward(dnn::eltwise_backward(alg, y_md, y_md, dnn::eltwise_forward(alg, y_md)));
+      pre_relu_grad_.reshape(y_shape, out[0].value->layout());
+      relu_dst_ = dnn::unbound(y_md);
+      relu_diff_dst_ = dnn::unbound(y_md);
+      relu_args_ = {{DNNL_ARG_DST, relu_dst_}, {DNNL_ARG_DIFF_DST, relu_diff_dst_},
+                    {DNNL_ARG_DIFF_SRC, dnn::memory(y_md, dnn::engine(), pre_relu_grad_.data())}};
+    }
     src_.init(dnn::desc_of(x), fwd.src_desc());
     weights_.init(dnn::plain_desc(w_shape), fwd.weights_desc());
     bias_.init(bias_md, bias_md);
@@ -100,7 +119,13 @@ class ConvLayer : public Layer {
   }
 
   void backward(const Ports& in, const Ports& out) override {
-    const Tensor& dy = *out[0].grad;
+    if (fused_relu()) {
+      relu_dst_.set_data_handle(out[0].value->data());
+      relu_diff_dst_.set_data_handle(out[0].grad->data());
+      dnn::execute(relu_backward_, relu_args_);
+    }
+    // The gradient before the ReLU, when it is fused; the output's own otherwise.
+    const Tensor& dy = fused_relu() ? pre_relu_grad_ : *out[0].grad;
     if (in[0].grad) {
       bd_diff_dst_.read(dy);
       bd_weights_.read(params()[0].value);
@@ -130,6 +155,11 @@ class ConvLayer : public Layer {
   dnnl::convolution_backward_data backward_data_;
   dnnl::convolution_backward_weights backward_weights_;
   dnn::Args fwd_args_, bd_args_, bw_args_;
+  // Fused ReLU: its backward, and the gradient it produces for the convolution's backward.
+  dnnl::eltwise_backward relu_backward_;
+  dnn::memory relu_dst_, relu_diff_dst_;
+  dnn::Args relu_args_;
+  Tensor pre_relu_grad_;
 };
 
 struct Conv : ConvLayer {

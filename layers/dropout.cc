@@ -2,6 +2,7 @@
 // scaled by 1 / (1 - ratio), so evaluation is the identity. The mask is a pure function of
 // (seed, step, layer name, element), drawn by a counter-based generator: the same seed gives the
 // same masks whatever the thread count, and a resumed run draws what an uninterrupted one would.
+// Element indices are taken modulo 2^32: a tensor of more than 4G elements repeats its mask.
 //   (any shape) -> (same shape, same layout)
 #include <cstring>
 
@@ -33,12 +34,16 @@ class DropoutLayer : public Layer {
       std::memcpy(y, x, n * sizeof(float));
       return;
     }
-    const uint64_t seed = mix64(ctx.seed ^ stream_of(name()));
+    // Keys for this layer and step; each element then costs two 32-bit hashes, which vectorise.
+    const uint64_t key = random_bits(ctx.seed, stream_of(name()), ctx.step);
+    const uint32_t k1 = static_cast<uint32_t>(key), k2 = static_cast<uint32_t>(key >> 32);
+    const uint32_t threshold = static_cast<uint32_t>(static_cast<double>(ratio_) * 0x1p24);  // on 24 bits
     const float scale = 1.f / (1.f - ratio_);
     float* m = mask_.data();
 #pragma omp parallel for simd schedule(static)
     for (int64_t i = 0; i < n; ++i) {
-      m[i] = uniform(seed, ctx.step, i) < ratio_ ? 0.f : scale;
+      const uint32_t bits = hash32(hash32(static_cast<uint32_t>(i) ^ k1) + k2) >> 8;
+      m[i] = bits < threshold ? 0.f : scale;
       y[i] = x[i] * m[i];
     }
   }

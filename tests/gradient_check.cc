@@ -76,19 +76,25 @@ GradientReport check_gradients(Graph& g, const std::vector<std::string>& objecti
       for (size_t k = 0; k < direction.size(); ++k) x[direction[k].first] = original[k];
       return f;
     };
-    // The largest step at which the one-sided differences agree. A single kink within the step
-    // makes the central difference wrong by half their gap, so a gap within twice the tolerance
-    // bounds the error by the tolerance; smooth curvature shows as a gap too, and shrinks with
-    // the step.
+    // The largest step at which the objective looks linear: the one-sided differences agree,
+    // and the central difference does not change when the step halves. A single kink within
+    // the step makes the central difference wrong by half the one-sided gap, so a gap within
+    // the tolerance bounds the error by half of it; the second test catches kinks whose gaps
+    // cancel. Smooth curvature fails the tests too, and shrinks with the step.
     bool smooth = false;
     double numeric = 0;
     for (double step = o.step; step >= o.step / 16 && !smooth; step /= 4) {
-      // Along one element, the step as stored in float; along a direction, rounding averages out.
-      const double h = direction.size() == 1 ? static_cast<float>(original[0] + step) - original[0] : step;
+      // Along one element, the steps as stored in float; along a direction, rounding averages out.
+      const auto stored = [&](double s) {
+        return direction.size() == 1 ? static_cast<float>(original[0] + s) - original[0] : s;
+      };
+      const double h = stored(step), half = stored(step / 2);
       const double up = at(h), down = at(-h);
       const double forward = (up - f0) / h, backward = (f0 - down) / h;
-      smooth = std::abs(forward - backward) <= 2 * o.tolerance * std::max({std::abs(forward), std::abs(backward), o.floor});
       numeric = (up - down) / (2 * h);
+      const double narrow = (at(half) - at(-half)) / (2 * half);
+      const double scale = std::max({std::abs(forward), std::abs(backward), o.floor});
+      smooth = std::abs(forward - backward) <= o.tolerance * scale && std::abs(numeric - narrow) <= o.tolerance * scale / 2;
     }
     if (!smooth) {
       ++report.kinks;

@@ -7,10 +7,10 @@
 //
 // The objective is sum(r * y) over the named blobs, which no layer may read, with fixed random
 // weights r (for a loss blob, r scales the loss). An element is compared with the relative error
-// |a - b| / max(|a|, |b|, floor). Where the objective is not smooth within the step (a ReLU or
-// max-pool kink), the one-sided differences f(x+h)-f(x) and f(x)-f(x-h) disagree; the checker
-// then tries smaller steps (h/4, h/16) and counts the element as a kink, skipped, when none is
-// smooth. Too many kinks fail the check.
+// |a - b| / max(|a|, |b|, floor). Where the objective is not linear within the step (a ReLU or
+// max-pool kink), the one-sided differences f(x+h)-f(x) and f(x)-f(x-h) disagree, or the central
+// difference changes when h halves; the checker then tries smaller steps (h/4, h/16) and counts
+// the element as a kink, skipped, when none passes. Too many kinks fail the check.
 #pragma once
 
 #include <string>

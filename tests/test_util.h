@@ -18,6 +18,9 @@ inline onebyone::NetParameter parse_net(const std::string& text) {
   return net;
 }
 
+// MNIST as fetched by `./run fetch` (the test command fetches it first).
+inline std::string mnist_dir() { return std::string(ONEBYONE_SOURCE_DIR) + "/data/mnist"; }
+
 inline std::string model_path(const std::string& name) {
   return std::string(ONEBYONE_SOURCE_DIR) + "/models/" + name + ".prototxt";
 }

@@ -20,12 +20,20 @@ TEST_CASE("ReLU is max(0, x) and its gradient checks", "[relu]") {
   CHECK(report.ok());
 }
 
-TEST_CASE("ReLU after a convolution works in the convolution's blocked layout", "[relu]") {
-  Graph g(parse_net(R"(
+namespace {
+
+const char* kConvRelu = R"(
     layer { name: 'in' type: 'Input' output: 'x' input_param { shape { dim: 2 dim: 16 dim: 6 dim: 6 } } }
     layer { name: 'c' type: 'Conv1x1' input: 'x' output: 'c' conv { num_output: 32 } }
-    layer { name: 'r' type: 'ReLU' input: 'c' output: 'y' })"),
-          {1, true});
+    layer { name: 'r' type: 'ReLU' input: 'c' output: 'y' })";
+
+}  // namespace
+
+TEST_CASE("ReLU after a convolution works in the convolution's blocked layout", "[relu]") {
+  GraphOptions unfused{1, true};
+  unfused.fuse_relu = false;
+  Graph g(parse_net(kConvRelu), unfused);
+  REQUIRE(g.num_layers() == 3);
   randomize_inputs(g, 3);
   randomize_params(g, 4, 0.3f);
   g.forward({});
@@ -36,6 +44,32 @@ TEST_CASE("ReLU after a convolution works in the convolution's blocked layout", 
   GradientCheck small_step;
   small_step.step = 1e-3;
   const GradientReport report = check_gradients(g, {"y"}, small_step);
+  INFO(report.worst_at);
+  CHECK(report.ok());
+}
+
+TEST_CASE("a ReLU fused into its convolution computes what the two layers do", "[relu][fusion]") {
+  GraphOptions unfused{1, true};
+  unfused.fuse_relu = false;
+  Graph separate(parse_net(kConvRelu), unfused), fused(parse_net(kConvRelu), {1, true});
+  REQUIRE(fused.num_layers() == 2);  // the ReLU runs inside the convolution
+  CHECK(fused.layer(1).fused_relu());
+  CHECK(fused.has_blob("y"));
+  for (Graph* g : {&separate, &fused}) {
+    randomize_inputs(*g, 3);
+    randomize_params(*g, 4, 0.3f);
+    g->grad("y").assign_plain(random_tensor(g->value("y").shape(), 8));
+    g->forward({});
+    g->backward();
+  }
+  const Tensor a = separate.value("y").to_plain(), b = fused.value("y").to_plain();
+  CHECK(std::equal(a.data(), a.data() + a.count(), b.data()));
+  const Tensor& ga = separate.param_grads();
+  const Tensor& gb = fused.param_grads();
+  for (int64_t i = 0; i < ga.count(); ++i) REQUIRE(ga.data()[i] == Approx(gb.data()[i]).margin(1e-5));
+  GradientCheck small_step;
+  small_step.step = 1e-3;
+  const GradientReport report = check_gradients(fused, {"y"}, small_step);
   INFO(report.worst_at);
   CHECK(report.ok());
 }

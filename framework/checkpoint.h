@@ -1,0 +1,34 @@
+// Checkpoints on disk: "OBOCKPT1", the payload's length and CRC-32, then the binary Checkpoint
+// message. Saving is atomic (a temporary file, fsync, rename, fsync of the folder), so a crash
+// at any moment leaves the previous checkpoint whole; loading rejects a truncated or corrupted
+// file by name, before any of it is used.
+//
+//   onebyone::Checkpoint c;  store_params(graph, &c);  save_checkpoint("runs/nin/last.ckpt", c);
+//   restore_params(load_checkpoint("runs/nin/last.ckpt"), graph);
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "framework/graph.h"
+#include "onebyone.pb.h"
+
+namespace obo {
+
+// `before_rename` runs after the temporary file is complete and synced: a test's crash point.
+void save_checkpoint(const std::string& path, const onebyone::Checkpoint& checkpoint,
+                     const std::function<void()>& before_rename = {});
+onebyone::Checkpoint load_checkpoint(const std::string& path);
+
+// Parameters by name, plain, in the graph's order.
+void store_params(Graph& graph, onebyone::Checkpoint* checkpoint);
+// Names and shapes must match the graph's, or the error names the first that differs.
+void restore_params(const onebyone::Checkpoint& checkpoint, Graph& graph);
+
+void store_tensors(const std::vector<Tensor*>& tensors, const std::string& prefix,
+                   google::protobuf::RepeatedPtrField<onebyone::BlobProto>* out);
+void restore_tensors(const google::protobuf::RepeatedPtrField<onebyone::BlobProto>& blobs,
+                     const std::vector<Tensor*>& tensors, const std::string& what);
+
+}  // namespace obo

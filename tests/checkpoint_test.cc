@@ -1,0 +1,108 @@
+// Checkpoints: round trip, atomic replacement, and rejection of damaged files.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "framework/checkpoint.h"
+#include "framework/optimizer.h"
+#include "tests/test_util.h"
+
+using namespace obo;
+using namespace obo::test;
+
+namespace {
+
+std::string temp_path(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / "onebyone_checkpoint_test";
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
+
+onebyone::Checkpoint checkpoint_of(Graph& g, int epoch) {
+  onebyone::Checkpoint c;
+  *c.mutable_net() = read_net(model_path("inception"));
+  c.set_epoch(epoch);
+  store_params(g, &c);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("a checkpoint round-trips parameters and optimizer state", "[checkpoint]") {
+  Graph g(read_net(model_path("inception")), {5, false});
+  onebyone::SolverParameter solver;
+  solver.set_optimizer(onebyone::SolverParameter::ADAM);
+  auto opt = make_optimizer(solver, g);
+  randomize_params(g, 1);
+  std::fill(g.param_grads().data(), g.param_grads().data() + g.param_grads().count(), 0.25f);
+  opt->step(0);
+  onebyone::Checkpoint c = checkpoint_of(g, 3);
+  store_tensors(opt->state(), "optimizer.", c.mutable_optimizer_state());
+  const std::string path = temp_path("roundtrip.ckpt");
+  save_checkpoint(path, c);
+
+  Graph h(read_net(model_path("inception")), {99, false});
+  auto opt2 = make_optimizer(solver, h);
+  const onebyone::Checkpoint loaded = load_checkpoint(path);
+  CHECK(loaded.epoch() == 3);
+  restore_params(loaded, h);
+  restore_tensors(loaded.optimizer_state(), opt2->state(), "optimizer");
+  CHECK(std::equal(g.param_values().data(), g.param_values().data() + g.param_values().count(), h.param_values().data()));
+  for (size_t i = 0; i < opt->state().size(); ++i) {
+    const Tensor& a = *opt->state()[i];
+    CHECK(std::equal(a.data(), a.data() + a.count(), opt2->state()[i]->data()));
+  }
+}
+
+TEST_CASE("a crash between writing and renaming leaves the previous checkpoint loadable", "[checkpoint]") {
+  Graph g(read_net(model_path("inception")), {5, false});
+  const std::string path = temp_path("atomic.ckpt");
+  save_checkpoint(path, checkpoint_of(g, 1));
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    randomize_params(g, 2);
+    save_checkpoint(path, checkpoint_of(g, 2), [] { _exit(3); });  // dies with the new file written, not renamed
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 3);
+  CHECK(std::filesystem::exists(path + ".tmp"));
+  CHECK(load_checkpoint(path).epoch() == 1);
+  save_checkpoint(path, checkpoint_of(g, 4));  // the stale temporary file is simply replaced
+  CHECK(load_checkpoint(path).epoch() == 4);
+  CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+}
+
+TEST_CASE("damaged checkpoints are rejected with the reason", "[checkpoint][errors]") {
+  Graph g(read_net(model_path("inception")), {5, false});
+  const std::string path = temp_path("damaged.ckpt");
+  save_checkpoint(path, checkpoint_of(g, 1));
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto write = [&](const std::string& content) { std::ofstream(path, std::ios::binary | std::ios::trunc) << content; };
+
+  write(bytes.substr(0, bytes.size() - 100));
+  CHECK_THROWS_WITH(load_checkpoint(path), Catch::StartsWith("checkpoint '" + path + "' is truncated or padded"));
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x10;
+  write(flipped);
+  CHECK_THROWS_WITH(load_checkpoint(path), "checkpoint '" + path + "' is corrupted: its CRC-32 does not match");
+  write("not a checkpoint at all");
+  CHECK_THROWS_WITH(load_checkpoint(path), "'" + path + "' is not a OneByOne checkpoint (no OBOCKPT1 header)");
+  CHECK_THROWS_WITH(load_checkpoint(path + ".missing"), "cannot open checkpoint '" + path + ".missing'");
+
+  write(bytes);
+  Graph nin(read_net(model_path("nin")));
+  CHECK_THROWS_WITH(restore_params(load_checkpoint(path), nin),
+                    "checkpoint parameter 0 is 'stem.weight' (32,1,3,3), the net expects 'conv1.weight' (64,1,3,3)");
+}

@@ -1,0 +1,113 @@
+// The onebyone command-line tool, run as a user runs it.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "framework/checkpoint.h"
+#include "tests/test_util.h"
+
+using namespace obo;
+
+namespace {
+
+struct Run {
+  int status = -1;
+  std::string output;  // stdout and stderr
+};
+
+Run run(const std::string& args) {
+  Run r;
+  const std::string command = std::string(ONEBYONE_TOOL) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) r.output.append(buffer, n);
+  const int status = pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("help, and usage errors with a non-zero exit", "[cli]") {
+  const Run help = run("--help");
+  CHECK(help.status == 0);
+  for (const char* cmd : {"train", "test", "predict", "summary", "time"}) CHECK_THAT(help.output, Catch::Contains(cmd));
+  CHECK(run("train --help").status == 0);
+  const Run bogus = run("bogus");
+  CHECK(bogus.status != 0);
+  CHECK_THAT(bogus.output, Catch::Contains("error: unknown command 'bogus' (commands: train, test, predict, summary, time"));
+  const Run bad = run("train nin --epochs -3");
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.output, Catch::Contains("--epochs"));
+  const Run missing = run("summary no-such-model");
+  CHECK(missing.status == 1);
+  CHECK_THAT(missing.output, Catch::Contains("error: no model 'no-such-model'"));
+}
+
+TEST_CASE("summary counts parameters and FLOPs for any input size", "[cli]") {
+  const Run nin = run("summary nin --input 1,1,28,28");
+  REQUIRE(nin.status == 0);
+  CHECK_THAT(nin.output, Catch::Contains("(1,10,1,1)"));
+  const std::string reduction = std::string(ONEBYONE_SOURCE_DIR) + "/models/reduction.prototxt";
+  const Run seed = run("summary " + reduction + " --input 1,50,600,600");
+  REQUIRE(seed.status == 0);
+  // 1,000 weights + 20 biases; 2 * 50*20*600*600 = 720 MFLOPs.
+  CHECK_THAT(seed.output, Catch::Contains("(1,20,600,600)") && Catch::Contains("1020") && Catch::Contains("720.00"));
+}
+
+TEST_CASE("a malformed model file is reported with line and column", "[cli][errors]") {
+  const std::string path = (std::filesystem::temp_directory_path() / "onebyone_bad.prototxt").string();
+  std::ofstream(path) << "name: 'bad'\nlayer {\n  name: 'x'\n  type: 'ReLU'\n  inptu: 'data'\n}\n";
+  const Run r = run("summary " + path);
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::StartsWith("error: " + path + ":5:") && Catch::Contains("no field named \"inptu\""));
+  const std::string solver = (std::filesystem::temp_directory_path() / "onebyone_bad.solver.prototxt").string();
+  std::ofstream(solver) << "base_lr: 0.1\nschedule: SOMETIMES\n";
+  const Run s = run("train nin --solver " + solver + " --train-size 256 --test-size 100 --out /tmp/onebyone_never");
+  CHECK(s.status == 1);
+  // Protobuf places an unknown enum value at the token after it: here the start of line 3.
+  CHECK_THAT(s.output, Catch::Contains(solver + ":3:1: ") && Catch::Contains("SOMETIMES"));
+}
+
+TEST_CASE("SIGINT during training writes a checkpoint and exits with 130", "[cli][mnist]") {
+  const std::string out = (std::filesystem::temp_directory_path() / "onebyone_sigint").string();
+  std::filesystem::remove_all(out);
+  int pipe_fds[2];
+  REQUIRE(pipe(pipe_fds) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    dup2(pipe_fds[1], STDOUT_FILENO);
+    close(pipe_fds[0]);
+    execl(ONEBYONE_TOOL, ONEBYONE_TOOL, "train", "lenet", "--out", out.c_str(), "--quiet", "--data",
+          obo::test::mnist_dir().c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  // The tool announces the run once its handlers are in place and the data is loaded.
+  std::string seen;
+  char c;
+  while (seen.find('\n') == std::string::npos && read(pipe_fds[0], &c, 1) == 1) seen += c;
+  REQUIRE_THAT(seen, Catch::StartsWith("training 'lenet'"));
+  usleep(300 * 1000);  // some steps into the first epoch
+  kill(child, SIGINT);
+  std::string rest;
+  while (read(pipe_fds[0], &c, 1) == 1) rest += c;
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  INFO(seen << rest);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK_THAT(rest, Catch::Contains("resume with: onebyone train --resume " + out + "/last.ckpt"));
+  const onebyone::Checkpoint checkpoint = load_checkpoint(out + "/last.ckpt");
+  CHECK(checkpoint.net().name() == "lenet");
+  CHECK(checkpoint.iteration() > 0);
+}

@@ -1,0 +1,164 @@
+// onebyone predict CKPT IMAGE | --index N: classify a PGM or PNG image (any size, scaled to the
+// net's input) or a test-set digit; prints the most likely classes with their probabilities.
+#include <png.h>
+
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+
+#include "framework/checkpoint.h"
+#include "framework/error.h"
+#include "framework/trainer.h"
+#include "tools/common.h"
+
+namespace obo::cli {
+namespace {
+
+struct Gray {
+  int64_t width = 0, height = 0;
+  std::vector<uint8_t> pixels;
+};
+
+Gray read_pgm(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) fail("cannot open '{}'", path);
+  auto token = [&] {
+    std::string t;
+    for (char c; file.get(c);) {
+      if (c == '#') {
+        std::string comment;
+        std::getline(file, comment);
+      } else if (std::isspace(static_cast<unsigned char>(c))) {
+        if (!t.empty()) return t;
+      } else {
+        t += c;
+      }
+    }
+    return t;
+  };
+  const std::string magic = token();
+  if (magic != "P5" && magic != "P2") fail("{}: not a PGM image (magic '{}')", path, magic);
+  Gray g;
+  int maxval = 0;
+  try {
+    g.width = std::stoll(token());
+    g.height = std::stoll(token());
+    maxval = std::stoi(token());
+  } catch (const std::exception&) {
+    fail("{}: malformed PGM header", path);
+  }
+  if (g.width <= 0 || g.height <= 0 || maxval <= 0 || maxval > 255)
+    fail("{}: unsupported PGM ({}x{}, maxval {}); 8-bit grey only", path, g.width, g.height, maxval);
+  g.pixels.resize(g.width * g.height);
+  if (magic == "P5") {
+    file.read(reinterpret_cast<char*>(g.pixels.data()), static_cast<std::streamsize>(g.pixels.size()));
+    if (file.gcount() != static_cast<std::streamsize>(g.pixels.size())) fail("{}: truncated PGM", path);
+  } else {
+    for (auto& p : g.pixels) {
+      const std::string t = token();
+      if (t.empty()) fail("{}: truncated PGM", path);
+      p = static_cast<uint8_t>(std::stoi(t));
+    }
+  }
+  if (maxval != 255)
+    for (auto& p : g.pixels) p = static_cast<uint8_t>(p * 255 / maxval);
+  return g;
+}
+
+Gray read_png(const std::string& path) {
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_file(&image, path.c_str())) fail("{}: {}", path, image.message);
+  image.format = PNG_FORMAT_GRAY;
+  Gray g;
+  g.width = image.width;
+  g.height = image.height;
+  g.pixels.resize(PNG_IMAGE_SIZE(image));
+  if (!png_image_finish_read(&image, nullptr, g.pixels.data(), 0, nullptr)) fail("{}: {}", path, image.message);
+  return g;
+}
+
+// Box-filter resampling to rows x cols, so any size scales down (or up) without aliasing.
+std::vector<float> resample(const Gray& g, int64_t rows, int64_t cols) {
+  std::vector<float> out(rows * cols);
+  for (int64_t y = 0; y < rows; ++y)
+    for (int64_t x = 0; x < cols; ++x) {
+      const double y0 = static_cast<double>(y) * g.height / rows, y1 = static_cast<double>(y + 1) * g.height / rows;
+      const double x0 = static_cast<double>(x) * g.width / cols, x1 = static_cast<double>(x + 1) * g.width / cols;
+      double sum = 0, area = 0;
+      for (int64_t sy = static_cast<int64_t>(y0); sy < std::min<int64_t>(g.height, static_cast<int64_t>(std::ceil(y1))); ++sy)
+        for (int64_t sx = static_cast<int64_t>(x0); sx < std::min<int64_t>(g.width, static_cast<int64_t>(std::ceil(x1))); ++sx) {
+          const double w = (std::min<double>(sy + 1, y1) - std::max<double>(sy, y0)) * (std::min<double>(sx + 1, x1) - std::max<double>(sx, x0));
+          sum += w * g.pixels[sy * g.width + sx];
+          area += w;
+        }
+      out[y * cols + x] = static_cast<float>(sum / area);
+    }
+  return out;
+}
+
+struct PredictArgs {
+  std::string checkpoint, image, data;
+  int64_t index = -1;
+  int top = 3;
+};
+
+void predict(const PredictArgs& a) {
+  const onebyone::Checkpoint checkpoint = load_checkpoint(a.checkpoint);
+  Graph graph(checkpoint.net());
+  restore_params(checkpoint, graph);
+  graph.set_batch(1);
+  const NetRoles roles = find_roles(graph);
+  Tensor& input = graph.value(roles.images);
+  const int64_t rows = input.dim(2), cols = input.dim(3);
+  std::string what;
+  if (a.index >= 0) {
+    const Dataset test = load(a.data, "t10k");
+    if (a.index >= test.count) fail("--index {} is past the {} test images", a.index, test.count);
+    fill_batch(test, {a.index}, 0, {}, input, graph.value(roles.labels));
+    what = fmt::format("test image {} (label {})", a.index, test.labels[a.index]);
+  } else {
+    if (a.image.empty()) fail("predict needs an IMAGE or --index N");
+    const bool png = a.image.size() > 4 && a.image.substr(a.image.size() - 4) == ".png";
+    const Gray g = png ? read_png(a.image) : read_pgm(a.image);
+    std::vector<float> pixels = resample(g, rows, cols);
+    // MNIST digits are light on dark: invert a dark-on-light drawing.
+    const double mean = std::accumulate(pixels.begin(), pixels.end(), 0.0) / pixels.size();
+    for (int64_t i = 0; i < rows * cols; ++i) {
+      const float p = mean > 127.5 ? 255.f - pixels[i] : pixels[i];
+      input.data()[i] = (p / 255.f - kMnistMean) / kMnistStd;
+    }
+    graph.value(roles.labels).data()[0] = 0;
+    what = fmt::format("{} ({}x{}{})", a.image, g.width, g.height, mean > 127.5 ? ", inverted" : "");
+  }
+  graph.forward({false, 0, 0});
+  const Tensor scores = graph.value(roles.scores).to_plain();
+  const int64_t k = scores.count();
+  std::vector<double> p(k);
+  const double top = *std::max_element(scores.data(), scores.data() + k);
+  double z = 0;
+  for (int64_t i = 0; i < k; ++i) z += p[i] = std::exp(scores.data()[i] - top);
+  std::vector<int64_t> order(k);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return p[x] > p[y]; });
+  std::cout << what << "\n";
+  for (int i = 0; i < std::min<int64_t>(a.top, k); ++i)
+    std::cout << fmt::format("  {}  {:6.2f}%\n", order[i], 100 * p[order[i]] / z);
+}
+
+}  // namespace
+
+void add_predict(CLI::App& app) {
+  auto args = std::make_shared<PredictArgs>();
+  args->data = default_data_dir();
+  CLI::App* cmd = app.add_subcommand("predict", "Classify a PGM/PNG image or a test-set digit");
+  cmd->add_option("checkpoint", args->checkpoint, "Checkpoint (holds the net and its weights)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("image", args->image, "PGM or PNG image, any size; scaled to the net's input")->check(CLI::ExistingFile);
+  cmd->add_option("--index", args->index, "Classify this test-set digit instead")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top", args->top, "How many classes to show")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--data", args->data, "Folder with the MNIST IDX files")->capture_default_str();
+  cmd->callback([args] { predict(*args); });
+}
+
+}  // namespace obo::cli

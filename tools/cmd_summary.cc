@@ -1,0 +1,60 @@
+// onebyone summary MODEL [--input N,C,H,W]: per-layer output shape, parameters and MFLOPs.
+#include <iostream>
+
+#include "framework/graph.h"
+#include "framework/proto_io.h"
+#include "tools/common.h"
+
+namespace obo::cli {
+namespace {
+
+struct SummaryArgs {
+  std::string model;
+  std::vector<int64_t> input;
+};
+
+void summary(const SummaryArgs& a) {
+  const std::string path = model_path(a.model);
+  const onebyone::NetParameter net = read_net(path);
+  Graph graph(net);
+  if (!a.input.empty()) {
+    const std::string& data = graph.input_blobs().at(0);
+    std::map<std::string, Shape> shapes{{data, Shape(a.input.begin(), a.input.end())}};
+    for (size_t i = 1; i < graph.input_blobs().size(); ++i) {
+      Shape s = graph.value(graph.input_blobs()[i]).shape();
+      s[0] = a.input[0];
+      shapes[graph.input_blobs()[i]] = s;
+    }
+    graph.reshape(shapes);
+  }
+  std::cout << fmt::format("{} ({}), input {}\n\n", net.name(), path, to_string(graph.value(graph.input_blobs()[0]).shape()));
+  std::cout << fmt::format("{:<16} {:<20} {:<20} {:>12} {:>12}\n", "layer", "type", "output", "parameters", "MFLOPs");
+  int64_t params = 0;
+  double mflops = 0;
+  for (size_t i = 0; i < graph.num_layers(); ++i) {
+    Layer& layer = graph.layer(i);
+    int64_t p = 0;
+    for (const Param& param : layer.params()) p += count(param.shape);
+    const double f = 2e-6 * static_cast<double>(layer.multiply_adds(graph.inputs_of(i), graph.outputs_of(i)));
+    params += p;
+    mflops += f;
+    const Ports& out = graph.outputs_of(i);
+    std::cout << fmt::format("{:<16} {:<20} {:<20} {:>12} {:>12.2f}\n", layer.name(),
+                             layer.type() + (layer.fused_relu() ? "+ReLU" : ""),
+                             out.empty() ? "" : to_string(out[0].value->shape()), p, f);
+  }
+  std::cout << fmt::format("{:<58} {:>12} {:>12.2f}\n", "total", params, mflops);
+  std::cout << "\nMFLOPs count 2 per multiply-add of convolutions and FC layers, for the whole input batch.\n";
+}
+
+}  // namespace
+
+void add_summary(CLI::App& app) {
+  auto args = std::make_shared<SummaryArgs>();
+  CLI::App* cmd = app.add_subcommand("summary", "Per-layer output shapes, parameters and MFLOPs");
+  cmd->add_option("model", args->model, "Model file or name in models/")->required();
+  cmd->add_option("--input", args->input, "Input shape N,C,H,W (default: the model's)")->delimiter(',')->expected(4);
+  cmd->callback([args] { summary(*args); });
+}
+
+}  // namespace obo::cli

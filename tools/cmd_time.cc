@@ -1,0 +1,123 @@
+// onebyone time MODEL: forward and backward time per layer and in total (like `caffe time`),
+// training and inference images/s, achieved GFLOP/s and peak resident memory.
+#include <sys/resource.h>
+
+#include <omp.h>
+
+#include <chrono>
+#include <iostream>
+
+#include "framework/optimizer.h"
+#include "framework/proto_io.h"
+#include "framework/random.h"
+#include "framework/trainer.h"
+#include "tools/common.h"
+
+namespace obo::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct TimeArgs {
+  std::string model;
+  int batch = 128, iterations = 20, warmup = 3, threads = 0;
+  bool json = false;
+};
+
+double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+void time_model(const TimeArgs& a) {
+  apply_threads(a.threads);
+  const std::string path = model_path(a.model);
+  Graph graph(read_net(path), {1, false});
+  const NetRoles roles = find_roles(graph);
+  graph.set_batch(a.batch);
+  Tensor& images = graph.value(roles.images);
+  for (size_t i = 0; i < images.size(); ++i) images.data()[i] = normal(1, 0, i);
+  Tensor& labels = graph.value(roles.labels);
+  for (int64_t i = 0; i < labels.count(); ++i) labels.data()[i] = static_cast<float>(random_bits(1, 1, i) % 10);
+  onebyone::SolverParameter solver;  // SGD with momentum: one pass over parameters, state and gradients
+  auto optimizer = make_optimizer(solver, graph);
+
+  const size_t n = graph.num_layers();
+  std::vector<double> fwd(n, 0), bwd(n, 0);
+  double update = 0;
+  for (int it = -a.warmup; it < a.iterations; ++it) {
+    const bool measured = it >= 0;
+    const Context ctx{true, 1, static_cast<uint64_t>(it + a.warmup)};
+    for (size_t i = 0; i < n; ++i) {
+      const auto t0 = Clock::now();
+      graph.forward_layer(i, ctx);
+      if (measured) fwd[i] += seconds(t0, Clock::now());
+    }
+    for (size_t i = n; i-- > 0;) {
+      const auto t0 = Clock::now();
+      graph.backward_layer(i);
+      if (measured) bwd[i] += seconds(t0, Clock::now());
+    }
+    const auto t0 = Clock::now();
+    optimizer->step(it + a.warmup);
+    if (measured) update += seconds(t0, Clock::now());
+  }
+  double inference = 0;
+  for (int it = -a.warmup; it < a.iterations; ++it) {
+    const auto t0 = Clock::now();
+    graph.forward({false, 1, 0});
+    if (it >= 0) inference += seconds(t0, Clock::now());
+  }
+
+  double total_fwd = 0, total_bwd = 0;
+  int64_t macs = 0;
+  for (size_t i = 0; i < n; ++i) {
+    total_fwd += fwd[i];
+    total_bwd += bwd[i];
+    macs += graph.layer(i).multiply_adds(graph.inputs_of(i), graph.outputs_of(i));
+  }
+  const double step = (total_fwd + total_bwd + update) / a.iterations;
+  const double train_rate = a.batch / step, infer_rate = a.batch * a.iterations / inference;
+  // Backward of a convolution or FC layer costs two forwards (data and weight gradients).
+  const double gflops = 3.0 * 2.0 * static_cast<double>(macs) / step * 1e-9;
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const double peak_rss_mb = usage.ru_maxrss / 1024.0;
+  const int threads = omp_get_max_threads();
+
+  if (a.json) {
+    std::cout << fmt::format(
+        "{{\"model\": \"{}\", \"batch\": {}, \"threads\": {}, \"iterations\": {}, \"train_images_per_s\": {:.1f}, "
+        "\"infer_images_per_s\": {:.1f}, \"gflops\": {:.2f}, \"peak_rss_mb\": {:.1f}, \"forward_ms\": {:.3f}, "
+        "\"backward_ms\": {:.3f}, \"update_ms\": {:.3f}}}\n",
+        a.model, a.batch, threads, a.iterations, train_rate,
+        infer_rate, gflops, peak_rss_mb, 1e3 * total_fwd / a.iterations, 1e3 * total_bwd / a.iterations,
+        1e3 * update / a.iterations);
+    return;
+  }
+  std::cout << fmt::format("{}: batch {}, {} threads, {} iterations after {} warm-up\n\n", path, a.batch, threads,
+                           a.iterations, a.warmup);
+  std::cout << fmt::format("{:<16} {:<20} {:>12} {:>12}\n", "layer", "type", "forward ms", "backward ms");
+  for (size_t i = 0; i < n; ++i)
+    std::cout << fmt::format("{:<16} {:<20} {:>12.3f} {:>12.3f}\n", graph.layer(i).name(),
+                             graph.layer(i).type() + (graph.layer(i).fused_relu() ? "+ReLU" : ""),
+                             1e3 * fwd[i] / a.iterations, 1e3 * bwd[i] / a.iterations);
+  std::cout << fmt::format("{:<37} {:>12.3f} {:>12.3f}\n", "total", 1e3 * total_fwd / a.iterations,
+                           1e3 * total_bwd / a.iterations);
+  std::cout << fmt::format("\noptimizer step {:.3f} ms; training step {:.2f} ms = {:.0f} images/s; {:.1f} GFLOP/s\n",
+                           1e3 * update / a.iterations, 1e3 * step, train_rate, gflops);
+  std::cout << fmt::format("inference (eval mode) {:.0f} images/s; peak resident memory {:.0f} MB\n", infer_rate, peak_rss_mb);
+}
+
+}  // namespace
+
+void add_time(CLI::App& app) {
+  auto args = std::make_shared<TimeArgs>();
+  CLI::App* cmd = app.add_subcommand("time", "Time forward and backward per layer, training and inference throughput");
+  cmd->add_option("model", args->model, "Model file or name in models/")->required();
+  cmd->add_option("--batch", args->batch, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--iterations", args->iterations, "Measured iterations")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--warmup", args->warmup, "Unmeasured iterations first")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  add_threads_option(cmd, &args->threads);
+  cmd->callback([args] { time_model(*args); });
+}
+
+}  // namespace obo::cli

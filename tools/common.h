@@ -1,0 +1,35 @@
+// What the subcommands of `onebyone` share: finding model files, loading MNIST, threads.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "framework/data/dataset.h"
+#include "onebyone.pb.h"
+
+namespace obo::cli {
+
+// A model given as a path, or as a name in models/ ("nin" -> models/nin.prototxt), looked up
+// from the working folder and then from the source tree the tool was built from.
+std::string model_path(const std::string& model);
+// The solver beside a model: models/nin.prototxt -> models/nin.solver.prototxt.
+std::string default_solver(const std::string& model_file);
+
+// MNIST from `dir` (as fetched by ./run), optionally cut to its first `limit` examples.
+Dataset load(const std::string& dir, const std::string& split, int64_t limit = 0);
+// Where ./run puts MNIST, relative to the source tree.
+std::string default_data_dir();
+
+// --threads: OpenMP threads for oneDNN and our own loops (0: the OpenMP default).
+void add_threads_option(CLI::App* app, int* threads);
+void apply_threads(int threads);
+
+// The subcommands, each in tools/cmd_<name>.cc.
+void add_train(CLI::App& app);
+void add_test(CLI::App& app);
+void add_predict(CLI::App& app);
+void add_summary(CLI::App& app);
+void add_time(CLI::App& app);
+
+}  // namespace obo::cli

@@ -1,0 +1,44 @@
+// onebyone: train, evaluate, inspect and time OneByOne models on MNIST.
+//   onebyone train nin                  train models/nin.prototxt with models/nin.solver.prototxt
+//   onebyone test nin runs/nin/best.ckpt
+//   onebyone summary nin --input 1,1,28,28
+// `onebyone --help` and `onebyone CMD --help` describe every command.
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+
+#include "framework/error.h"
+#include "tools/common.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"OneByOne: 1x1 convolutions, Network-in-Network and Inception on MNIST, on oneDNN"};
+  app.require_subcommand(1);
+  obo::cli::add_train(app);
+  obo::cli::add_test(app);
+  obo::cli::add_predict(app);
+  obo::cli::add_summary(app);
+  obo::cli::add_time(app);
+  if (argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> names;
+    for (const CLI::App* cmd : app.get_subcommands({})) names.push_back(cmd->get_name());
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      std::fprintf(stderr, "error: unknown command '%s' (commands: %s)\nRun with --help for more information.\n",
+                   argv[1], fmt::format("{}", fmt::join(names, ", ")).c_str());
+      return 2;
+    }
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();  // a command's own non-zero status, already explained
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const obo::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
