@@ -84,29 +84,37 @@ void convert(const Tensor& src, Tensor& dst) {
   stream().wait();
 }
 
-dnnl::convolution_forward::primitive_desc conv_forward(const memory::desc& src,
+namespace {
+
+algorithm conv_algorithm(ConvAlgorithm alg) {
+  return alg == ConvAlgorithm::kWinograd ? algorithm::convolution_auto : algorithm::convolution_direct;
+}
+
+}  // namespace
+
+dnnl::convolution_forward::primitive_desc conv_forward(ConvAlgorithm alg, const memory::desc& src,
                                                        const memory::desc& weights,
                                                        const memory::desc& bias,
                                                        const memory::desc& dst, const Window& w,
                                                        const dnnl::primitive_attr& attr) {
-  dnnl::convolution_forward::desc d(prop_kind::forward_training, algorithm::convolution_direct,
+  dnnl::convolution_forward::desc d(prop_kind::forward_training, conv_algorithm(alg),
                                     src, weights, bias, dst, w.strides, w.pad_l, w.pad_r);
   return {d, attr, engine()};
 }
 
 dnnl::convolution_backward_data::primitive_desc conv_backward_data(
-    const memory::desc& diff_src, const memory::desc& weights, const memory::desc& diff_dst,
+    ConvAlgorithm alg, const memory::desc& diff_src, const memory::desc& weights, const memory::desc& diff_dst,
     const Window& w, const dnnl::convolution_forward::primitive_desc& hint) {
-  dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, diff_src, weights,
+  dnnl::convolution_backward_data::desc d(conv_algorithm(alg), diff_src, weights,
                                           diff_dst, w.strides, w.pad_l, w.pad_r);
   return {d, engine(), hint};
 }
 
 dnnl::convolution_backward_weights::primitive_desc conv_backward_weights(
-    const memory::desc& src, const memory::desc& diff_weights, const memory::desc& diff_bias,
+    ConvAlgorithm alg, const memory::desc& src, const memory::desc& diff_weights, const memory::desc& diff_bias,
     const memory::desc& diff_dst, const Window& w,
     const dnnl::convolution_forward::primitive_desc& hint) {
-  dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, src, diff_weights,
+  dnnl::convolution_backward_weights::desc d(conv_algorithm(alg), src, diff_weights,
                                              diff_bias, diff_dst, w.strides, w.pad_l, w.pad_r);
   return {d, engine(), hint};
 }

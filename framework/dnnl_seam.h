@@ -68,14 +68,18 @@ struct Window {
   memory::dims kernel, strides, pad_l, pad_r;
 };
 
+// A convolution's algorithm: kWinograd lets oneDNN choose Winograd where it has a kernel for
+// the shape (3x3, stride 1), which pays from about 16 channels in and out.
+enum class ConvAlgorithm { kDirect, kWinograd };
+
 dnnl::convolution_forward::primitive_desc conv_forward(
-    const memory::desc& src, const memory::desc& weights, const memory::desc& bias,
+    ConvAlgorithm alg, const memory::desc& src, const memory::desc& weights, const memory::desc& bias,
     const memory::desc& dst, const Window& w, const dnnl::primitive_attr& attr = {});
 dnnl::convolution_backward_data::primitive_desc conv_backward_data(
-    const memory::desc& diff_src, const memory::desc& weights, const memory::desc& diff_dst,
+    ConvAlgorithm alg, const memory::desc& diff_src, const memory::desc& weights, const memory::desc& diff_dst,
     const Window& w, const dnnl::convolution_forward::primitive_desc& hint);
 dnnl::convolution_backward_weights::primitive_desc conv_backward_weights(
-    const memory::desc& src, const memory::desc& diff_weights, const memory::desc& diff_bias,
+    ConvAlgorithm alg, const memory::desc& src, const memory::desc& diff_weights, const memory::desc& diff_bias,
     const memory::desc& diff_dst, const Window& w,
     const dnnl::convolution_forward::primitive_desc& hint);
 

@@ -38,6 +38,7 @@ TEST_CASE("convolution matches the naive reference and its gradients check", "[c
       {"Conv1x1", 2, 16, 5, 5, 32, 1, 2, 0, false},
       {"Conv3x3", 1, 3, 5, 7, 8, 3, 1, 1, true},
       {"Conv3x3", 7, 16, 9, 9, 16, 3, 2, 1, true},
+      {"Conv3x3", 2, 32, 9, 9, 48, 3, 1, 1, true},  // Winograd
       {"Conv", 2, 4, 11, 13, 6, 5, 2, 2, false},
       {"Conv", 3, 17, 8, 7, 33, 3, 1, 0, true},
   }));
