@@ -4,6 +4,8 @@
 
 #include <dnnl_version.h>
 
+#include <atomic>
+
 #include "framework/error.h"
 
 static_assert(DNNL_VERSION_MAJOR == 2,
@@ -47,13 +49,32 @@ LayoutPtr layout_of(const memory::desc& md) {
   return std::make_shared<const Layout>(Layout{md});
 }
 
+Args::Args(std::initializer_list<std::pair<int, memory>> args) {
+  for (const auto& [arg, m] : args) set(arg, m);
+}
+
+void Args::set(int arg, const memory& m) {
+  for (size_t i = 0; i < c_.size(); ++i)
+    if (c_[i].arg == arg) {
+      memories_[i] = m;
+      c_[i].memory = m.get();
+      return;
+    }
+  memories_.push_back(m);
+  c_.push_back({arg, m.get()});
+}
+
+Args reorder_args(const memory& from, const memory& to) { return {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}; }
+
 void Arg::init(const memory::desc& tensor_md, const memory::desc& primitive_md) {
   user_ = unbound(tensor_md);
   converts_ = tensor_md != primitive_md;
   if (converts_) {
     primitive_ = memory(primitive_md, engine());  // owns its buffer
-    to_primitive_ = dnnl::reorder(user_, primitive_);
-    to_user_ = dnnl::reorder(primitive_, user_);
+    to_primitive_ = create_reorder(user_, primitive_);
+    to_user_ = create_reorder(primitive_, user_);
+    to_primitive_args_ = reorder_args(user_, primitive_);
+    to_user_args_ = reorder_args(primitive_, user_);
   } else {
     primitive_ = user_;
   }
@@ -61,7 +82,7 @@ void Arg::init(const memory::desc& tensor_md, const memory::desc& primitive_md) 
 
 void Arg::read(const Tensor& t) {
   user_.set_data_handle(const_cast<float*>(t.data()));
-  if (converts_) to_primitive_.execute(stream(), user_, primitive_);
+  if (converts_) execute(to_primitive_, to_primitive_args_);
 }
 
 void Arg::bind(Tensor& t) { user_.set_data_handle(t.data()); }
@@ -69,10 +90,25 @@ void Arg::bind(Tensor& t) { user_.set_data_handle(t.data()); }
 void Arg::write(Tensor& t) {
   if (!converts_) return;
   user_.set_data_handle(t.data());
-  to_user_.execute(stream(), primitive_, user_);
+  execute(to_user_, to_user_args_);
 }
 
-void execute(const dnnl::primitive& p, const Args& args) { p.execute(stream(), args); }
+void execute(const dnnl::primitive& p, const Args& args) {
+  dnnl::error::wrap_c_api(dnnl_primitive_execute(p.get(), stream().get(), args.size(), args.data()),
+                          "could not execute a primitive");
+}
+
+namespace {
+std::atomic<int64_t> g_primitives{0};
+}
+
+int64_t primitives_created() { return g_primitives.load(); }
+void count_primitive() { ++g_primitives; }
+
+dnnl::reorder create_reorder(const memory& from, const memory& to) {
+  count_primitive();
+  return dnnl::reorder(from, to);
+}
 
 void convert(const Tensor& src, Tensor& dst) {
   if (src.shape() != dst.shape())
@@ -80,7 +116,7 @@ void convert(const Tensor& src, Tensor& dst) {
          to_string(dst.shape()));
   memory from(desc_of(src), engine(), const_cast<float*>(src.data()));
   memory to(desc_of(dst), engine(), dst.data());
-  dnnl::reorder(from, to).execute(stream(), from, to);
+  create_reorder(from, to).execute(stream(), from, to);
   stream().wait();
 }
 

@@ -7,7 +7,8 @@
 
 #include <dnnl.hpp>
 
-#include <unordered_map>
+#include <initializer_list>
+#include <utility>
 #include <vector>
 
 #include "framework/tensor.h"
@@ -21,7 +22,21 @@ struct Layout {
 namespace dnn {
 
 using dnnl::memory;
-using Args = std::unordered_map<int, memory>;
+
+// A primitive's arguments, built once at reshape and passed to every execution as the C array
+// oneDNN takes: the C++ API's execute(stream, unordered_map) allocates on every call.
+class Args {
+ public:
+  Args() = default;
+  Args(std::initializer_list<std::pair<int, memory>> args);
+  void set(int arg, const memory& m);  // adds or replaces
+  int size() const { return static_cast<int>(c_.size()); }
+  const dnnl_exec_arg_t* data() const { return c_.data(); }
+
+ private:
+  std::vector<memory> memories_;  // keeps the handles in c_ alive
+  std::vector<dnnl_exec_arg_t> c_;
+};
 
 dnnl::engine& engine();
 dnnl::stream& stream();
@@ -54,10 +69,23 @@ class Arg {
  private:
   memory user_, primitive_;
   dnnl::reorder to_primitive_, to_user_;
+  Args to_primitive_args_, to_user_args_;
   bool converts_ = false;
 };
 
 void execute(const dnnl::primitive& p, const Args& args);
+
+// Every primitive is created through these, so a test can count them: a steady-state
+// training step creates none.
+int64_t primitives_created();
+void count_primitive();
+template <typename Primitive>
+Primitive create(const typename Primitive::primitive_desc& pd) {
+  count_primitive();
+  return Primitive(pd);
+}
+dnnl::reorder create_reorder(const memory& from, const memory& to);
+Args reorder_args(const memory& from, const memory& to);
 // Copies between two tensors of the same shape and any layouts (builds a reorder: not for hot paths).
 void convert(const Tensor& src, Tensor& dst);
 

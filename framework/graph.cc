@@ -165,16 +165,61 @@ void Graph::order(std::vector<Node> unordered) {
 
 void Graph::infer_shapes() {
   for (Node& node : nodes_) run(node, "reshape", [&] { node.layer->reshape(node.in, node.out); });
-  for (auto& [name, b] : blobs_) {
-    if (!b->has_grad) continue;
-    b->grad.reshape(b->value.shape(), b->value.layout());
-    b->grad.zero();
-    for (auto& extra : b->extra_grads) {
-      extra->reshape(b->value.shape(), b->value.layout());
-      extra->zero();
+  plan_gradients();
+  seed_losses();
+}
+
+void Graph::plan_gradients() {
+  // A gradient buffer is written by its consumer's backward and read by the producer's, which
+  // runs later: backward step s(i) = n - 1 - i for layer i. Buffers alive over disjoint spans of
+  // steps can share memory; largest first, each takes the first shared buffer it fits beside.
+  // The gradients the caller seeds (blobs no layer reads) get memory of their own.
+  struct Use {
+    Tensor* grad;
+    const Blob* blob;
+    size_t first, last, size;
+  };
+  const size_t n = nodes_.size();
+  std::map<const Blob*, size_t> producer_step;
+  for (size_t i = 0; i < n; ++i)
+    for (const Blob* b : nodes_[i].outputs) producer_step[b] = n - 1 - i;
+  std::vector<Use> uses;
+  for (size_t i = 0; i < n; ++i)
+    for (size_t k = 0; k < nodes_[i].in.size(); ++k)
+      if (Tensor* g = nodes_[i].in[k].grad) {
+        const Blob* b = nodes_[i].inputs[k];
+        uses.push_back({g, b, n - 1 - i, producer_step.at(b), b->value.size()});
+      }
+  for (auto& [name, b] : blobs_)
+    if (b->has_grad && !b->read) {
+      b->grad.reshape(b->value.shape(), b->value.layout());
+      b->grad.zero();
     }
-    if (b->loss && !b->read) std::fill(b->grad.data(), b->grad.data() + b->grad.size(), 1.f);
+  std::sort(uses.begin(), uses.end(), [](const Use& a, const Use& b) { return a.size > b.size; });
+  std::vector<std::vector<const Use*>> buffers;
+  std::vector<size_t> buffer_of(uses.size());
+  for (size_t u = 0; u < uses.size(); ++u) {
+    size_t k = 0;
+    for (; k < buffers.size(); ++k)
+      if (std::none_of(buffers[k].begin(), buffers[k].end(),
+                       [&](const Use* o) { return o->first <= uses[u].last && uses[u].first <= o->last; }))
+        break;
+    if (k == buffers.size()) buffers.emplace_back();
+    buffers[k].push_back(&uses[u]);
+    buffer_of[u] = k;
   }
+  gradient_buffers_.resize(buffers.size());
+  for (size_t k = 0; k < buffers.size(); ++k) {
+    const size_t size = buffers[k].front()->size;  // the largest comes first
+    if (gradient_buffers_[k].count() < static_cast<int64_t>(size)) gradient_buffers_[k].reshape({static_cast<int64_t>(size)});
+  }
+  for (size_t u = 0; u < uses.size(); ++u)
+    *uses[u].grad = Tensor::view(uses[u].blob->value.shape(), gradient_buffers_[buffer_of[u]].data(), uses[u].blob->value.layout());
+}
+
+void Graph::seed_losses() {
+  for (auto& [name, b] : blobs_)
+    if (b->loss && b->has_grad && !b->read) std::fill(b->grad.data(), b->grad.data() + b->grad.size(), 1.f);
 }
 
 void Graph::allocate_params(uint64_t seed) {
@@ -234,6 +279,7 @@ void Graph::forward(const Context& ctx) {
 }
 
 void Graph::backward() {
+  seed_losses();
   for (size_t i = nodes_.size(); i-- > 0;) backward_layer(i);
 }
 
@@ -266,6 +312,16 @@ Graph::Blob& Graph::blob(const std::string& name) const {
 }
 
 bool Graph::has_blob(const std::string& name) const { return blobs_.count(name) > 0 || aliases_.count(name) > 0; }
+const std::string& Graph::resolve(const std::string& name) const { return blob(name).name; }
+
+std::vector<std::string> Graph::blob_names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, b] : blobs_) names.push_back(name);
+  for (const auto& [alias, target] : aliases_) names.push_back(alias);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 Tensor& Graph::value(const std::string& name) { return blob(name).value; }
 Tensor& Graph::grad(const std::string& name) { return blob(name).grad; }
 

@@ -45,8 +45,10 @@ class Graph {
   int64_t batch() const;
 
   void forward(const Context& ctx);
-  // Gradients of the loss blobs (seeded with 1), or of whatever the caller wrote into the
-  // gradients of blobs that no layer reads.
+  // Gradients of the loss blobs (seeded with 1 on every call), or of whatever the caller wrote
+  // into the gradients of other blobs that no layer reads. Those starting gradients are
+  // consumed (a layer may overwrite its output's gradient): write them again before the next
+  // backward().
   void backward();
   // One layer of the passes above (forward in order 0..n-1, backward in order n-1..0), for
   // per-layer timing.
@@ -54,8 +56,14 @@ class Graph {
   void backward_layer(size_t i);
 
   bool has_blob(const std::string& name) const;
+  // The blob a name refers to: itself, or for a fused ReLU's output, the convolution's output.
+  const std::string& resolve(const std::string& name) const;
+  std::vector<std::string> blob_names() const;  // sorted, aliases included
   Tensor& value(const std::string& name);
-  Tensor& grad(const std::string& name);  // empty when no gradient flows to this blob
+  // Empty when no gradient flows to this blob. Gradients of blobs between layers share memory
+  // with others that are not alive at the same time, so after backward() only the gradients of
+  // Input blobs and of blobs no layer reads (and of parameters) still hold their values.
+  Tensor& grad(const std::string& name);
   const std::vector<std::string>& input_blobs() const { return input_blobs_; }
 
   size_t num_layers() const { return nodes_.size(); }
@@ -82,6 +90,8 @@ class Graph {
   void fuse_relus(std::vector<Node>& nodes);
   void order(std::vector<Node> unordered);
   void infer_shapes();
+  void plan_gradients();
+  void seed_losses();
   void allocate_params(uint64_t seed);
   Blob& blob(const std::string& name) const;
   template <typename F>
@@ -93,6 +103,7 @@ class Graph {
   std::map<std::string, std::string> aliases_;  // a fused ReLU's output -> the blob it names
   std::vector<std::string> input_blobs_;
   Tensor param_values_, param_grads_;
+  std::vector<Tensor> gradient_buffers_;  // shared by gradients whose lifetimes do not overlap
 };
 
 }  // namespace obo

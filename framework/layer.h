@@ -8,7 +8,8 @@
 //   backward(in, out)  reads out[i].grad and ASSIGNS in[i].grad (where non-null) and every
 //                      parameter's grad. Nothing is accumulated: oneDNN's backward primitives
 //                      overwrite, and the graph sums the gradients of a blob that feeds several
-//                      layers.
+//                      layers. An output's gradient is consumed: the layer may overwrite it
+//                      (a fused ReLU masks it in place).
 //
 // Values and gradients of one blob share a layout, so a gradient never needs reordering to be
 // summed. Parameters are plain (OIHW, OI, O) views into the graph's flat buffers.

@@ -28,10 +28,11 @@ Tensor& Tensor::operator=(const Tensor& other) {
   return *this;
 }
 
-Tensor Tensor::view(Shape shape, float* data) {
+Tensor Tensor::view(Shape shape, float* data, LayoutPtr layout) {
   Tensor t;
-  t.size_ = static_cast<size_t>(obo::count(shape));
+  t.size_ = layout ? layout->md.get_size() / sizeof(float) : static_cast<size_t>(obo::count(shape));
   t.shape_ = std::move(shape);
+  t.layout_ = std::move(layout);
   t.data_ = data;
   return t;
 }

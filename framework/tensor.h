@@ -33,8 +33,9 @@ class Tensor {
   Tensor(Tensor&&) noexcept = default;
   Tensor& operator=(Tensor&&) noexcept = default;
 
-  // A plain tensor over memory owned elsewhere (a parameter's slice of the graph's flat buffer).
-  static Tensor view(Shape shape, float* data);
+  // A tensor over memory owned elsewhere (a parameter's slice of the graph's flat buffer, a
+  // gradient's share of a buffer the graph plans), plain unless a layout is given.
+  static Tensor view(Shape shape, float* data, LayoutPtr layout = nullptr);
 
   // Sets shape and layout (null: plain). Storage is reused when large enough, otherwise
   // reallocated and zero-filled; a view cannot grow.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <tuple>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -98,26 +99,25 @@ Trainer::Trainer(const onebyone::Checkpoint& checkpoint, const Dataset& train, c
 Trainer::~Trainer() = default;
 
 void Trainer::prepare(const Dataset& train, const Dataset& test) {
-  if (solver_.batch_size() <= 0 || solver_.epochs() <= 0 || solver_.test_interval() <= 0 || solver_.test_batch_size() <= 0)
-    fail("solver: batch_size, epochs, test_interval and test_batch_size must be positive");
+  if (solver_.batch_size() <= 0 || solver_.epochs() <= 0 || solver_.test_interval() <= 0 || solver_.test_batch_size() < 0)
+    fail("solver: batch_size, epochs and test_interval must be positive, test_batch_size positive or 0");
+  if (solver_.test_batch_size() == 0) solver_.set_test_batch_size(solver_.batch_size());
   if (solver_.augment_shift() < 0 || solver_.augment_shift() >= train.rows)
     fail("solver: augment_shift must be in [0, {}), got {}", train.rows, solver_.augment_shift());
+  train_ = &train;
+  held_out_ = test_ = &test;
   if (solver_.validation_size() > 0) {
-    auto [rest, held] = split_off(train, train.count - solver_.validation_size());
-    train_ = std::move(rest);
-    held_out_ = std::move(held);
-  } else {
-    train_ = train;
-    held_out_ = test;
+    std::tie(split_train_, split_held_) = split_off(train, train.count - solver_.validation_size());
+    train_ = &split_train_;
+    held_out_ = &split_held_;
   }
-  test_ = &test;
-  if (train_.count < solver_.batch_size())
-    fail("solver: batch_size {} is larger than the {} training examples", solver_.batch_size(), train_.count);
-  const int64_t steps_per_epoch = train_.count / solver_.batch_size();
+  if (train_->count < solver_.batch_size())
+    fail("solver: batch_size {} is larger than the {} training examples", solver_.batch_size(), train_->count);
+  const int64_t steps_per_epoch = train_->count / solver_.batch_size();
   if (solver_.schedule() == onebyone::SolverParameter::COSINE && !solver_.has_max_iter())
     solver_.set_max_iter(steps_per_epoch * solver_.epochs());  // decay over the whole run
   roles_ = find_roles(graph_);
-  graph_.reshape({{roles_.images, {solver_.batch_size(), 1, train_.rows, train_.cols}},
+  graph_.reshape({{roles_.images, {solver_.batch_size(), 1, train_->rows, train_->cols}},
                   {roles_.labels, {solver_.batch_size()}}});
   optimizer_ = make_optimizer(solver_, graph_);
 }
@@ -163,13 +163,13 @@ void Trainer::write_metrics() const {
 
 TrainResult Trainer::run() {
   const int64_t batch = solver_.batch_size();
-  const int64_t steps_per_epoch = train_.count / batch;  // a final partial batch is dropped
+  const int64_t steps_per_epoch = train_->count / batch;  // a final partial batch is dropped
   const bool live = options_.progress && ::isatty(STDERR_FILENO);
   const char* held_name = solver_.validation_size() > 0 ? "validation" : "test";
   TrainResult result;
   int64_t steps_this_run = 0;
   for (int epoch = position_.epoch(); epoch < solver_.epochs(); ++epoch) {
-    const std::vector<int64_t> order = epoch_order(train_.count, solver_.seed(), epoch);
+    const std::vector<int64_t> order = epoch_order(train_->count, solver_.seed(), epoch);
     const Augment augment{solver_.augment_shift(), solver_.seed(), epoch};
     Clock::time_point last_print = Clock::now();
     for (int64_t b = position_.batch(); b < steps_per_epoch; ++b) {
@@ -185,7 +185,7 @@ TrainResult Trainer::run() {
         return result;
       }
       const Clock::time_point start = Clock::now();
-      fill_batch(train_, order, b * batch, augment, graph_.value(roles_.images), graph_.value(roles_.labels));
+      fill_batch(*train_, order, b * batch, augment, graph_.value(roles_.images), graph_.value(roles_.labels));
       const int64_t step = position_.iteration();
       graph_.forward({true, solver_.seed(), static_cast<uint64_t>(step)});
       graph_.backward();
@@ -226,7 +226,7 @@ TrainResult Trainer::run() {
     m.set_images_per_second(position_.train_seen() / position_.train_seconds());
     const bool last = epoch + 1 == solver_.epochs();
     if ((epoch + 1) % solver_.test_interval() == 0 || last) {
-      const Evaluation e = evaluate(graph_, held_out_, solver_.test_batch_size());
+      const Evaluation e = evaluate(graph_, *held_out_, solver_.test_batch_size());
       m.set_test_loss(e.loss);
       m.set_test_accuracy(e.accuracy);
     }

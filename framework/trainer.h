@@ -54,6 +54,7 @@ NetRoles find_roles(Graph& graph);
 // included). The graph's batch size is restored afterwards.
 Evaluation evaluate(Graph& graph, const Dataset& data, int batch_size);
 
+// The data sets passed in are referenced, not copied: they must outlive the Trainer.
 class Trainer {
  public:
   Trainer(const onebyone::NetParameter& net, const onebyone::SolverParameter& solver, const Dataset& train,
@@ -78,8 +79,10 @@ class Trainer {
   Graph graph_;
   NetRoles roles_;
   std::unique_ptr<Optimizer> optimizer_;
-  Dataset train_, held_out_;  // held_out_: the validation split, or the test set
-  const Dataset* test_;
+  Dataset split_train_, split_held_;  // only with a validation split
+  const Dataset* train_ = nullptr;
+  const Dataset* held_out_ = nullptr;  // the validation split, or the test set
+  const Dataset* test_ = nullptr;
   onebyone::Checkpoint position_;  // epoch, batch, iteration, history, running sums
 };
 

@@ -28,19 +28,21 @@ class ConcatLayer : public Layer {
     }
     const auto y_md = dnn::plain_desc(y_shape);
     out[0].value->reshape(y_shape);
-    forward_ = dnnl::concat(dnn::concat(y_md, 1, srcs));
+    forward_ = dnn::create<dnnl::concat>(dnn::concat(y_md, 1, srcs));
     y_ = dnn::unbound(y_md);
     args_ = {{DNNL_ARG_DST, y_}};
     xs_.clear();
     slices_.clear();
     backward_.clear();
+    backward_args_.clear();
     int64_t offset = 0;
     for (size_t i = 0; i < in.size(); ++i) {
       xs_.push_back(dnn::unbound(srcs[i]));
-      args_[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = xs_.back();
+      args_.set(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), xs_.back());
       const Shape& s = in[i].value->shape();
       slices_.push_back(dnn::unbound(y_md.submemory_desc({s[0], s[1], s[2], s[3]}, {0, offset, 0, 0})));
-      backward_.emplace_back(slices_.back(), xs_.back());
+      backward_.push_back(dnn::create_reorder(slices_.back(), xs_.back()));
+      backward_args_.push_back(dnn::reorder_args(slices_.back(), xs_.back()));
       offset += s[1];
     }
   }
@@ -56,7 +58,7 @@ class ConcatLayer : public Layer {
       if (!in[i].grad) continue;
       slices_[i].set_data_handle(out[0].grad->data());
       xs_[i].set_data_handle(in[i].grad->data());
-      backward_[i].execute(dnn::stream(), slices_[i], xs_[i]);
+      dnn::execute(backward_[i], backward_args_[i]);
     }
   }
 
@@ -65,6 +67,7 @@ class ConcatLayer : public Layer {
   dnn::memory y_;
   std::vector<dnn::memory> xs_, slices_;  // per input: its tensor; its channel slice of y
   std::vector<dnnl::reorder> backward_;
+  std::vector<dnn::Args> backward_args_;
   dnn::Args args_;
 };
 

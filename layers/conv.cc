@@ -6,7 +6,8 @@
 //   layer { name: "cccp1" type: "Conv1x1" input: "conv1" output: "cccp1" conv { num_output: 64 } }
 //   (N,C,H,W) -> (N,num_output,(H+2p-k)/s+1,(W+2p-k)/s+1)
 // A following ReLU can be fused (the graph decides): it runs as a post-op of the forward
-// primitive, and backward first masks the incoming gradient by the output (relu_use_dst).
+// primitive, and backward first masks the incoming gradient, in place, by the output
+// (relu_use_dst).
 #include "framework/dnnl_seam.h"
 #include "framework/registry.h"
 
@@ -79,28 +80,28 @@ class ConvLayer : public Layer {
     out[0].value->reshape(y_shape, dnn::layout_of(fwd.dst_desc()));
     const auto y_md = fwd.dst_desc();
     if (fused_relu()) {
+      // In place: the output's gradient becomes the gradient before the ReLU. Nothing else reads
+      // it: the graph has summed every consumer's part into it before this layer runs.
       const auto relu = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
-      relu_backward_ = dnnl::eltwise_backward(dnn::eltwise_backward(relu, y_md, y_md, dnn::eltwise_forward(relu, y_md)));
-      pre_relu_grad_.reshape(y_shape, out[0].value->layout());
+      relu_backward_ = dnn::create<dnnl::eltwise_backward>(dnn::eltwise_backward(relu, y_md, y_md, dnn::eltwise_forward(relu, y_md)));
       relu_dst_ = dnn::unbound(y_md);
-      relu_diff_dst_ = dnn::unbound(y_md);
-      relu_args_ = {{DNNL_ARG_DST, relu_dst_}, {DNNL_ARG_DIFF_DST, relu_diff_dst_},
-                    {DNNL_ARG_DIFF_SRC, dnn::memory(y_md, dnn::engine(), pre_relu_grad_.data())}};
+      relu_grad_ = dnn::unbound(y_md);
+      relu_args_ = {{DNNL_ARG_DST, relu_dst_}, {DNNL_ARG_DIFF_DST, relu_grad_}, {DNNL_ARG_DIFF_SRC, relu_grad_}};
     }
     src_.init(dnn::desc_of(x), fwd.src_desc());
     weights_.init(dnn::plain_desc(w_shape), fwd.weights_desc());
     bias_.init(bias_md, bias_md);
     dst_.init(y_md, y_md);
-    forward_ = dnnl::convolution_forward(fwd);
+    forward_ = dnn::create<dnnl::convolution_forward>(fwd);
     fwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_WEIGHTS, weights_.mem()}, {DNNL_ARG_DST, dst_.mem()}};
-    if (bias) fwd_args_[DNNL_ARG_BIAS] = bias_.mem();
+    if (bias) fwd_args_.set(DNNL_ARG_BIAS, bias_.mem());
 
     auto bwd_data = dnn::conv_backward_data(alg, dnn::any_desc(x.shape()), dnn::any_desc(w_shape),
                                             dnn::any_desc(y_shape), window_, fwd);
     bd_diff_dst_.init(y_md, bwd_data.diff_dst_desc());
     bd_weights_.init(dnn::plain_desc(w_shape), bwd_data.weights_desc());
     bd_diff_src_.init(dnn::desc_of(x), bwd_data.diff_src_desc());
-    backward_data_ = dnnl::convolution_backward_data(bwd_data);
+    backward_data_ = dnn::create<dnnl::convolution_backward_data>(bwd_data);
     bd_args_ = {{DNNL_ARG_DIFF_DST, bd_diff_dst_.mem()}, {DNNL_ARG_WEIGHTS, bd_weights_.mem()},
                 {DNNL_ARG_DIFF_SRC, bd_diff_src_.mem()}};
 
@@ -110,10 +111,10 @@ class ConvLayer : public Layer {
     bw_diff_dst_.init(y_md, bwd_w.diff_dst_desc());
     bw_diff_weights_.init(dnn::plain_desc(w_shape), bwd_w.diff_weights_desc());
     bw_diff_bias_.init(bias_md, bias_md);
-    backward_weights_ = dnnl::convolution_backward_weights(bwd_w);
+    backward_weights_ = dnn::create<dnnl::convolution_backward_weights>(bwd_w);
     bw_args_ = {{DNNL_ARG_SRC, bw_src_.mem()}, {DNNL_ARG_DIFF_DST, bw_diff_dst_.mem()},
                 {DNNL_ARG_DIFF_WEIGHTS, bw_diff_weights_.mem()}};
-    if (bias) bw_args_[DNNL_ARG_DIFF_BIAS] = bw_diff_bias_.mem();
+    if (bias) bw_args_.set(DNNL_ARG_DIFF_BIAS, bw_diff_bias_.mem());
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {
@@ -125,13 +126,12 @@ class ConvLayer : public Layer {
   }
 
   void backward(const Ports& in, const Ports& out) override {
+    const Tensor& dy = *out[0].grad;
     if (fused_relu()) {
       relu_dst_.set_data_handle(out[0].value->data());
-      relu_diff_dst_.set_data_handle(out[0].grad->data());
+      relu_grad_.set_data_handle(out[0].grad->data());
       dnn::execute(relu_backward_, relu_args_);
     }
-    // The gradient before the ReLU, when it is fused; the output's own otherwise.
-    const Tensor& dy = fused_relu() ? pre_relu_grad_ : *out[0].grad;
     if (in[0].grad) {
       bd_diff_dst_.read(dy);
       bd_weights_.read(params()[0].value);
@@ -161,11 +161,10 @@ class ConvLayer : public Layer {
   dnnl::convolution_backward_data backward_data_;
   dnnl::convolution_backward_weights backward_weights_;
   dnn::Args fwd_args_, bd_args_, bw_args_;
-  // Fused ReLU: its backward, and the gradient it produces for the convolution's backward.
+  // Fused ReLU: its backward, masking the output's gradient in place.
   dnnl::eltwise_backward relu_backward_;
-  dnn::memory relu_dst_, relu_diff_dst_;
+  dnn::memory relu_dst_, relu_grad_;
   dnn::Args relu_args_;
-  Tensor pre_relu_grad_;
 };
 
 struct Conv : ConvLayer {

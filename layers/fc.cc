@@ -59,17 +59,17 @@ class FcLayer : public Layer {
     bw_diff_weights_.init(w_md, bwd_w.diff_weights_desc());
     diff_dst_.init(y_md, y_md);
     bw_diff_bias_.init(bias_md, bias_md);
-    forward_ = dnnl::inner_product_forward(fwd);
-    backward_data_ = dnnl::inner_product_backward_data(bwd_data);
-    backward_weights_ = dnnl::inner_product_backward_weights(bwd_w);
+    forward_ = dnn::create<dnnl::inner_product_forward>(fwd);
+    backward_data_ = dnn::create<dnnl::inner_product_backward_data>(bwd_data);
+    backward_weights_ = dnn::create<dnnl::inner_product_backward_weights>(bwd_w);
     fwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_WEIGHTS, weights_.mem()}, {DNNL_ARG_DST, dst_.mem()}};
     bd_args_ = {{DNNL_ARG_DIFF_DST, diff_dst_.mem()}, {DNNL_ARG_WEIGHTS, bd_weights_.mem()},
                 {DNNL_ARG_DIFF_SRC, bd_diff_src_.mem()}};
     bw_args_ = {{DNNL_ARG_SRC, bw_src_.mem()}, {DNNL_ARG_DIFF_DST, diff_dst_.mem()},
                 {DNNL_ARG_DIFF_WEIGHTS, bw_diff_weights_.mem()}};
     if (bias) {
-      fwd_args_[DNNL_ARG_BIAS] = bias_.mem();
-      bw_args_[DNNL_ARG_DIFF_BIAS] = bw_diff_bias_.mem();
+      fwd_args_.set(DNNL_ARG_BIAS, bias_.mem());
+      bw_args_.set(DNNL_ARG_DIFF_BIAS, bw_diff_bias_.mem());
     }
   }
 

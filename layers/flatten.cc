@@ -17,25 +17,28 @@ class FlattenLayer : public Layer {
     const auto x_md = dnn::desc_of(x), flat_md = dnn::plain_desc(x.shape());
     x_ = dnn::unbound(x_md);
     flat_ = dnn::unbound(flat_md);
-    forward_ = dnnl::reorder(x_, flat_);
-    backward_ = dnnl::reorder(flat_, x_);
+    forward_ = dnn::create_reorder(x_, flat_);
+    backward_ = dnn::create_reorder(flat_, x_);
+    forward_args_ = dnn::reorder_args(x_, flat_);
+    backward_args_ = dnn::reorder_args(flat_, x_);
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {
     x_.set_data_handle(in[0].value->data());
     flat_.set_data_handle(out[0].value->data());
-    forward_.execute(dnn::stream(), x_, flat_);
+    dnn::execute(forward_, forward_args_);
   }
 
   void backward(const Ports& in, const Ports& out) override {
     x_.set_data_handle(in[0].grad->data());
     flat_.set_data_handle(out[0].grad->data());
-    backward_.execute(dnn::stream(), flat_, x_);
+    dnn::execute(backward_, backward_args_);
   }
 
  private:
   dnn::memory x_, flat_;
   dnnl::reorder forward_, backward_;
+  dnn::Args forward_args_, backward_args_;
 };
 
 }  // namespace

@@ -57,14 +57,14 @@ class PoolLayer : public Layer {
     dst_.init(fwd.dst_desc(), fwd.dst_desc());
     diff_dst_.init(fwd.dst_desc(), bwd.diff_dst_desc());
     diff_src_.init(x_md, bwd.diff_src_desc());
-    forward_ = dnnl::pooling_forward(fwd);
-    backward_ = dnnl::pooling_backward(bwd);
+    forward_ = dnn::create<dnnl::pooling_forward>(fwd);
+    backward_ = dnn::create<dnnl::pooling_backward>(bwd);
     fwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_DST, dst_.mem()}};
     bwd_args_ = {{DNNL_ARG_DIFF_DST, diff_dst_.mem()}, {DNNL_ARG_DIFF_SRC, diff_src_.mem()}};
     if (kind_ == Kind::kMax) {
       workspace_ = dnn::memory(fwd.workspace_desc(), dnn::engine());
-      fwd_args_[DNNL_ARG_WORKSPACE] = workspace_;
-      bwd_args_[DNNL_ARG_WORKSPACE] = workspace_;
+      fwd_args_.set(DNNL_ARG_WORKSPACE, workspace_);
+      bwd_args_.set(DNNL_ARG_WORKSPACE, workspace_);
     }
   }
 

@@ -19,8 +19,8 @@ class ReluLayer : public Layer {
     dst_.init(md, md);
     diff_dst_.init(md, md);
     diff_src_.init(md, md);
-    forward_ = dnnl::eltwise_forward(fwd);
-    backward_ = dnnl::eltwise_backward(bwd);
+    forward_ = dnn::create<dnnl::eltwise_forward>(fwd);
+    backward_ = dnn::create<dnnl::eltwise_backward>(bwd);
     fwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_DST, dst_.mem()}};
     bwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_DIFF_DST, diff_dst_.mem()},
                  {DNNL_ARG_DIFF_SRC, diff_src_.mem()}};

@@ -25,7 +25,7 @@ class SoftmaxCrossEntropyLayer : public Layer {
     auto pd = dnn::logsoftmax_forward(md, 1);
     src_ = dnn::unbound(md);
     dst_ = dnn::memory(md, dnn::engine(), log_probs_.data());
-    forward_ = dnnl::logsoftmax_forward(pd);
+    forward_ = dnn::create<dnnl::logsoftmax_forward>(pd);
     args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}};
   }
 

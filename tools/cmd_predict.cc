@@ -1,7 +1,5 @@
 // onebyone predict CKPT IMAGE | --index N: classify a PGM or PNG image (any size, scaled to the
 // net's input) or a test-set digit; prints the most likely classes with their probabilities.
-#include <png.h>
-
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -11,16 +9,12 @@
 #include "framework/error.h"
 #include "framework/trainer.h"
 #include "tools/common.h"
+#include "tools/png_io.h"
 
 namespace obo::cli {
 namespace {
 
-struct Gray {
-  int64_t width = 0, height = 0;
-  std::vector<uint8_t> pixels;
-};
-
-Gray read_pgm(const std::string& path) {
+GrayImage read_pgm(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) fail("cannot open '{}'", path);
   auto token = [&] {
@@ -39,7 +33,7 @@ Gray read_pgm(const std::string& path) {
   };
   const std::string magic = token();
   if (magic != "P5" && magic != "P2") fail("{}: not a PGM image (magic '{}')", path, magic);
-  Gray g;
+  GrayImage g;
   int maxval = 0;
   try {
     g.width = std::stoll(token());
@@ -66,21 +60,8 @@ Gray read_pgm(const std::string& path) {
   return g;
 }
 
-Gray read_png(const std::string& path) {
-  png_image image{};
-  image.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_file(&image, path.c_str())) fail("{}: {}", path, image.message);
-  image.format = PNG_FORMAT_GRAY;
-  Gray g;
-  g.width = image.width;
-  g.height = image.height;
-  g.pixels.resize(PNG_IMAGE_SIZE(image));
-  if (!png_image_finish_read(&image, nullptr, g.pixels.data(), 0, nullptr)) fail("{}: {}", path, image.message);
-  return g;
-}
-
 // Box-filter resampling to rows x cols, so any size scales down (or up) without aliasing.
-std::vector<float> resample(const Gray& g, int64_t rows, int64_t cols) {
+std::vector<float> resample(const GrayImage& g, int64_t rows, int64_t cols) {
   std::vector<float> out(rows * cols);
   for (int64_t y = 0; y < rows; ++y)
     for (int64_t x = 0; x < cols; ++x) {
@@ -121,7 +102,7 @@ void predict(const PredictArgs& a) {
   } else {
     if (a.image.empty()) fail("predict needs an IMAGE or --index N");
     const bool png = a.image.size() > 4 && a.image.substr(a.image.size() - 4) == ".png";
-    const Gray g = png ? read_png(a.image) : read_pgm(a.image);
+    const GrayImage g = png ? read_png(a.image) : read_pgm(a.image);
     std::vector<float> pixels = resample(g, rows, cols);
     // MNIST digits are light on dark: invert a dark-on-light drawing.
     const double mean = std::accumulate(pixels.begin(), pixels.end(), 0.0) / pixels.size();

@@ -1,5 +1,7 @@
 // onebyone train MODEL [--solver S] | train --resume CKPT: training with a checkpoint each epoch;
 // Ctrl-C or SIGTERM writes a checkpoint and exits with status 130.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -71,6 +73,9 @@ int train(const TrainArgs& a) {
     std::cout << fmt::format("interrupted; resume with: onebyone train --resume {}\n", result.checkpoint);
     return 130;
   }
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::cout << fmt::format("peak resident memory {:.0f} MB\n", usage.ru_maxrss / 1024.0);
   std::cout << fmt::format("metrics: {0}/metrics.csv, {0}/metrics.json; checkpoints: {0}/last.ckpt, {0}/best.ckpt\n",
                            options.out_dir);
   return 0;

@@ -31,5 +31,9 @@ void add_test(CLI::App& app);
 void add_predict(CLI::App& app);
 void add_summary(CLI::App& app);
 void add_time(CLI::App& app);
+void add_compare(CLI::App& app);
+void add_cost(CLI::App& app);
+void add_visualize(CLI::App& app);
+void add_graph(CLI::App& app);
 
 }  // namespace obo::cli

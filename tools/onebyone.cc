@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
   obo::cli::add_predict(app);
   obo::cli::add_summary(app);
   obo::cli::add_time(app);
+  obo::cli::add_compare(app);
+  obo::cli::add_cost(app);
+  obo::cli::add_visualize(app);
+  obo::cli::add_graph(app);
   if (argc > 1 && argv[1][0] != '-') {
     std::vector<std::string> names;
     for (const CLI::App* cmd : app.get_subcommands({})) names.push_back(cmd->get_name());

@@ -1,0 +1,248 @@
+#!/usr/bin/python3
+"""The PyTorch peer for OneByOne's benchmark.
+
+Builds exactly the nets of models/*.prototxt in PyTorch (read through the same schema,
+proto/onebyone.proto, compiled by protoc into a temporary folder) and times them in their
+strongest plain form on this machine: channels_last for training; for inference the faster of
+channels_last and TorchScript (frozen, channels_last). Prints one JSON object per line with the
+same fields as `onebyone time --json`.
+
+  bench/peer.py --model models/nin.prototxt --batch 128 --threads 2 [--iterations 20]
+
+Debian's python3-torch (1.13) starts with 1 thread and needs libopenblas0 (with
+OPENBLAS_NUM_THREADS) for fast FC layers; the caller (bench/run) sets both.
+"""
+import argparse
+import importlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load_schema():
+    out = tempfile.mkdtemp(prefix="onebyone_pb_")
+    proto_dir = os.path.join(HERE, "..", "proto")
+    subprocess.run(["protoc", f"--proto_path={proto_dir}", f"--python_out={out}",
+                    os.path.join(proto_dir, "onebyone.proto")], check=True)
+    sys.path.insert(0, out)
+    return importlib.import_module("onebyone_pb2")
+
+
+def read_net(pb, path):
+    from google.protobuf import text_format
+    net = pb.NetParameter()
+    with open(path) as f:
+        text_format.Parse(f.read(), net)
+    return net
+
+
+class Net(nn.Module):
+    """A DAG of torch modules in the order of the model file (which is topological for the
+    shipped models), with the same initialisation rule as OneByOne (He normal, zero bias; Xavier
+    uniform where the file asks for it): PyTorch's default init does not train this NIN."""
+
+    def __init__(self, pb, net, in_channels):
+        super().__init__()
+        self.steps = []  # (kind, module name or None, inputs, output, extra)
+        channels = {}
+        self.inputs = []
+        for layer in net.layer:
+            t, name = layer.type, layer.name.replace(".", "_")
+            ins, outs = list(layer.input), list(layer.output)
+            if t == "Input":
+                self.inputs = outs
+                channels[outs[0]] = in_channels
+                continue
+            if t in ("Conv", "Conv1x1", "Conv3x3"):
+                c = layer.conv
+                k = {"Conv1x1": 1, "Conv3x3": 3}.get(t, c.kernel_size)
+                pad = c.pad if c.HasField("pad") else (1 if t == "Conv3x3" else 0)
+                m = nn.Conv2d(channels[ins[0]], c.num_output, k, stride=c.stride, padding=pad, bias=c.bias_term)
+                self._init(m, c.weight_filler if c.HasField("weight_filler") else None, pb)
+                self.add_module(name, m)
+                channels[outs[0]] = c.num_output
+                self.steps.append(("module", name, ins, outs[0]))
+            elif t == "FC":
+                self.steps.append(("fc", name, ins, outs[0]))
+                channels[outs[0]] = layer.fc.num_output
+                self._pending_fc = getattr(self, "_pending_fc", []) + [(name, layer)]
+            elif t == "ReLU":
+                self.steps.append(("relu", None, ins, outs[0]))
+                channels[outs[0]] = channels[ins[0]]
+            elif t in ("MaxPool", "AvgPool"):
+                p = layer.pool
+                stride = p.stride if p.HasField("stride") else p.kernel_size
+                m = (nn.MaxPool2d(p.kernel_size, stride, p.pad) if t == "MaxPool" else
+                     nn.AvgPool2d(p.kernel_size, stride, p.pad, count_include_pad=p.count_include_pad))
+                self.add_module(name, m)
+                self.steps.append(("module", name, ins, outs[0]))
+                channels[outs[0]] = channels[ins[0]]
+            elif t == "GlobalAvgPool":
+                self.steps.append(("gap", None, ins, outs[0]))
+                channels[outs[0]] = channels[ins[0]]
+            elif t == "Dropout":
+                self.add_module(name, nn.Dropout(layer.dropout.ratio))
+                self.steps.append(("module", name, ins, outs[0]))
+                channels[outs[0]] = channels[ins[0]]
+            elif t == "Flatten":
+                self.steps.append(("flatten", None, ins, outs[0]))
+            elif t == "Concat":
+                self.steps.append(("concat", None, ins, outs[0]))
+                channels[outs[0]] = sum(channels[i] for i in ins)
+            elif t == "SoftmaxCrossEntropy":
+                self.scores = ins[0]
+            elif t == "Accuracy":
+                pass
+            else:
+                raise SystemExit(f"bench/peer.py: no PyTorch translation for layer type {t}")
+        self.pb = pb
+
+    @staticmethod
+    def _init(m, filler, pb):
+        if filler is not None and filler.type == pb.FillerParameter.XAVIER:
+            nn.init.xavier_uniform_(m.weight)
+        else:
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+    def materialise(self, example):
+        """FC layers need their input width: run once to learn it, then create them."""
+        blobs = {self.inputs[0]: example}
+        with torch.no_grad():
+            for kind, name, ins, out in self.steps:
+                if kind == "fc":
+                    layer = dict(self._pending_fc)[name]
+                    width = blobs[ins[0]].flatten(1).shape[1]
+                    m = nn.Linear(width, layer.fc.num_output, bias=layer.fc.bias_term)
+                    self._init(m, layer.fc.weight_filler if layer.fc.HasField("weight_filler") else None, self.pb)
+                    self.add_module(name, m)
+                blobs[out] = self._step(kind, name, ins, blobs)
+        del self.pb
+
+    def _step(self, kind, name, ins, blobs):
+        x = blobs[ins[0]]
+        if kind == "module":
+            return getattr(self, name)(x)
+        if kind == "fc":
+            return getattr(self, name)(x.flatten(1))
+        if kind == "relu":
+            return F.relu(x)
+        if kind == "gap":
+            return F.adaptive_avg_pool2d(x, 1)
+        if kind == "flatten":
+            return x.flatten(1)
+        return torch.cat([blobs[i] for i in ins], 1)
+
+    def forward(self, x):
+        blobs = {self.inputs[0]: x}
+        for kind, name, ins, out in self.steps:
+            blobs[out] = self._step(kind, name, ins, blobs)
+        return blobs[self.scores].flatten(1)
+
+
+def read_idx(path, offset):
+    with open(path, "rb") as f:
+        return torch.frombuffer(bytearray(f.read()), dtype=torch.uint8)[offset:]
+
+
+def full_train(model, a):
+    """What `onebyone train` holds: all of MNIST in memory, training steps with random
+    batches, then an evaluation of the test set; for the peak resident memory."""
+    train = read_idx(os.path.join(a.data, "train-images-idx3-ubyte"), 16).view(-1, 1, 28, 28)
+    train_labels = read_idx(os.path.join(a.data, "train-labels-idx1-ubyte"), 8).long()
+    test = read_idx(os.path.join(a.data, "t10k-images-idx3-ubyte"), 16).view(-1, 1, 28, 28)
+    m = model.to(memory_format=torch.channels_last).train()
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+    order = torch.randperm(train.shape[0])
+    start = time.perf_counter()
+    for step in range(a.steps):
+        idx = order[step * a.batch:(step + 1) * a.batch]
+        x = ((train[idx].float() / 255 - 0.1307) / 0.3081).contiguous(memory_format=torch.channels_last)
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(m(x), train_labels[idx]).backward()
+        opt.step()
+    seconds = time.perf_counter() - start
+    m.eval()
+    with torch.no_grad():
+        for first in range(0, test.shape[0], a.batch):
+            m(((test[first:first + a.batch].float() / 255 - 0.1307) / 0.3081).contiguous(memory_format=torch.channels_last))
+    return {"steps": a.steps, "train_images_per_s": a.steps * a.batch / seconds}
+
+
+def timed(fn, iterations, warmup):
+    for _ in range(warmup):
+        fn()
+    start = time.perf_counter()
+    for _ in range(iterations):
+        fn()
+    return (time.perf_counter() - start) / iterations
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--iterations", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--mode", choices=["train", "infer", "both", "fulltrain"], default="both")
+    ap.add_argument("--data", default=os.path.join(HERE, "..", "data", "mnist"))
+    ap.add_argument("--steps", type=int, default=100)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    pb = load_schema()
+    net_def = read_net(pb, a.model)
+    shape = list(net_def.layer[0].input_param.shape[0].dim)
+    shape[0] = a.batch
+    model = Net(pb, net_def, shape[1])
+    x = torch.randn(*shape)
+    y = torch.randint(0, 10, (a.batch,))
+    model.materialise(x)
+    result = {"model": net_def.name, "batch": a.batch, "threads": torch.get_num_threads(), "torch": torch.__version__}
+
+    if a.mode == "fulltrain":
+        result.update(full_train(model, a))
+
+    if a.mode in ("train", "both"):
+        model.train()
+        m = model.to(memory_format=torch.channels_last)
+        xc = x.contiguous(memory_format=torch.channels_last)
+        opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(m(xc), y).backward()
+            opt.step()
+
+        result["train_images_per_s"] = a.batch / timed(step, a.iterations, a.warmup)
+
+    if a.mode in ("infer", "both"):
+        model.eval()
+        rates = {}
+        with torch.no_grad():
+            m = model.to(memory_format=torch.channels_last)
+            xc = x.contiguous(memory_format=torch.channels_last)
+            rates["channels_last"] = a.batch / timed(lambda: m(xc), a.iterations, a.warmup)
+            scripted = torch.jit.freeze(torch.jit.trace(m, xc))
+            rates["torchscript"] = a.batch / timed(lambda: scripted(xc), a.iterations, a.warmup)
+        best = max(rates, key=rates.get)
+        result["infer_images_per_s"] = rates[best]
+        result["infer_variant"] = best
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+// onebyone cost MODEL [MODEL...]: parameters, multiply-adds and measured forward time of each
+// model at its input shape, side by side; the seed's reduction arithmetic made concrete:
+//   onebyone cost reduction reduction-3x3 reduction-5x5
+#include <chrono>
+#include <iostream>
+
+#include "framework/graph.h"
+#include "framework/proto_io.h"
+#include "framework/random.h"
+#include "tools/common.h"
+
+namespace obo::cli {
+namespace {
+
+struct CostArgs {
+  std::vector<std::string> models;
+  int iterations = 5, threads = 0;
+};
+
+void cost(const CostArgs& a) {
+  apply_threads(a.threads);
+  std::cout << fmt::format("{:<16} {:<18} {:<18} {:>12} {:>16} {:>12} {:>10}\n", "model", "input", "output", "parameters",
+                           "multiply-adds", "forward ms", "GFLOP/s");
+  for (const std::string& m : a.models) {
+    const onebyone::NetParameter net = read_net(model_path(m));
+    Graph graph(net);
+    for (const std::string& in : graph.input_blobs()) {
+      Tensor& x = graph.value(in);
+      for (size_t i = 0; i < x.size(); ++i) x.data()[i] = uniform(1, 0, i);
+    }
+    int64_t macs = 0;
+    for (size_t i = 0; i < graph.num_layers(); ++i) macs += graph.layer(i).multiply_adds(graph.inputs_of(i), graph.outputs_of(i));
+    graph.forward({});  // warm-up: first touches of memory
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < a.iterations; ++i) graph.forward({});
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / a.iterations;
+    const size_t last = graph.num_layers() - 1;
+    std::cout << fmt::format("{:<16} {:<18} {:<18} {:>12} {:>16} {:>12.1f} {:>10.1f}\n", net.name(),
+                             to_string(graph.value(graph.input_blobs()[0]).shape()),
+                             to_string(graph.outputs_of(last)[0].value->shape()), graph.param_values().count(), macs, ms,
+                             2.0 * macs / ms * 1e-6);
+  }
+}
+
+}  // namespace
+
+void add_cost(CLI::App& app) {
+  auto args = std::make_shared<CostArgs>();
+  CLI::App* cmd = app.add_subcommand("cost", "Parameters, multiply-adds and forward time of models side by side");
+  cmd->add_option("models", args->models, "Model files or names in models/")->required()->expected(1, 16);
+  cmd->add_option("--iterations", args->iterations, "Timed forward passes per model")->capture_default_str()->check(CLI::PositiveNumber);
+  add_threads_option(cmd, &args->threads);
+  cmd->callback([args] { cost(*args); });
+}
+
+}  // namespace obo::cli

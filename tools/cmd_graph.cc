@@ -1,0 +1,73 @@
+// onebyone graph MODEL: the layer graph in Graphviz DOT, each edge labelled with the shape of
+// the blob it carries (C,H,W); with --out F.dot, also F.svg where Graphviz's `dot` is installed.
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "framework/graph.h"
+#include "framework/proto_io.h"
+#include "tools/common.h"
+
+namespace obo::cli {
+namespace {
+
+struct GraphArgs {
+  std::string model, out;
+};
+
+std::string shape_label(const Shape& s) {
+  return to_string(Shape(s.begin() + 1, s.end()));  // without the batch
+}
+
+std::string dot_of(Graph& graph, const std::string& name) {
+  std::map<std::string, size_t> producer;  // blob -> layer
+  for (size_t i = 0; i < graph.num_layers(); ++i)
+    for (const std::string& out : graph.output_names_of(i)) producer[graph.resolve(out)] = i;
+  std::string dot = fmt::format("digraph \"{}\" {{\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n", name);
+  for (size_t i = 0; i < graph.num_layers(); ++i) {
+    const Layer& layer = graph.layer(i);
+    const bool one_by_one = layer.type() == "Conv1x1";
+    dot += fmt::format("  L{} [label=\"{}\\n{}{}\"{}];\n", i, layer.name(), layer.type(), layer.fused_relu() ? "+ReLU" : "",
+                       one_by_one ? ", fillcolor=\"#ffe9b3\"" : "");
+  }
+  for (size_t i = 0; i < graph.num_layers(); ++i) {
+    for (const std::string& in : graph.input_names_of(i)) {
+      const std::string& blob = graph.resolve(in);
+      dot += fmt::format("  L{} -> L{} [label=\" {}\"];\n", producer.at(blob), i, shape_label(graph.value(blob).shape()));
+    }
+  }
+  return dot + "}\n";
+}
+
+void graph_command(const GraphArgs& a) {
+  const onebyone::NetParameter net = read_net(model_path(a.model));
+  Graph graph(net);
+  graph.set_batch(1);
+  const std::string dot = dot_of(graph, net.name());
+  if (a.out.empty()) {
+    std::cout << dot;
+    return;
+  }
+  std::ofstream(a.out) << dot;
+  std::cout << "wrote " << a.out << "\n";
+  const std::string svg = a.out.substr(0, a.out.rfind('.')) + ".svg";
+  if (std::system("command -v dot >/dev/null 2>&1") != 0) {
+    std::cout << "Graphviz's dot is not installed: no SVG (apt-get install graphviz)\n";
+    return;
+  }
+  if (std::system(fmt::format("dot -Tsvg '{}' -o '{}'", a.out, svg).c_str()) != 0) fail("dot could not render '{}'", a.out);
+  std::cout << "wrote " << svg << "\n";
+}
+
+}  // namespace
+
+void add_graph(CLI::App& app) {
+  auto args = std::make_shared<GraphArgs>();
+  CLI::App* cmd = app.add_subcommand("graph", "The layer graph in Graphviz DOT (and SVG), shapes on the edges");
+  cmd->add_option("model", args->model, "Model file or name in models/")->required();
+  cmd->add_option("--out", args->out, "DOT file to write (and an SVG beside it); default: print the DOT");
+  cmd->callback([args] { graph_command(*args); });
+}
+
+}  // namespace obo::cli
