@@ -1,0 +1,85 @@
+#include "framework/data/dataset.h"
+
+#include "framework/data/idx.h"
+#include "framework/error.h"
+#include "framework/random.h"
+
+namespace obo {
+
+Dataset load_mnist(const std::string& dir, const std::string& split) {
+  const std::string images_path = dir + "/" + split + "-images-idx3-ubyte";
+  const std::string labels_path = dir + "/" + split + "-labels-idx1-ubyte";
+  IdxImages images = read_idx_images(images_path);
+  Dataset d;
+  d.count = images.count;
+  d.rows = images.rows;
+  d.cols = images.cols;
+  d.pixels = std::move(images.pixels);
+  d.labels = read_idx_labels(labels_path);
+  if (static_cast<int64_t>(d.labels.size()) != d.count)
+    fail("{} holds {} labels for the {} images of {}", labels_path, d.labels.size(), d.count, images_path);
+  for (size_t i = 0; i < d.labels.size(); ++i)
+    if (d.labels[i] >= d.classes) fail("{}: label {} of example {} is not a digit", labels_path, d.labels[i], i);
+  return d;
+}
+
+std::pair<Dataset, Dataset> split_off(const Dataset& data, int64_t count) {
+  if (count < 0 || count > data.count) fail("cannot split {} examples off a set of {}", count, data.count);
+  const int64_t image = data.rows * data.cols;
+  Dataset a = data, b = data;
+  a.count = count;
+  b.count = data.count - count;
+  a.pixels.assign(data.pixels.begin(), data.pixels.begin() + count * image);
+  b.pixels.assign(data.pixels.begin() + count * image, data.pixels.end());
+  a.labels.assign(data.labels.begin(), data.labels.begin() + count);
+  b.labels.assign(data.labels.begin() + count, data.labels.end());
+  return {std::move(a), std::move(b)};
+}
+
+std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> order(n);
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  const uint64_t stream = stream_of("shuffle") + static_cast<uint64_t>(epoch);
+  for (int64_t i = n - 1; i > 0; --i) {
+    const int64_t j = static_cast<int64_t>(random_bits(seed, stream, i) % static_cast<uint64_t>(i + 1));
+    std::swap(order[i], order[j]);
+  }
+  return order;
+}
+
+void fill_batch(const Dataset& data, const std::vector<int64_t>& order, int64_t first, const Augment& augment,
+                Tensor& images, Tensor& labels) {
+  const int64_t n = images.dim(0), rows = data.rows, cols = data.cols;
+  // Compared dimension by dimension: a Shape temporary would allocate on every batch.
+  if (images.rank() != 4 || images.dim(1) != 1 || images.dim(2) != rows || images.dim(3) != cols || !images.plain() ||
+      labels.count() != n)
+    fail("a batch of {} {}x{} digits needs images (N,1,{},{}) and labels (N), got {} and {}", n, rows, cols, rows, cols,
+         to_string(images.shape()), to_string(labels.shape()));
+  if (first + n > static_cast<int64_t>(order.size()))
+    fail("batch [{}, {}) runs past the {} examples", first, first + n, order.size());
+  const uint64_t stream = stream_of("shift") + static_cast<uint64_t>(augment.epoch);
+  const int span = 2 * augment.shift + 1;
+  const float background = -kMnistMean / kMnistStd;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < n; ++b) {
+    const int64_t example = order[first + b];
+    int dy = 0, dx = 0;
+    if (augment.shift > 0) {
+      const uint64_t bits = random_bits(augment.seed, stream, static_cast<uint64_t>(example));
+      dy = static_cast<int>(bits % span) - augment.shift;
+      dx = static_cast<int>((bits >> 32) % span) - augment.shift;
+    }
+    const uint8_t* src = data.pixels.data() + example * rows * cols;
+    float* dst = images.data() + b * rows * cols;
+    for (int64_t y = 0; y < rows; ++y)
+      for (int64_t x = 0; x < cols; ++x) {
+        const int64_t sy = y - dy, sx = x - dx;
+        dst[y * cols + x] = (sy < 0 || sy >= rows || sx < 0 || sx >= cols)
+                                ? background
+                                : (src[sy * cols + sx] / 255.f - kMnistMean) / kMnistStd;
+      }
+    labels.data()[b] = static_cast<float>(data.labels[example]);
+  }
+}
+
+}  // namespace obo

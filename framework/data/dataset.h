@@ -1,0 +1,48 @@
+// MNIST in memory (60,000 + 10,000 digits take 55 MB as bytes) and the preparation of batches:
+// normalisation, a per-epoch shuffle and random shifts, all functions of (seed, epoch, index)
+// so that a resumed run sees exactly the data an uninterrupted one would. Batches are filled
+// in parallel with OpenMP.
+//
+//   Dataset train = load_mnist("data/mnist", "train");
+//   auto order = epoch_order(train.count, seed, epoch);
+//   fill_batch(train, order, first, {shift, seed, epoch}, graph.value("data"), graph.value("label"));
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "framework/tensor.h"
+
+namespace obo {
+
+struct Dataset {
+  int64_t count = 0, rows = 0, cols = 0;
+  int classes = 10;
+  std::vector<uint8_t> pixels;  // count * rows * cols
+  std::vector<uint8_t> labels;  // count
+};
+
+// split: "train" or "t10k". Checks that images and labels agree and labels are digits.
+Dataset load_mnist(const std::string& dir, const std::string& split);
+// The first `count` examples and the rest.
+std::pair<Dataset, Dataset> split_off(const Dataset& data, int64_t count);
+
+// A permutation of [0, n) for this epoch (Fisher-Yates over counter-based draws).
+std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch);
+
+struct Augment {
+  int shift = 0;  // each image moves by up to this many pixels in x and y (0: none)
+  uint64_t seed = 0;
+  int64_t epoch = 0;
+};
+
+// Pixel scaling to zero mean and unit variance over MNIST's training set.
+constexpr float kMnistMean = 0.1307f, kMnistStd = 0.3081f;
+
+// Fills images (N,1,rows,cols) and labels (N) with examples order[first .. first+N).
+void fill_batch(const Dataset& data, const std::vector<int64_t>& order, int64_t first, const Augment& augment,
+                Tensor& images, Tensor& labels);
+
+}  // namespace obo
