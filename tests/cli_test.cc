@@ -10,6 +10,8 @@
 #include <fstream>
 
 #include "framework/checkpoint.h"
+#include "framework/data/dataset.h"
+#include "tools/png_io.h"
 #include "tests/test_util.h"
 
 using namespace obo;
@@ -110,4 +112,39 @@ TEST_CASE("SIGINT during training writes a checkpoint and exits with 130", "[cli
   const onebyone::Checkpoint checkpoint = load_checkpoint(out + "/last.ckpt");
   CHECK(checkpoint.net().name() == "lenet");
   CHECK(checkpoint.iteration() > 0);
+}
+
+TEST_CASE("predict classifies PGM and PNG images of any size, and test-set digits", "[cli][mnist]") {
+  const std::string out = (std::filesystem::temp_directory_path() / "onebyone_predict").string();
+  std::filesystem::remove_all(out);
+  const Run trained = run(fmt::format("train lenet --train-size 6000 --test-size 500 --epochs 2 --quiet --out {} --data {}",
+                                      out, obo::test::mnist_dir()));
+  REQUIRE(trained.status == 0);
+  const obo::Dataset test = obo::load_mnist(obo::test::mnist_dir(), "t10k");
+  // Test digit 0 is a 7. Drawn dark on light at three times the size, as a person would draw it.
+  const uint8_t* digit = test.pixels.data();
+  std::string pgm = "P5\n# a 7\n84 84\n255\n";
+  obo::cli::GrayImage png;
+  png.width = png.height = 84;
+  for (int y = 0; y < 84; ++y)
+    for (int x = 0; x < 84; ++x) {
+      const auto ink = static_cast<uint8_t>(255 - digit[(y / 3) * 28 + x / 3]);
+      pgm += static_cast<char>(ink);
+      png.pixels.push_back(ink);
+    }
+  std::ofstream(out + "/seven.pgm", std::ios::binary) << pgm;
+  obo::cli::write_png(out + "/seven.png", png);
+  for (const char* file : {"seven.pgm", "seven.png"}) {
+    const Run r = run(fmt::format("predict {0}/last.ckpt {0}/{1}", out, file));
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    CHECK_THAT(r.output, Catch::Contains("(84x84, inverted)"));
+    const auto first = r.output.find('\n');
+    CHECK(r.output.substr(first + 1, 5) == "  7  ");  // the top class
+  }
+  const Run indexed = run(fmt::format("predict {}/last.ckpt --index 0 --data {}", out, obo::test::mnist_dir()));
+  CHECK_THAT(indexed.output, Catch::StartsWith("test image 0 (label 7)\n  7  "));
+  const Run garbage = run(fmt::format("predict {0}/last.ckpt {0}/last.ckpt", out));
+  CHECK(garbage.status == 1);
+  CHECK_THAT(garbage.output, Catch::Contains("not a PGM image"));
 }

@@ -17,7 +17,8 @@ struct GraphArgs {
 };
 
 std::string shape_label(const Shape& s) {
-  return to_string(Shape(s.begin() + 1, s.end()));  // without the batch
+  if (s.size() < 2) return "(N)";  // labels, a loss
+  return to_string(Shape(s.begin() + 1, s.end()));  // per example: without the batch
 }
 
 std::string dot_of(Graph& graph, const std::string& name) {
