@@ -4,6 +4,9 @@
 
 #include <dnnl_version.h>
 
+#include <pmmintrin.h>
+#include <xmmintrin.h>
+
 #include <atomic>
 
 #include "framework/error.h"
@@ -17,8 +20,20 @@ using dnnl::algorithm;
 using dnnl::prop_kind;
 using tag = memory::format_tag;
 
+void flush_denormals() {
+  // Late in training, gradients and small weights underflow to subnormal floats, which x86 cores
+  // compute with microcode assists: NIN-FC's epochs slowed from 870 to 650 images/s. Flushing
+  // them to zero (as TensorFlow does) costs nothing measurable in accuracy. MXCSR is per thread:
+  // set it on every OpenMP thread, which oneDNN's kernels run on too.
+#pragma omp parallel
+  _mm_setcsr(_mm_getcsr() | _MM_FLUSH_ZERO_ON | _MM_DENORMALS_ZERO_ON);
+}
+
 dnnl::engine& engine() {
-  static dnnl::engine cpu(dnnl::engine::kind::cpu, 0);
+  static dnnl::engine cpu = [] {
+    flush_denormals();
+    return dnnl::engine(dnnl::engine::kind::cpu, 0);
+  }();
   return cpu;
 }
 
@@ -103,10 +118,14 @@ std::atomic<int64_t> g_primitives{0};
 }
 
 int64_t primitives_created() { return g_primitives.load(); }
-void count_primitive() { ++g_primitives; }
+
+dnnl::primitive create(const dnnl::primitive_desc_base& pd) {
+  ++g_primitives;
+  return dnnl::primitive(pd.get());
+}
 
 dnnl::reorder create_reorder(const memory& from, const memory& to) {
-  count_primitive();
+  ++g_primitives;
   return dnnl::reorder(from, to);
 }
 

@@ -38,8 +38,11 @@ class Args {
   std::vector<dnnl_exec_arg_t> c_;
 };
 
+// The CPU engine. Creating it also sets flush-to-zero and denormals-are-zero on every OpenMP
+// thread (call flush_denormals() again after raising the thread count).
 dnnl::engine& engine();
 dnnl::stream& stream();
+void flush_denormals();
 
 memory::dims dims(const Shape& shape);
 // f32, row-major over the shape: NCHW for 4-D, NC for 2-D.
@@ -78,12 +81,7 @@ void execute(const dnnl::primitive& p, const Args& args);
 // Every primitive is created through these, so a test can count them: a steady-state
 // training step creates none.
 int64_t primitives_created();
-void count_primitive();
-template <typename Primitive>
-Primitive create(const typename Primitive::primitive_desc& pd) {
-  count_primitive();
-  return Primitive(pd);
-}
+dnnl::primitive create(const dnnl::primitive_desc_base& pd);
 dnnl::reorder create_reorder(const memory& from, const memory& to);
 Args reorder_args(const memory& from, const memory& to);
 // Copies between two tensors of the same shape and any layouts (builds a reorder: not for hot paths).

@@ -36,4 +36,11 @@ void fill(const onebyone::FillerParameter& filler, Tensor& param, uint64_t seed,
   fail("unknown filler type {}", static_cast<int>(filler.type()));
 }
 
+onebyone::FillerParameter constant_filler(float value) {
+  onebyone::FillerParameter f;
+  f.set_type(onebyone::FillerParameter::CONSTANT);
+  f.set_value(value);
+  return f;
+}
+
 }  // namespace obo

@@ -12,4 +12,7 @@ namespace obo {
 // in*kh*kw, fan-out out*kh*kw; a 1-D (bias) tensor counts as fan-in 1.
 void fill(const onebyone::FillerParameter& filler, Tensor& param, uint64_t seed, uint64_t stream);
 
+// A CONSTANT filler: the default for biases.
+onebyone::FillerParameter constant_filler(float value);
+
 }  // namespace obo

@@ -113,7 +113,8 @@ void Graph::build(const onebyone::NetParameter& net) {
     for (size_t i = 0; i < node.outputs.size(); ++i)
       if (node.outputs[i]->has_grad) node.out[i].grad = &node.outputs[i]->grad;
   }
-  infer_shapes();
+  plan_gradients();  // the layers were reshaped during setup above
+  seed_losses();
 }
 
 void Graph::fuse_relus(std::vector<Node>& nodes) {

@@ -28,7 +28,7 @@ class ConcatLayer : public Layer {
     }
     const auto y_md = dnn::plain_desc(y_shape);
     out[0].value->reshape(y_shape);
-    forward_ = dnn::create<dnnl::concat>(dnn::concat(y_md, 1, srcs));
+    forward_ = dnn::create(dnn::concat(y_md, 1, srcs));
     y_ = dnn::unbound(y_md);
     args_ = {{DNNL_ARG_DST, y_}};
     xs_.clear();
@@ -63,7 +63,7 @@ class ConcatLayer : public Layer {
   }
 
  private:
-  dnnl::concat forward_;
+  dnnl::primitive forward_;
   dnn::memory y_;
   std::vector<dnn::memory> xs_, slices_;  // per input: its tensor; its channel slice of y
   std::vector<dnnl::reorder> backward_;

@@ -9,16 +9,12 @@
 // primitive, and backward first masks the incoming gradient, in place, by the output
 // (relu_use_dst).
 #include "framework/dnnl_seam.h"
+#include "framework/filler.h"
 #include "framework/registry.h"
+#include "layers/weighted.h"
 
 namespace obo {
 namespace {
-
-onebyone::FillerParameter constant_zero() {
-  onebyone::FillerParameter f;
-  f.set_type(onebyone::FillerParameter::CONSTANT);
-  return f;
-}
 
 class ConvLayer : public Layer {
  public:
@@ -46,7 +42,7 @@ class ConvLayer : public Layer {
     add_param("weight", {c.num_output(), channels_, kernel_, kernel_},
               c.has_weight_filler() ? c.weight_filler() : onebyone::FillerParameter());
     if (c.bias_term())
-      add_param("bias", {c.num_output()}, c.has_bias_filler() ? c.bias_filler() : constant_zero());
+      add_param("bias", {c.num_output()}, c.has_bias_filler() ? c.bias_filler() : constant_filler(0));
   }
 
   void reshape(const Ports& in, const Ports& out) override {
@@ -83,68 +79,29 @@ class ConvLayer : public Layer {
       // In place: the output's gradient becomes the gradient before the ReLU. Nothing else reads
       // it: the graph has summed every consumer's part into it before this layer runs.
       const auto relu = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
-      relu_backward_ = dnn::create<dnnl::eltwise_backward>(dnn::eltwise_backward(relu, y_md, y_md, dnn::eltwise_forward(relu, y_md)));
+      relu_backward_ = dnn::create(dnn::eltwise_backward(relu, y_md, y_md, dnn::eltwise_forward(relu, y_md)));
       relu_dst_ = dnn::unbound(y_md);
       relu_grad_ = dnn::unbound(y_md);
       relu_args_ = {{DNNL_ARG_DST, relu_dst_}, {DNNL_ARG_DIFF_DST, relu_grad_}, {DNNL_ARG_DIFF_SRC, relu_grad_}};
     }
-    src_.init(dnn::desc_of(x), fwd.src_desc());
-    weights_.init(dnn::plain_desc(w_shape), fwd.weights_desc());
-    bias_.init(bias_md, bias_md);
-    dst_.init(y_md, y_md);
-    forward_ = dnn::create<dnnl::convolution_forward>(fwd);
-    fwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_WEIGHTS, weights_.mem()}, {DNNL_ARG_DST, dst_.mem()}};
-    if (bias) fwd_args_.set(DNNL_ARG_BIAS, bias_.mem());
-
-    auto bwd_data = dnn::conv_backward_data(alg, dnn::any_desc(x.shape()), dnn::any_desc(w_shape),
-                                            dnn::any_desc(y_shape), window_, fwd);
-    bd_diff_dst_.init(y_md, bwd_data.diff_dst_desc());
-    bd_weights_.init(dnn::plain_desc(w_shape), bwd_data.weights_desc());
-    bd_diff_src_.init(dnn::desc_of(x), bwd_data.diff_src_desc());
-    backward_data_ = dnn::create<dnnl::convolution_backward_data>(bwd_data);
-    bd_args_ = {{DNNL_ARG_DIFF_DST, bd_diff_dst_.mem()}, {DNNL_ARG_WEIGHTS, bd_weights_.mem()},
-                {DNNL_ARG_DIFF_SRC, bd_diff_src_.mem()}};
-
-    auto bwd_w = dnn::conv_backward_weights(alg, dnn::any_desc(x.shape()), dnn::any_desc(w_shape), bias_md,
-                                            dnn::any_desc(y_shape), window_, fwd);
-    bw_src_.init(dnn::desc_of(x), bwd_w.src_desc());
-    bw_diff_dst_.init(y_md, bwd_w.diff_dst_desc());
-    bw_diff_weights_.init(dnn::plain_desc(w_shape), bwd_w.diff_weights_desc());
-    bw_diff_bias_.init(bias_md, bias_md);
-    backward_weights_ = dnn::create<dnnl::convolution_backward_weights>(bwd_w);
-    bw_args_ = {{DNNL_ARG_SRC, bw_src_.mem()}, {DNNL_ARG_DIFF_DST, bw_diff_dst_.mem()},
-                {DNNL_ARG_DIFF_WEIGHTS, bw_diff_weights_.mem()}};
-    if (bias) bw_args_.set(DNNL_ARG_DIFF_BIAS, bw_diff_bias_.mem());
+    const auto bwd_data = dnn::conv_backward_data(alg, dnn::any_desc(x.shape()), dnn::any_desc(w_shape),
+                                                  dnn::any_desc(y_shape), window_, fwd);
+    const auto bwd_weights = dnn::conv_backward_weights(alg, dnn::any_desc(x.shape()), dnn::any_desc(w_shape),
+                                                        bias_md, dnn::any_desc(y_shape), window_, fwd);
+    ops_.init(dnn::desc_of(x), y_md, dnn::plain_desc(w_shape), bias_md, fwd, bwd_data, bwd_weights);
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {
-    src_.read(*in[0].value);
-    weights_.read(params()[0].value);
-    if (params().size() > 1) bias_.read(params()[1].value);
-    dst_.bind(*out[0].value);
-    dnn::execute(forward_, fwd_args_);
+    ops_.forward(*in[0].value, params(), *out[0].value);
   }
 
   void backward(const Ports& in, const Ports& out) override {
-    const Tensor& dy = *out[0].grad;
     if (fused_relu()) {
       relu_dst_.set_data_handle(out[0].value->data());
       relu_grad_.set_data_handle(out[0].grad->data());
       dnn::execute(relu_backward_, relu_args_);
     }
-    if (in[0].grad) {
-      bd_diff_dst_.read(dy);
-      bd_weights_.read(params()[0].value);
-      bd_diff_src_.bind(*in[0].grad);
-      dnn::execute(backward_data_, bd_args_);
-      bd_diff_src_.write(*in[0].grad);
-    }
-    bw_src_.read(*in[0].value);
-    bw_diff_dst_.read(dy);
-    bw_diff_weights_.bind(params()[0].grad);
-    if (params().size() > 1) bw_diff_bias_.bind(params()[1].grad);
-    dnn::execute(backward_weights_, bw_args_);
-    bw_diff_weights_.write(params()[0].grad);
+    ops_.backward(*in[0].value, *out[0].grad, in[0].grad, params());
   }
 
   int64_t multiply_adds(const Ports& in, const Ports& out) const override {
@@ -154,15 +111,9 @@ class ConvLayer : public Layer {
  private:
   int64_t kernel_ = 0, pad_ = 0, channels_ = 0;
   dnn::Window window_;
-  dnn::Arg src_, weights_, bias_, dst_;
-  dnn::Arg bd_diff_dst_, bd_weights_, bd_diff_src_;
-  dnn::Arg bw_src_, bw_diff_dst_, bw_diff_weights_, bw_diff_bias_;
-  dnnl::convolution_forward forward_;
-  dnnl::convolution_backward_data backward_data_;
-  dnnl::convolution_backward_weights backward_weights_;
-  dnn::Args fwd_args_, bd_args_, bw_args_;
+  WeightedOps ops_;
   // Fused ReLU: its backward, masking the output's gradient in place.
-  dnnl::eltwise_backward relu_backward_;
+  dnnl::primitive relu_backward_;
   dnn::memory relu_dst_, relu_grad_;
   dnn::Args relu_args_;
 };

@@ -2,7 +2,9 @@
 // directly, so no Flatten is needed in front of it; its weight is stored as (num_output, C*H*W).
 //   (N,C,H,W) or (N,C) -> (N,num_output)
 #include "framework/dnnl_seam.h"
+#include "framework/filler.h"
 #include "framework/registry.h"
+#include "layers/weighted.h"
 
 namespace obo {
 namespace {
@@ -21,11 +23,8 @@ class FcLayer : public Layer {
     const auto& fc = config().fc();
     add_param("weight", {fc.num_output(), inputs_},
               fc.has_weight_filler() ? fc.weight_filler() : onebyone::FillerParameter());
-    if (fc.bias_term()) {
-      onebyone::FillerParameter zero;
-      zero.set_type(onebyone::FillerParameter::CONSTANT);
-      add_param("bias", {fc.num_output()}, fc.has_bias_filler() ? fc.bias_filler() : zero);
-    }
+    if (fc.bias_term())
+      add_param("bias", {fc.num_output()}, fc.has_bias_filler() ? fc.bias_filler() : constant_filler(0));
   }
 
   void reshape(const Ports& in, const Ports& out) override {
@@ -47,53 +46,15 @@ class FcLayer : public Layer {
                                                      dnn::plain_desc(y_shape), fwd);
     auto bwd_w = dnn::inner_product_backward_weights(dnn::any_desc(x.shape()), dnn::any_desc(w_shape),
                                                      bias_md, dnn::plain_desc(y_shape), fwd);
-    const auto x_md = dnn::desc_of(x);
-    const auto y_md = dnn::plain_desc(y_shape);
-    src_.init(x_md, fwd.src_desc());
-    weights_.init(w_md, fwd.weights_desc());
-    bias_.init(bias_md, bias_md);
-    dst_.init(y_md, y_md);
-    bd_weights_.init(w_md, bwd_data.weights_desc());
-    bd_diff_src_.init(x_md, bwd_data.diff_src_desc());
-    bw_src_.init(x_md, bwd_w.src_desc());
-    bw_diff_weights_.init(w_md, bwd_w.diff_weights_desc());
-    diff_dst_.init(y_md, y_md);
-    bw_diff_bias_.init(bias_md, bias_md);
-    forward_ = dnn::create<dnnl::inner_product_forward>(fwd);
-    backward_data_ = dnn::create<dnnl::inner_product_backward_data>(bwd_data);
-    backward_weights_ = dnn::create<dnnl::inner_product_backward_weights>(bwd_w);
-    fwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_WEIGHTS, weights_.mem()}, {DNNL_ARG_DST, dst_.mem()}};
-    bd_args_ = {{DNNL_ARG_DIFF_DST, diff_dst_.mem()}, {DNNL_ARG_WEIGHTS, bd_weights_.mem()},
-                {DNNL_ARG_DIFF_SRC, bd_diff_src_.mem()}};
-    bw_args_ = {{DNNL_ARG_SRC, bw_src_.mem()}, {DNNL_ARG_DIFF_DST, diff_dst_.mem()},
-                {DNNL_ARG_DIFF_WEIGHTS, bw_diff_weights_.mem()}};
-    if (bias) {
-      fwd_args_.set(DNNL_ARG_BIAS, bias_.mem());
-      bw_args_.set(DNNL_ARG_DIFF_BIAS, bw_diff_bias_.mem());
-    }
+    ops_.init(dnn::desc_of(x), dnn::plain_desc(y_shape), w_md, bias_md, fwd, bwd_data, bwd_w);
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {
-    src_.read(*in[0].value);
-    weights_.read(params()[0].value);
-    if (params().size() > 1) bias_.read(params()[1].value);
-    dst_.bind(*out[0].value);
-    dnn::execute(forward_, fwd_args_);
+    ops_.forward(*in[0].value, params(), *out[0].value);
   }
 
   void backward(const Ports& in, const Ports& out) override {
-    diff_dst_.read(*out[0].grad);
-    if (in[0].grad) {
-      bd_weights_.read(params()[0].value);
-      bd_diff_src_.bind(*in[0].grad);
-      dnn::execute(backward_data_, bd_args_);
-      bd_diff_src_.write(*in[0].grad);
-    }
-    bw_src_.read(*in[0].value);
-    bw_diff_weights_.bind(params()[0].grad);
-    if (params().size() > 1) bw_diff_bias_.bind(params()[1].grad);
-    dnn::execute(backward_weights_, bw_args_);
-    bw_diff_weights_.write(params()[0].grad);
+    ops_.backward(*in[0].value, *out[0].grad, in[0].grad, params());
   }
 
   int64_t multiply_adds(const Ports&, const Ports& out) const override {
@@ -102,12 +63,7 @@ class FcLayer : public Layer {
 
  private:
   int64_t inputs_ = 0;  // C*H*W
-  dnn::Arg src_, weights_, bias_, dst_, diff_dst_;
-  dnn::Arg bd_weights_, bd_diff_src_, bw_src_, bw_diff_weights_, bw_diff_bias_;
-  dnnl::inner_product_forward forward_;
-  dnnl::inner_product_backward_data backward_data_;
-  dnnl::inner_product_backward_weights backward_weights_;
-  dnn::Args fwd_args_, bd_args_, bw_args_;
+  WeightedOps ops_;
 };
 
 }  // namespace

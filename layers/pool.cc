@@ -57,8 +57,8 @@ class PoolLayer : public Layer {
     dst_.init(fwd.dst_desc(), fwd.dst_desc());
     diff_dst_.init(fwd.dst_desc(), bwd.diff_dst_desc());
     diff_src_.init(x_md, bwd.diff_src_desc());
-    forward_ = dnn::create<dnnl::pooling_forward>(fwd);
-    backward_ = dnn::create<dnnl::pooling_backward>(bwd);
+    forward_ = dnn::create(fwd);
+    backward_ = dnn::create(bwd);
     fwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_DST, dst_.mem()}};
     bwd_args_ = {{DNNL_ARG_DIFF_DST, diff_dst_.mem()}, {DNNL_ARG_DIFF_SRC, diff_src_.mem()}};
     if (kind_ == Kind::kMax) {
@@ -85,8 +85,8 @@ class PoolLayer : public Layer {
   Kind kind_;
   dnn::Arg src_, dst_, diff_dst_, diff_src_;
   dnn::memory workspace_;
-  dnnl::pooling_forward forward_;
-  dnnl::pooling_backward backward_;
+  dnnl::primitive forward_;
+  dnnl::primitive backward_;
   dnn::Args fwd_args_, bwd_args_;
 };
 

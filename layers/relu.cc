@@ -19,8 +19,8 @@ class ReluLayer : public Layer {
     dst_.init(md, md);
     diff_dst_.init(md, md);
     diff_src_.init(md, md);
-    forward_ = dnn::create<dnnl::eltwise_forward>(fwd);
-    backward_ = dnn::create<dnnl::eltwise_backward>(bwd);
+    forward_ = dnn::create(fwd);
+    backward_ = dnn::create(bwd);
     fwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_DST, dst_.mem()}};
     bwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_DIFF_DST, diff_dst_.mem()},
                  {DNNL_ARG_DIFF_SRC, diff_src_.mem()}};
@@ -41,8 +41,8 @@ class ReluLayer : public Layer {
 
  private:
   dnn::Arg src_, dst_, diff_dst_, diff_src_;
-  dnnl::eltwise_forward forward_;
-  dnnl::eltwise_backward backward_;
+  dnnl::primitive forward_;
+  dnnl::primitive backward_;
   dnn::Args fwd_args_, bwd_args_;
 };
 

@@ -25,7 +25,7 @@ class SoftmaxCrossEntropyLayer : public Layer {
     auto pd = dnn::logsoftmax_forward(md, 1);
     src_ = dnn::unbound(md);
     dst_ = dnn::memory(md, dnn::engine(), log_probs_.data());
-    forward_ = dnn::create<dnnl::logsoftmax_forward>(pd);
+    forward_ = dnn::create(pd);
     args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}};
   }
 
@@ -55,7 +55,7 @@ class SoftmaxCrossEntropyLayer : public Layer {
   Scores scores_;
   Tensor log_probs_;  // (N,K)
   dnn::memory src_, dst_;
-  dnnl::logsoftmax_forward forward_;
+  dnnl::primitive forward_;
   dnn::Args args_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "framework/dnnl_seam.h"
 #include "framework/error.h"
 
 namespace obo::cli {
@@ -39,6 +40,7 @@ void add_threads_option(CLI::App* app, int* threads) {
 
 void apply_threads(int threads) {
   if (threads > 0) omp_set_num_threads(threads);
+  dnn::flush_denormals();  // on the threads now in use
 }
 
 }  // namespace obo::cli
