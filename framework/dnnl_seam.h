@@ -63,7 +63,6 @@ class Arg {
  public:
   void init(const memory::desc& tensor_md, const memory::desc& primitive_md);
   const memory& mem() const { return primitive_; }
-  bool converts() const { return converts_; }
 
   void read(const Tensor& t);  // input: binds t, converting it into mem() if needed
   void bind(Tensor& t);        // output: binds t so the primitive writes it directly...
