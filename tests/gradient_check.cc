@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 #include <utility>
 
 #include "framework/random.h"
+#include "tests/reference.h"
 #include "tests/test_util.h"
 
 namespace obo::test {
@@ -122,6 +124,80 @@ GradientReport check_gradients(Graph& g, const std::vector<std::string>& objecti
   }
   report.max_kinks = static_cast<int>(o.max_kink_share * (report.checked + report.kinks));
   g.forward(o.context);
+  return report;
+}
+
+ModelReport check_model_gradients(Graph& g, const onebyone::NetParameter& net, const std::string& objective,
+                                  const ModelCheck& o) {
+  const Context eval{false, 1, 0};
+  Tensor& r = g.grad(objective);
+  if (r.empty()) fail("objective blob '{}' has no gradient", objective);
+  const Tensor w = random_tensor(r.shape(), 1000, -1.f, 1.f);
+  r.assign_plain(w);
+  const Array weights = to_array(w);
+  g.forward(eval);
+  g.backward();
+
+  // The point, in double, and what is checked: the image inputs the net reads, every parameter.
+  std::set<std::string> read;
+  for (const LayerParameter& l : net.layer()) read.insert(l.input().begin(), l.input().end());
+  std::map<std::string, Array> inputs, params;
+  struct Target {
+    std::string name;
+    Array* value;
+    Array analytic;
+  };
+  std::vector<Target> targets;
+  for (const std::string& name : g.input_blobs()) inputs[name] = to_array(g.value(name));
+  for (const std::string& name : g.input_blobs())
+    if (read.count(name) && !g.grad(name).empty()) targets.push_back({name, &inputs[name], to_array(g.grad(name))});
+  for (Param* p : g.params()) params[p->name] = to_array(p->value);
+  for (Param* p : g.params()) targets.push_back({p->name, &params[p->name], to_array(p->grad)});
+
+  const ReferenceNet reference(net);
+  auto f = [&] {
+    const Array y = reference.forward(inputs, params).at(objective);
+    double sum = 0;
+    for (size_t i = 0; i < y.data.size(); ++i) sum += y.data[i] * weights.data[i];
+    return sum;
+  };
+  const double f0 = f();
+  ModelReport report;
+  for (size_t t = 0; t < targets.size(); ++t) {
+    Target& target = targets[t];
+    std::vector<double>& x = target.value->data;
+    const std::vector<double> original = x;
+    bool smooth = false;
+    for (int attempt = 0; attempt < o.directions && !smooth; ++attempt) {
+      std::vector<double> v(x.size());
+      for (size_t i = 0; i < v.size(); ++i) v[i] = 2.0 * uniform(t, 100 + attempt, i) - 1.0;
+      auto at = [&](double h) {
+        for (size_t i = 0; i < x.size(); ++i) x[i] = original[i] + h * v[i];
+        const double value = f();
+        x = original;
+        return value;
+      };
+      const double up = at(o.step), down = at(-o.step);
+      const double forward = (up - f0) / o.step, backward = (f0 - down) / o.step;
+      // A kink within the step makes the central difference wrong by up to half this gap.
+      smooth = std::abs(forward - backward) <= o.tolerance / 10 * std::max({std::abs(forward), std::abs(backward), o.floor});
+      if (!smooth) {
+        ++report.kinks;
+        continue;
+      }
+      const double numeric = (up - down) / (2 * o.step);
+      double analytic = 0;
+      for (size_t i = 0; i < v.size(); ++i) analytic += o.inject * target.analytic.data[i] * v[i];
+      ++report.checked;
+      const double err = std::abs(analytic - numeric) / std::max({std::abs(analytic), std::abs(numeric), o.floor});
+      if (err > report.worst) {
+        report.worst = err;
+        report.worst_at = fmt::format("{} along a random direction: analytic {}, numeric {}", target.name, analytic, numeric);
+      }
+      if (err > o.tolerance) ++report.failures;
+    }
+    if (!smooth) ++report.unchecked;
+  }
   return report;
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "framework/graph.h"
+#include "onebyone.pb.h"
 
 namespace obo::test {
 
@@ -46,5 +47,38 @@ struct GradientReport {
 
 GradientReport check_gradients(Graph& g, const std::vector<std::string>& objective,
                                const GradientCheck& options = {});
+
+// Whole nets: the graph's analytic gradients (oneDNN, float) against central differences of the
+// same net run in double precision (ReferenceNet), in evaluation mode. Each image input and
+// parameter tensor is checked along a random direction v, so the derivative g.v is a sum over
+// the whole tensor. In double a tiny step leaves no rounding or curvature to speak of, and the
+// perturbation itself is exact, so the bar can be the per-layer one; where the step still
+// straddles a ReLU or max-pool kink (the one-sided differences disagree) another direction is
+// drawn, and a tensor with no smooth direction among `directions` fails the check.
+//
+//   obo::Graph g(net, {1, true});   // input gradients too
+//   CHECK(check_model_gradients(g, net, "score").ok());
+struct ModelCheck {
+  double step = 1e-6;
+  double tolerance = 1e-3;  // relative error |a - n| / max(|a|, |n|, floor)
+  double floor = 1e-2;
+  int directions = 6;
+  double inject = 1.0;  // multiplies analytic gradients: lets a test prove the check fails
+};
+
+struct ModelReport {
+  int checked = 0;    // tensors compared along a smooth direction
+  int kinks = 0;      // directions skipped for straddling a kink
+  int unchecked = 0;  // tensors with no smooth direction
+  int failures = 0;
+  double worst = 0;
+  std::string worst_at;
+  bool ok() const { return checked > 0 && failures == 0 && unchecked == 0; }
+};
+
+// `g` is built from `net` with input gradients; `objective` is a blob of `net` that no layer
+// reads (the class scores, say: remove the loss layers first).
+ModelReport check_model_gradients(Graph& g, const onebyone::NetParameter& net, const std::string& objective,
+                                  const ModelCheck& options = {});
 
 }  // namespace obo::test

@@ -64,8 +64,8 @@ TEST_CASE("shapes are inferred through the NIN and change with the batch", "[gra
   CHECK(g.value("label").shape() == Shape{7});
 }
 
-TEST_CASE("whole models check their gradients on a tiny batch", "[graph][models]") {
-  const std::string model = GENERATE("nin", "inception");
+TEST_CASE("whole models check their gradients against a double-precision reference", "[graph][models]") {
+  const std::string model = GENERATE("nin", "nin-fc", "inception", "inception-noreduce", "lenet");
   INFO(model);
   // The objective is a random weighting of the class scores: the loss is one float, too coarse
   // to difference through a whole net (the loss layer has its own check).
@@ -75,24 +75,24 @@ TEST_CASE("whole models check their gradients on a tiny batch", "[graph][models]
                                [](const LayerParameter& l) { return l.type() == "SoftmaxCrossEntropy" || l.type() == "Accuracy"; }),
                 layers->end());
   Graph g(net, {3, true});
-  g.reshape({{"data", {1, 1, 8, 8}}, {"label", {1}}});
+  g.set_batch(1);
   randomize_inputs(g, 4);
-  // Through a whole net, float rounding drowns a single weight's gradient, so each tensor is
-  // checked along a random direction. At steps that avoid most of the net's ReLU and max-pool
-  // kinks, rounding through NIN's nine convolutions leaves a few tenths of a percent of
-  // disagreement: the bar is 1% (each layer is held to 0.1% on its own), and a gradient 5% off
-  // must fail it.
-  GradientCheck check;
-  check.directional = true;
-  check.step = 1e-3;
-  check.tolerance = 1e-2;
-  GradientCheck wrong = check;
-  wrong.inject = 1.05;
-  CHECK_FALSE(check_gradients(g, {"score"}, wrong).ok());
-  const GradientReport report = check_gradients(g, {"score"}, check);
-  INFO(report.worst_at << "; checked " << report.checked << ", kinks " << report.kinks);
+  const ModelReport report = check_model_gradients(g, net, "score");
+  INFO(report.worst_at << "; checked " << report.checked << ", kinks " << report.kinks << ", unchecked " << report.unchecked);
   CHECK(report.ok());
-  CHECK(report.checked >= 15);  // of the 18 parameters and 2 inputs
+  CHECK(report.checked == static_cast<int>(g.params().size()) + 1);  // every parameter, and the images
+}
+
+TEST_CASE("the whole-model check fails a gradient 1% off", "[graph][models]") {
+  onebyone::NetParameter net = read_net(model_path("inception"));
+  net.mutable_layer()->DeleteSubrange(net.layer_size() - 2, 2);  // the loss and the accuracy
+  Graph g(net, {3, true});
+  g.set_batch(1);
+  randomize_inputs(g, 4);
+  ModelCheck wrong;
+  wrong.inject = 1.01;
+  const ModelReport report = check_model_gradients(g, net, "score", wrong);
+  CHECK(report.failures == report.checked);
 }
 
 TEST_CASE("train and eval modes differ only through dropout", "[graph]") {

@@ -8,37 +8,39 @@
 
 namespace obo::test {
 
-std::vector<double> conv_ref(const Tensor& x, const Tensor& w, const Tensor* b, int stride, int pad,
-                             Shape* out_shape) {
-  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
-  const int64_t O = w.dim(0), K = w.dim(2);
+using onebyone::LayerParameter;
+
+Array to_array(const Tensor& t) {
+  const Tensor plain = t.to_plain();
+  return {plain.shape(), std::vector<double>(plain.data(), plain.data() + plain.count())};
+}
+
+Array conv_ref(const Array& x, const Array& w, const Array* b, int stride, int pad) {
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t O = w.shape[0], K = w.shape[2];
   const int64_t Ho = (H + 2 * pad - K) / stride + 1, Wo = (W + 2 * pad - K) / stride + 1;
-  *out_shape = {N, O, Ho, Wo};
-  std::vector<double> y(N * O * Ho * Wo);
+  Array y{{N, O, Ho, Wo}, std::vector<double>(N * O * Ho * Wo)};
   for (int64_t n = 0; n < N; ++n)
     for (int64_t o = 0; o < O; ++o)
       for (int64_t i = 0; i < Ho; ++i)
         for (int64_t j = 0; j < Wo; ++j) {
-          double sum = b ? b->data()[o] : 0.0;
+          double sum = b ? b->data[o] : 0.0;
           for (int64_t c = 0; c < C; ++c)
             for (int64_t ki = 0; ki < K; ++ki)
               for (int64_t kj = 0; kj < K; ++kj) {
                 const int64_t h = i * stride - pad + ki, v = j * stride - pad + kj;
                 if (h < 0 || h >= H || v < 0 || v >= W) continue;
-                sum += static_cast<double>(x.data()[((n * C + c) * H + h) * W + v]) *
-                       w.data()[((o * C + c) * K + ki) * K + kj];
+                sum += x.data[((n * C + c) * H + h) * W + v] * w.data[((o * C + c) * K + ki) * K + kj];
               }
-          y[((n * O + o) * Ho + i) * Wo + j] = sum;
+          y.data[((n * O + o) * Ho + i) * Wo + j] = sum;
         }
   return y;
 }
 
-std::vector<double> pool_ref(const Tensor& x, PoolKind kind, int kh, int kw, int sh, int sw, int pad,
-                             Shape* out_shape) {
-  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+Array pool_ref(const Array& x, PoolKind kind, int kh, int kw, int sh, int sw, int pad) {
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
   const int64_t Ho = (H + 2 * pad - kh) / sh + 1, Wo = (W + 2 * pad - kw) / sw + 1;
-  *out_shape = {N, C, Ho, Wo};
-  std::vector<double> y(N * C * Ho * Wo);
+  Array y{{N, C, Ho, Wo}, std::vector<double>(N * C * Ho * Wo)};
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < C; ++c)
       for (int64_t i = 0; i < Ho; ++i)
@@ -49,7 +51,7 @@ std::vector<double> pool_ref(const Tensor& x, PoolKind kind, int kh, int kw, int
             for (int64_t b = 0; b < kw; ++b) {
               const int64_t h = i * sh - pad + a, v = j * sw - pad + b;
               if (h < 0 || h >= H || v < 0 || v >= W) continue;
-              const double value = x.data()[((n * C + c) * H + h) * W + v];
+              const double value = x.data[((n * C + c) * H + h) * W + v];
               best = std::max(best, value);
               sum += value;
               ++inside;
@@ -57,19 +59,19 @@ std::vector<double> pool_ref(const Tensor& x, PoolKind kind, int kh, int kw, int
           double out = best;
           if (kind == PoolKind::kAvgIncludePad) out = sum / (kh * kw);
           if (kind == PoolKind::kAvgExcludePad) out = sum / inside;
-          y[((n * C + c) * Ho + i) * Wo + j] = out;
+          y.data[((n * C + c) * Ho + i) * Wo + j] = out;
         }
   return y;
 }
 
-std::vector<double> fc_ref(const Tensor& x, const Tensor& w, const Tensor* b) {
-  const int64_t N = x.dim(0), F = x.count() / N, O = w.dim(0);
-  std::vector<double> y(N * O);
+Array fc_ref(const Array& x, const Array& w, const Array* b) {
+  const int64_t N = x.shape[0], F = count(x.shape) / N, O = w.shape[0];
+  Array y{{N, O}, std::vector<double>(N * O)};
   for (int64_t n = 0; n < N; ++n)
     for (int64_t o = 0; o < O; ++o) {
-      double sum = b ? b->data()[o] : 0.0;
-      for (int64_t f = 0; f < F; ++f) sum += static_cast<double>(x.data()[n * F + f]) * w.data()[o * F + f];
-      y[n * O + o] = sum;
+      double sum = b ? b->data[o] : 0.0;
+      for (int64_t f = 0; f < F; ++f) sum += x.data[n * F + f] * w.data[o * F + f];
+      y.data[n * O + o] = sum;
     }
   return y;
 }
@@ -87,14 +89,97 @@ double softmax_cross_entropy_ref(const Tensor& scores, const Tensor& labels) {
   return loss / N;
 }
 
-double max_relative_error(const Tensor& actual, const std::vector<double>& expected) {
+double max_relative_error(const Tensor& actual, const Array& expected) {
   const Tensor plain = actual.to_plain();
-  if (static_cast<size_t>(plain.count()) != expected.size())
-    fail("output has {} elements, the reference {}", plain.count(), expected.size());
+  if (plain.shape() != expected.shape)
+    fail("output has shape {}, the reference {}", to_string(plain.shape()), to_string(expected.shape));
   double worst = 0;
-  for (size_t i = 0; i < expected.size(); ++i)
-    worst = std::max(worst, std::abs(plain.data()[i] - expected[i]) / std::max(1.0, std::abs(expected[i])));
+  for (size_t i = 0; i < expected.data.size(); ++i)
+    worst = std::max(worst, std::abs(plain.data()[i] - expected.data[i]) / std::max(1.0, std::abs(expected.data[i])));
   return worst;
+}
+
+namespace {
+
+Array concat_ref(const std::vector<const Array*>& xs) {
+  const int64_t N = xs[0]->shape[0], H = xs[0]->shape[2], W = xs[0]->shape[3];
+  int64_t C = 0;
+  for (const Array* x : xs) C += x->shape[1];
+  Array y{{N, C, H, W}, {}};
+  for (int64_t n = 0; n < N; ++n)
+    for (const Array* x : xs) {
+      const int64_t per_example = x->shape[1] * H * W;
+      y.data.insert(y.data.end(), x->data.begin() + n * per_example, x->data.begin() + (n + 1) * per_example);
+    }
+  return y;
+}
+
+// One layer of a net on the references; `param(suffix)` is the layer's parameter or null.
+template <typename Param>
+Array layer_ref(const LayerParameter& l, const std::vector<const Array*>& in, Param param) {
+  const std::string& type = l.type();
+  const Array& x = *in.at(0);
+  if (type == "Conv" || type == "Conv1x1" || type == "Conv3x3") {
+    const int default_pad = type == "Conv3x3" ? 1 : 0;
+    return conv_ref(x, *param("weight"), param("bias"), l.conv().stride(),
+                    l.conv().has_pad() ? l.conv().pad() : default_pad);
+  }
+  if (type == "FC") return fc_ref(x, *param("weight"), param("bias"));
+  if (type == "ReLU") {
+    Array y = x;
+    for (double& v : y.data) v = std::max(v, 0.0);
+    return y;
+  }
+  if (type == "MaxPool" || type == "AvgPool") {
+    const auto& p = l.pool();
+    const PoolKind kind = type == "MaxPool"         ? PoolKind::kMax
+                          : p.count_include_pad() ? PoolKind::kAvgIncludePad
+                                                  : PoolKind::kAvgExcludePad;
+    const int stride = p.has_stride() ? p.stride() : p.kernel_size();
+    return pool_ref(x, kind, p.kernel_size(), p.kernel_size(), stride, stride, p.pad());
+  }
+  if (type == "GlobalAvgPool") {
+    const int h = static_cast<int>(x.shape[2]), w = static_cast<int>(x.shape[3]);
+    return pool_ref(x, PoolKind::kAvgExcludePad, h, w, h, w, 0);
+  }
+  if (type == "Dropout") return x;  // evaluation mode
+  if (type == "Flatten") return {{x.shape[0], count(x.shape) / x.shape[0]}, x.data};
+  if (type == "Concat") return concat_ref(in);
+  fail("ReferenceNet: no reference for layer '{}' of type '{}'", l.name(), type);
+}
+
+}  // namespace
+
+ReferenceNet::ReferenceNet(onebyone::NetParameter net) : net_(std::move(net)) {}
+
+std::map<std::string, Array> ReferenceNet::forward(std::map<std::string, Array> blobs,
+                                                   const std::map<std::string, Array>& params) const {
+  // Layers run once all their inputs exist, whatever the file's order.
+  std::vector<bool> done(net_.layer_size());
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (int i = 0; i < net_.layer_size(); ++i) {
+      const LayerParameter& l = net_.layer(i);
+      if (done[i]) continue;
+      if (l.type() == "Input") {
+        done[i] = progress = true;
+        continue;
+      }
+      std::vector<const Array*> in;
+      for (const std::string& name : l.input())
+        if (blobs.count(name)) in.push_back(&blobs.at(name));
+      if (in.size() != static_cast<size_t>(l.input_size())) continue;
+      auto param = [&](const std::string& suffix) -> const Array* {
+        const auto it = params.find(l.name() + "." + suffix);
+        return it == params.end() ? nullptr : &it->second;
+      };
+      blobs[l.output(0)] = layer_ref(l, in, param);
+      done[i] = progress = true;
+    }
+  }
+  for (int i = 0; i < net_.layer_size(); ++i)
+    if (!done[i]) fail("ReferenceNet: layer '{}' never got its inputs", net_.layer(i).name());
+  return blobs;
 }
 
 }  // namespace obo::test

@@ -1,29 +1,54 @@
-// Naive references in double precision: plain loops over plain NCHW tensors, written for
-// obviousness, that the oneDNN layers are compared with.
+// Naive references in double precision: plain loops over plain row-major arrays, written for
+// obviousness, that the oneDNN layers are compared with one by one, and ReferenceNet, which runs
+// a whole net on them so that whole-model gradients can be differenced without float rounding.
 #pragma once
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "framework/tensor.h"
+#include "onebyone.pb.h"
 
 namespace obo::test {
 
-// x (N,C,H,W), w (O,C,K,K), b (O) or empty -> (N,O,Ho,Wo), zero padding.
-std::vector<double> conv_ref(const Tensor& x, const Tensor& w, const Tensor* b, int stride, int pad,
-                             Shape* out_shape);
+// A plain, row-major array of doubles: NCHW for images, NC for features.
+struct Array {
+  Shape shape;
+  std::vector<double> data;
+};
+Array to_array(const Tensor& t);  // any layout, converted to plain
+
+// x (N,C,H,W), w (O,C,K,K), b (O) or null -> (N,O,Ho,Wo), zero padding.
+Array conv_ref(const Array& x, const Array& w, const Array* b, int stride, int pad);
 
 enum class PoolKind { kMax, kAvgIncludePad, kAvgExcludePad };
 // Output size rounds down; padded cells never win a max.
-std::vector<double> pool_ref(const Tensor& x, PoolKind kind, int kernel_h, int kernel_w, int stride_h,
-                             int stride_w, int pad, Shape* out_shape);
+Array pool_ref(const Array& x, PoolKind kind, int kernel_h, int kernel_w, int stride_h, int stride_w, int pad);
 
-// x (N, F...) flattened to (N,F), w (O,F), b (O) or empty -> (N,O)
-std::vector<double> fc_ref(const Tensor& x, const Tensor& w, const Tensor* b);
+// x (N, F...) seen as (N,F), w (O,F), b (O) or null -> (N,O)
+Array fc_ref(const Array& x, const Array& w, const Array* b);
 
 // mean over examples of -log softmax(scores)[label]; scores (N,K)
 double softmax_cross_entropy_ref(const Tensor& scores, const Tensor& labels);
 
-// Largest |a - b| / max(1, |b|) between a layer's plain output and a reference.
-double max_relative_error(const Tensor& actual, const std::vector<double>& expected);
+// Largest |a - b| / max(1, |b|) between a layer's output and a reference.
+double max_relative_error(const Tensor& actual, const Array& expected);
+
+// A net run on the references above, in evaluation mode (dropout is the identity). It reads the
+// NetParameter itself, so it shares nothing with the Graph but the file: the layers the shipped
+// models use (Input, Conv, Conv1x1, Conv3x3, ReLU, MaxPool, AvgPool, GlobalAvgPool, Dropout, FC,
+// Flatten, Concat); any other type is an error naming it.
+class ReferenceNet {
+ public:
+  explicit ReferenceNet(onebyone::NetParameter net);
+  // Every blob's value, from the Input blobs' values and the parameters by name ("conv1.weight",
+  // "conv1.bias").
+  std::map<std::string, Array> forward(std::map<std::string, Array> blobs,
+                                       const std::map<std::string, Array>& params) const;
+
+ private:
+  onebyone::NetParameter net_;
+};
 
 }  // namespace obo::test
