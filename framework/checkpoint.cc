@@ -1,77 +1,47 @@
 #include "framework/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include <cerrno>
+#include <google/protobuf/util/message_differencer.h>
+
+#include <cmath>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 
 #include "framework/error.h"
+#include "framework/io.h"
 
 namespace obo {
 namespace {
 
 constexpr char kMagic[8] = {'O', 'B', 'O', 'C', 'K', 'P', 'T', '1'};
 constexpr size_t kHeader = 8 + 8 + 4;
+// Protobuf parses at most 2 GB; a larger file cannot be a checkpoint of ours.
+constexpr int64_t kCheckpointLimit = (int64_t{1} << 31) - 1;
 
-void write_all(int fd, const char* data, size_t size, const std::string& path) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("cannot write '{}': {}", path, std::strerror(errno));
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-}
-
-void sync_folder(const std::string& path) {
-  const std::string folder = std::filesystem::absolute(path).parent_path().string();
-  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return;  // nothing more we can do; the rename itself is atomic
-  ::fsync(fd);
-  ::close(fd);
+// Tensors from a checkpoint go into a net only if every value is finite.
+void check_finite(const onebyone::BlobProto& blob, const std::string& what) {
+  for (int i = 0; i < blob.data_size(); ++i)
+    if (!std::isfinite(blob.data(i)))
+      fail("checkpoint {} '{}' holds {} at index {}: not a usable checkpoint", what, blob.name(), blob.data(i), i);
 }
 
 }  // namespace
 
 void save_checkpoint(const std::string& path, const onebyone::Checkpoint& checkpoint,
                      const std::function<void()>& before_rename) {
-  std::string payload;
-  if (!checkpoint.SerializeToString(&payload)) fail("cannot serialise the checkpoint for '{}'", path);
-  std::string header(kMagic, 8);
-  const uint64_t length = payload.size();
+  std::string bytes(kMagic, 8);
+  const uint64_t length = checkpoint.ByteSizeLong();
+  bytes.append(reinterpret_cast<const char*>(&length), 8);
+  bytes.append(4, '\0');  // the CRC, once the payload is there
+  if (!checkpoint.AppendToString(&bytes)) fail("cannot serialise the checkpoint for '{}'", path);
   const uint32_t crc = static_cast<uint32_t>(
-      crc32(0, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
-  header.append(reinterpret_cast<const char*>(&length), 8);
-  header.append(reinterpret_cast<const char*>(&crc), 4);
-
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) fail("cannot create '{}': {}", tmp, std::strerror(errno));
-  try {
-    write_all(fd, header.data(), header.size(), tmp);
-    write_all(fd, payload.data(), payload.size(), tmp);
-    if (::fsync(fd) != 0) fail("cannot sync '{}': {}", tmp, std::strerror(errno));
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  ::close(fd);
-  if (before_rename) before_rename();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename '{}' to '{}': {}", tmp, path, std::strerror(errno));
-  sync_folder(path);
+      crc32(0, reinterpret_cast<const Bytef*>(bytes.data() + kHeader), static_cast<uInt>(length)));
+  std::memcpy(bytes.data() + 16, &crc, 4);
+  write_file(path, bytes, before_rename);
 }
 
 onebyone::Checkpoint load_checkpoint(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) fail("cannot open checkpoint '{}'", path);
-  const std::string bytes((std::istreambuf_iterator<char>(file)), {});
+  const std::string bytes = read_file(path, kCheckpointLimit, "checkpoint");
   if (bytes.size() < kHeader || std::memcmp(bytes.data(), kMagic, 8) != 0)
     fail("'{}' is not a OneByOne checkpoint (no OBOCKPT1 header)", path);
   uint64_t length;
@@ -111,6 +81,7 @@ void restore_tensors(const google::protobuf::RepeatedPtrField<onebyone::BlobProt
     if (shape != tensors[i]->shape() || blob.data_size() != tensors[i]->count())
       fail("{} tensor '{}' has shape {} in the checkpoint, expected {}", what, blob.name(), to_string(shape),
            to_string(tensors[i]->shape()));
+    check_finite(blob, what + " tensor");
     Tensor plain(shape);
     std::copy(blob.data().begin(), blob.data().end(), plain.data());
     tensors[i]->assign_plain(plain);
@@ -136,8 +107,24 @@ void restore_params(const onebyone::Checkpoint& checkpoint, Graph& graph) {
     if (blob.name() != params[i]->name || shape != params[i]->shape || blob.data_size() != count(shape))
       fail("checkpoint parameter {} is '{}' {}, the net expects '{}' {}", i, blob.name(), to_string(shape),
            params[i]->name, to_string(params[i]->shape));
+    check_finite(blob, "parameter");
     std::copy(blob.data().begin(), blob.data().end(), params[i]->value.data());
   }
+}
+
+std::string net_difference(const onebyone::NetParameter& a, const onebyone::NetParameter& b) {
+  auto normalised = [](onebyone::NetParameter net) {
+    net.clear_name();
+    for (LayerParameter& l : *net.mutable_layer())
+      for (onebyone::Shape& s : *l.mutable_input_param()->mutable_shape())
+        if (s.dim_size() > 0) s.set_dim(0, 1);  // the batch size is the evaluator's choice
+    return net;
+  };
+  google::protobuf::util::MessageDifferencer differencer;
+  std::string report;
+  differencer.ReportDifferencesToString(&report);
+  differencer.Compare(normalised(a), normalised(b));
+  return report;
 }
 
 }  // namespace obo

@@ -1,7 +1,8 @@
 // Checkpoints on disk: "OBOCKPT1", the payload's length and CRC-32, then the binary Checkpoint
-// message. Saving is atomic (a temporary file, fsync, rename, fsync of the folder), so a crash
-// at any moment leaves the previous checkpoint whole; loading rejects a truncated or corrupted
-// file by name, before any of it is used.
+// message. Saving is atomic (framework/io.h), so a crash or a full disk at any moment leaves the
+// previous checkpoint whole; loading rejects a truncated or corrupted file by name, before any
+// of it is used, and restoring rejects contents that cannot be (shapes that disagree with the
+// net, weights that are not finite).
 //
 //   onebyone::Checkpoint c;  store_params(graph, &c);  save_checkpoint("runs/nin/last.ckpt", c);
 //   restore_params(load_checkpoint("runs/nin/last.ckpt"), graph);
@@ -23,8 +24,13 @@ onebyone::Checkpoint load_checkpoint(const std::string& path);
 
 // Parameters by name, plain, in the graph's order.
 void store_params(Graph& graph, onebyone::Checkpoint* checkpoint);
-// Names and shapes must match the graph's, or the error names the first that differs.
+// Names and shapes must match the graph's, or the error names the first that differs; every value
+// must be finite.
 void restore_params(const onebyone::Checkpoint& checkpoint, Graph& graph);
+
+// How two nets differ, ignoring the batch size of their inputs ("" when they are the same net):
+// `test MODEL CKPT` must not evaluate weights in a net they were not trained in.
+std::string net_difference(const onebyone::NetParameter& a, const onebyone::NetParameter& b);
 
 void store_tensors(const std::vector<Tensor*>& tensors, const std::string& prefix,
                    google::protobuf::RepeatedPtrField<onebyone::BlobProto>* out);

@@ -1,6 +1,7 @@
 #include "framework/graph.h"
 
 #include <algorithm>
+#include <fstream>
 #include <set>
 
 #include "framework/dnnl_seam.h"
@@ -13,14 +14,38 @@ namespace obo {
 struct Graph::Blob {
   std::string name;
   std::string producer;
+  Shape shape;  // inferred before anything is allocated
   Tensor value;
-  Tensor grad;  // d loss / d value; the first propagating consumer writes it directly
-  std::vector<std::unique_ptr<Tensor>> extra_grads;  // one per further propagating consumer
-  bool needs_grad = false;  // depends on parameters (or on an Input, for gradient checks)
-  bool has_grad = false;    // a gradient is computed for it
-  bool read = false;  // some layer takes it as input
-  bool loss = false;
+  Tensor grad;  // d objective / d value; the first consumer that sends a gradient writes it
+  std::vector<std::unique_ptr<Tensor>> partial_grads;  // one per further consumer, summed into grad
+  bool consumed = false;       // some layer reads it
+  bool differentiable = false; // its value depends on parameters (or on inputs, for gradient checks)
+  bool receives_grad = false;  // backward computes its gradient
+  bool loss = false;           // its gradient is seeded with 1
 };
+
+namespace {
+
+// Memory this process can still take: the kernel's MemAvailable, or less under a cgroup limit;
+// -1 where neither can be read.
+int64_t available_memory() {
+  int64_t available = -1;
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string key; meminfo >> key;) {
+    int64_t kb = 0;
+    meminfo >> kb;
+    if (key == "MemAvailable:") available = kb * 1024;
+    meminfo.ignore(256, '\n');
+  }
+  int64_t limit = 0, used = 0;
+  if ((std::ifstream("/sys/fs/cgroup/memory.max") >> limit) && (std::ifstream("/sys/fs/cgroup/memory.current") >> used))
+    available = available < 0 ? limit - used : std::min(available, limit - used);
+  return available;
+}
+
+std::string gigabytes(int64_t bytes) { return fmt::format("{:.1f} GB", static_cast<double>(bytes) / 1e9); }
+
+}  // namespace
 
 Graph::Graph(const onebyone::NetParameter& net, const GraphOptions& options) : options_(options) {
   build(net);
@@ -32,91 +57,55 @@ Graph::Graph(Graph&&) noexcept = default;
 Graph& Graph::operator=(Graph&&) noexcept = default;
 
 void Graph::build(const onebyone::NetParameter& net) {
-  std::vector<Node> unordered;
+  std::vector<Node> nodes = create_layers(net);
+  connect(nodes);
+  if (options_.fuse_relu) fuse_relus(nodes);
+  order(std::move(nodes));
+  infer_shapes();
+  route_gradients();
+  allocate();
+}
+
+// Phase 1: a layer per description, from the registry; names and output blobs are unique.
+std::vector<Graph::Node> Graph::create_layers(const onebyone::NetParameter& net) {
+  if (net.layer_size() == 0) fail("the net '{}' has no layers", net.name());
+  std::vector<Node> nodes;
   for (int i = 0; i < net.layer_size(); ++i) {
     const LayerParameter& config = net.layer(i);
     if (config.name().empty()) fail("layer #{} (type '{}') has no name", i + 1, config.type());
-    for (const Node& other : unordered)
+    for (const Node& other : nodes)
       if (other.layer->name() == config.name()) fail("two layers are named '{}'", config.name());
     Node node;
     node.layer = create_layer(config);
     for (const std::string& name : config.output()) {
       auto& slot = blobs_[name];
       if (slot)
-        fail("layer '{}': output blob '{}' is already produced by layer '{}'", config.name(),
-             name, slot->producer);
+        fail("layer '{}': output blob '{}' is already produced by layer '{}'", config.name(), name, slot->producer);
       slot = std::make_unique<Blob>();
       slot->name = name;
       slot->producer = config.name();
       node.outputs.push_back(slot.get());
-      if (config.type() == "Input") input_blobs_.push_back(name);
+      if (node.layer->role() == Role::kInput) input_blobs_.push_back(name);
     }
-    unordered.push_back(std::move(node));
+    nodes.push_back(std::move(node));
   }
-  for (Node& node : unordered) {
+  return nodes;
+}
+
+// Phase 2: every input names a blob some layer produces.
+void Graph::connect(std::vector<Node>& nodes) {
+  for (Node& node : nodes) {
     for (const std::string& name : node.layer->config().input()) {
       const auto it = blobs_.find(name);
-      if (it == blobs_.end())
-        fail("layer '{}': input blob '{}' is not produced by any layer", node.layer->name(), name);
-      it->second->read = true;
+      if (it == blobs_.end()) fail("layer '{}': input blob '{}' is not produced by any layer", node.layer->name(), name);
+      it->second->consumed = true;
       node.inputs.push_back(it->second.get());
     }
   }
-  if (options_.fuse_relu) fuse_relus(unordered);
-  order(std::move(unordered));
-
-  // Shapes flow forward: set up and reshape each layer once its inputs have shapes.
-  for (Node& node : nodes_) {
-    for (Blob* b : node.inputs) node.in.push_back({&b->value, nullptr});
-    for (Blob* b : node.outputs) node.out.push_back({&b->value, nullptr});
-    run(node, "setup", [&] {
-      node.layer->setup(node.in, node.out);
-      node.layer->reshape(node.in, node.out);
-    });
-    bool needs_grad = !node.layer->params().empty() ||
-                      (node.layer->type() == "Input" && options_.input_grads);
-    for (size_t i = 0; i < node.inputs.size(); ++i)
-      needs_grad |= node.inputs[i]->needs_grad && node.layer->propagates(i);
-    for (Blob* b : node.outputs) b->needs_grad = needs_grad;
-    if (!node.outputs.empty()) node.outputs[0]->loss = node.layer->is_loss();
-  }
-
-  // Gradients flow back from the blobs no layer reads (losses, or a gradient check's objective)
-  // along edges whose consumer propagates; a layer runs backward when a gradient reaches one of
-  // its outputs.
-  for (auto& [name, b] : blobs_) b->has_grad = b->needs_grad && !b->read;
-  std::vector<std::vector<bool>> carries(nodes_.size());
-  for (size_t k = nodes_.size(); k-- > 0;) {
-    Node& node = nodes_[k];
-    node.runs_backward = std::any_of(node.outputs.begin(), node.outputs.end(),
-                                     [](const Blob* b) { return b->has_grad; });
-    for (size_t i = 0; i < node.inputs.size(); ++i) {
-      carries[k].push_back(node.runs_backward && node.layer->propagates(i) && node.inputs[i]->needs_grad);
-      if (carries[k][i]) node.inputs[i]->has_grad = true;
-    }
-  }
-  // One gradient buffer per carrying edge: the blob's own for the first consumer, an extra one
-  // (summed in by backward()) for each further consumer.
-  std::set<const Blob*> taken;
-  for (size_t k = 0; k < nodes_.size(); ++k) {
-    Node& node = nodes_[k];
-    for (size_t i = 0; i < node.inputs.size(); ++i) {
-      if (!carries[k][i]) continue;
-      Blob* b = node.inputs[i];
-      if (taken.insert(b).second) {
-        node.in[i].grad = &b->grad;
-      } else {
-        b->extra_grads.push_back(std::make_unique<Tensor>());
-        node.in[i].grad = b->extra_grads.back().get();
-      }
-    }
-    for (size_t i = 0; i < node.outputs.size(); ++i)
-      if (node.outputs[i]->has_grad) node.out[i].grad = &node.outputs[i]->grad;
-  }
-  plan_gradients();  // the layers were reshaped during setup above
-  seed_losses();
 }
 
+// Phase 3: a ReLU that alone reads the output of a layer that can apply it runs inside that
+// layer; its output name becomes an alias of the layer's output.
 void Graph::fuse_relus(std::vector<Node>& nodes) {
   for (Node& relu : nodes) {
     if (relu.layer->type() != "ReLU" || relu.inputs.size() != 1) continue;
@@ -132,7 +121,7 @@ void Graph::fuse_relus(std::vector<Node>& nodes) {
     for (Node& n : nodes)
       for (Blob*& in : n.inputs)
         if (in == y) in = x;
-    x->read = y->read;
+    x->consumed = y->consumed;
     aliases_[y->name] = x->name;
     for (auto& [alias, target] : aliases_)
       if (target == y->name) target = x->name;
@@ -142,8 +131,8 @@ void Graph::fuse_relus(std::vector<Node>& nodes) {
   nodes.erase(std::remove_if(nodes.begin(), nodes.end(), [](const Node& n) { return !n.layer; }), nodes.end());
 }
 
+// Phase 4: Kahn's algorithm, taking the earliest ready layer in file order each time.
 void Graph::order(std::vector<Node> unordered) {
-  // Kahn's algorithm, taking the earliest ready layer in file order each time.
   auto produced = [&](const Blob* b) {
     for (size_t j = 0; j < unordered.size(); ++j)
       if (unordered[j].layer && unordered[j].layer->name() == b->producer) return false;
@@ -157,15 +146,121 @@ void Graph::order(std::vector<Node> unordered) {
       std::vector<std::string> stuck;
       for (const Node& n : unordered)
         if (n.layer) stuck.push_back(n.layer->name());
-      fail("the layers {} form a cycle: each waits for an input that another produces",
-           fmt::join(stuck, ", "));
+      fail("the layers {} form a cycle: each waits for an input that another produces", fmt::join(stuck, ", "));
     }
     nodes_.push_back(std::move(*ready));  // leaves ready->layer null: placed
   }
+  for (Node& node : nodes_) {
+    for (Blob* b : node.inputs) node.in.push_back({&b->value, nullptr});
+    for (Blob* b : node.outputs) node.out.push_back({&b->value, nullptr});
+  }
 }
 
+// Phase 5: every blob's shape, from the inputs' forward, without allocating anything; then the
+// memory check. Layers declare their parameters (setup) when their input shapes are first known.
 void Graph::infer_shapes() {
-  for (Node& node : nodes_) run(node, "reshape", [&] { node.layer->reshape(node.in, node.out); });
+  for (Node& node : nodes_) {
+    Shapes in;
+    for (const Blob* b : node.inputs) in.push_back(b->shape);
+    run(node, "shape inference", [&] {
+      if (!node.set_up) node.layer->setup(in);
+      node.set_up = true;
+      const Shapes out = node.layer->output_shapes(in);
+      if (out.size() != node.outputs.size())
+        node.layer->error("gave {} output shapes for {} outputs", out.size(), node.outputs.size());
+      for (size_t i = 0; i < out.size(); ++i) {
+        const auto caller = input_shapes_.find(node.outputs[i]->name);
+        node.outputs[i]->shape = caller != input_shapes_.end() ? caller->second : out[i];
+        if (node.outputs[i]->shape.empty()) node.layer->error("output '{}' has no dimensions", node.outputs[i]->name);
+        try {
+          count(node.outputs[i]->shape);
+        } catch (const Error& e) {
+          node.layer->error("output '{}': {}", node.outputs[i]->name, e.what());
+        }
+      }
+    });
+  }
+  check_memory();
+}
+
+MemoryEstimate Graph::memory_estimate() const {
+  MemoryEstimate m;
+  for (const auto& [name, b] : blobs_) {
+    m.activations += count(b->shape) * 4;
+    m.gradients += count(b->shape) * 4;
+  }
+  for (const Node& node : nodes_)
+    for (const Param& p : node.layer->params()) m.parameters += count(p.shape) * 4 * 4;
+  return m;
+}
+
+void Graph::check_memory() const {
+  const MemoryEstimate m = memory_estimate();
+  const int64_t available = available_memory();
+  if (available < 0 || m.total() <= available) return;
+  std::vector<std::string> inputs;
+  for (const std::string& name : input_blobs_) inputs.push_back(name + " " + to_string(blob(name).shape));
+  fail("the net needs about {} with inputs {} (activations {}, their gradients {}, parameters with their gradients "
+       "and optimizer state {}), more than the {} of memory available: lower the batch or the input size",
+       gigabytes(m.total()), fmt::join(inputs, ", "), gigabytes(m.activations), gigabytes(m.gradients),
+       gigabytes(m.parameters), gigabytes(available));
+}
+
+// Phase 6: which blobs get gradients and which layers run backward. A gradient starts at every
+// differentiable blob no layer consumes (a loss, or a gradient check's objective) and flows back
+// along the edges whose consumer propagates it. The first consumer of a blob (in execution
+// order) writes the blob's own gradient buffer, each further one a partial buffer that
+// backward() adds in before the producer runs.
+void Graph::route_gradients() {
+  for (Node& node : nodes_) {
+    bool differentiable = !node.layer->params().empty() || (node.layer->role() == Role::kInput && options_.input_grads);
+    for (size_t i = 0; i < node.inputs.size(); ++i)
+      differentiable |= node.inputs[i]->differentiable && node.layer->propagates(i);
+    for (Blob* b : node.outputs) b->differentiable = differentiable;
+    if (!node.outputs.empty()) node.outputs[0]->loss = node.layer->role() == Role::kLoss;
+  }
+  for (auto& [name, b] : blobs_) b->receives_grad = b->differentiable && !b->consumed;
+  std::vector<std::vector<bool>> sends(nodes_.size());
+  for (size_t k = nodes_.size(); k-- > 0;) {
+    Node& node = nodes_[k];
+    node.runs_backward = std::any_of(node.outputs.begin(), node.outputs.end(), [](const Blob* b) { return b->receives_grad; });
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      sends[k].push_back(node.runs_backward && node.layer->propagates(i) && node.inputs[i]->differentiable);
+      if (sends[k][i]) node.inputs[i]->receives_grad = true;
+    }
+  }
+  std::set<const Blob*> written;
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    Node& node = nodes_[k];
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (!sends[k][i]) continue;
+      Blob* b = node.inputs[i];
+      if (written.insert(b).second) {
+        node.in[i].grad = &b->grad;
+      } else {
+        b->partial_grads.push_back(std::make_unique<Tensor>());
+        node.in[i].grad = b->partial_grads.back().get();
+      }
+    }
+    for (size_t i = 0; i < node.outputs.size(); ++i)
+      if (node.outputs[i]->receives_grad) node.out[i].grad = &node.outputs[i]->grad;
+  }
+}
+
+// Phase 7: every layer reshaped at the inferred shapes (tensors and primitives), then the
+// gradient buffers.
+void Graph::allocate() {
+  for (Node& node : nodes_) {
+    run(node, "reshape", [&] {
+      if (node.layer->role() == Role::kInput)
+        for (size_t i = 0; i < node.outputs.size(); ++i) node.out[i].value->reshape(node.outputs[i]->shape);
+      node.layer->reshape(node.in, node.out);
+      for (size_t i = 0; i < node.outputs.size(); ++i)
+        if (node.out[i].value->shape() != node.outputs[i]->shape)
+          node.layer->error("reshaped output '{}' to {}, but output_shapes() gave {}", node.outputs[i]->name,
+                            to_string(node.out[i].value->shape()), to_string(node.outputs[i]->shape));
+    });
+  }
   plan_gradients();
   seed_losses();
 }
@@ -192,7 +287,7 @@ void Graph::plan_gradients() {
         uses.push_back({g, b, n - 1 - i, producer_step.at(b), b->value.size()});
       }
   for (auto& [name, b] : blobs_)
-    if (b->has_grad && !b->read) {
+    if (b->receives_grad && !b->consumed) {
       b->grad.reshape(b->value.shape(), b->value.layout());
       b->grad.zero();
     }
@@ -220,7 +315,7 @@ void Graph::plan_gradients() {
 
 void Graph::seed_losses() {
   for (auto& [name, b] : blobs_)
-    if (b->loss && b->has_grad && !b->read) std::fill(b->grad.data(), b->grad.data() + b->grad.size(), 1.f);
+    if (b->loss && b->receives_grad && !b->consumed) std::fill(b->grad.data(), b->grad.data() + b->grad.size(), 1.f);
 }
 
 void Graph::allocate_params(uint64_t seed) {
@@ -246,24 +341,34 @@ void Graph::run(Node& node, const char* what, F&& f) {
   try {
     f();
   } catch (const dnnl::error& e) {
-    fail("layer '{}' ({}): oneDNN failed in {}: {}", node.layer->name(), node.layer->type(), what,
-         e.what());
+    fail("layer '{}' ({}): oneDNN failed in {}: {}", node.layer->name(), node.layer->type(), what, e.what());
   }
 }
 
-void Graph::reshape(const std::map<std::string, Shape>& input_shapes) {
-  for (const auto& [name, shape] : input_shapes) {
+void Graph::reshape(const std::map<std::string, Shape>& shapes) {
+  for (const auto& [name, shape] : shapes) {
     if (std::find(input_blobs_.begin(), input_blobs_.end(), name) == input_blobs_.end())
       fail("'{}' is not an Input blob (inputs: {})", name, fmt::join(input_blobs_, ", "));
-    blob(name).value.reshape(shape);
+    for (int64_t d : shape)
+      if (d <= 0) fail("Input blob '{}': dimensions must be positive, got {}", name, to_string(shape));
   }
-  infer_shapes();
+  const std::map<std::string, Shape> previous = input_shapes_;
+  for (const auto& [name, shape] : shapes) input_shapes_[name] = shape;
+  try {
+    infer_shapes();
+  } catch (...) {
+    // Refused (too large, say): the graph stays as it was, with its tensors at the old shapes.
+    input_shapes_ = previous;
+    infer_shapes();
+    throw;
+  }
+  allocate();
 }
 
 void Graph::set_batch(int64_t n) {
   std::map<std::string, Shape> shapes;
   for (const std::string& name : input_blobs_) {
-    Shape s = blob(name).value.shape();
+    Shape s = blob(name).shape;
     s.at(0) = n;
     shapes[name] = s;
   }
@@ -295,8 +400,8 @@ void Graph::backward_layer(size_t i) {
   for (Blob* b : node.outputs) {
     const int64_t n = static_cast<int64_t>(b->grad.size());
     float* sum = b->grad.data();
-    for (const auto& extra : b->extra_grads) {
-      const float* g = extra->data();
+    for (const auto& partial : b->partial_grads) {
+      const float* g = partial->data();
 #pragma omp parallel for simd schedule(static)
       for (int64_t k = 0; k < n; ++k) sum[k] += g[k];
     }

@@ -6,12 +6,15 @@
 //   g.forward({.train = true, .seed = 1, .step = 0});
 //   g.backward();                               // parameter gradients in g.param_grads()
 //
-// Layers run in topological order (the file's order where it is free); output shapes are
-// inferred when the graph is built and again whenever input shapes change (reshape), which is
-// also when every oneDNN primitive is created. Backward runs in reverse order: each consumer of
-// a blob writes its own gradient buffer, and the graph sums them before the blob's producer
-// runs. All parameters live in one contiguous buffer and all gradients in another, in the same
-// order, so an optimizer step is one pass.
+// Building runs named phases (Graph::build): create the layers, connect their blobs, fuse
+// ReLUs into their producers, order the layers, infer every shape (and refuse a net that would
+// not fit in memory, before anything is allocated), route gradients, then allocate: reshape
+// every layer (its tensors and oneDNN primitives) and plan the gradient buffers. A change of
+// input shapes (reshape) runs the last three again. Layers run in topological order (the file's
+// order where it is free); backward runs in reverse: each consumer of a blob writes its own
+// gradient buffer and the graph sums them before the blob's producer runs. All parameters live
+// in one contiguous buffer and all gradients in another, in the same order, so an optimizer
+// step is one pass.
 #pragma once
 
 #include <map>
@@ -31,6 +34,14 @@ struct GraphOptions {
   bool fuse_relu = true;
 };
 
+// What training a net at its current shapes takes, estimated from the shapes alone.
+struct MemoryEstimate {
+  int64_t activations = 0;  // bytes of every blob's value
+  int64_t gradients = 0;    // bytes of the blobs' gradients (an upper bound: buffers are shared)
+  int64_t parameters = 0;   // bytes of parameters, their gradients and two optimizer buffers
+  int64_t total() const { return activations + gradients + parameters; }
+};
+
 class Graph {
  public:
   explicit Graph(const onebyone::NetParameter& net, const GraphOptions& options = {});
@@ -47,8 +58,7 @@ class Graph {
   void forward(const Context& ctx);
   // Gradients of the loss blobs (seeded with 1 on every call), or of whatever the caller wrote
   // into the gradients of other blobs that no layer reads. Those starting gradients are
-  // consumed (a layer may overwrite its output's gradient): write them again before the next
-  // backward().
+  // consumed (a layer may overwrite it): write them again before the next backward().
   void backward();
   // One layer of the passes above (forward in order 0..n-1, backward in order n-1..0), for
   // per-layer timing.
@@ -76,6 +86,7 @@ class Graph {
   std::vector<Param*> params();
   Tensor& param_values() { return param_values_; }  // all parameters, flat
   Tensor& param_grads() { return param_grads_; }    // all gradients, same order
+  MemoryEstimate memory_estimate() const;
 
  private:
   struct Blob;
@@ -83,13 +94,19 @@ class Graph {
     std::unique_ptr<Layer> layer;
     std::vector<Blob*> inputs, outputs;
     Ports in, out;
+    bool set_up = false;
     bool runs_backward = false;
   };
 
   void build(const onebyone::NetParameter& net);
+  std::vector<Node> create_layers(const onebyone::NetParameter& net);
+  void connect(std::vector<Node>& nodes);
   void fuse_relus(std::vector<Node>& nodes);
   void order(std::vector<Node> unordered);
   void infer_shapes();
+  void check_memory() const;
+  void route_gradients();
+  void allocate();
   void plan_gradients();
   void seed_losses();
   void allocate_params(uint64_t seed);
@@ -102,6 +119,7 @@ class Graph {
   std::map<std::string, std::unique_ptr<Blob>> blobs_;
   std::map<std::string, std::string> aliases_;  // a fused ReLU's output -> the blob it names
   std::vector<std::string> input_blobs_;
+  std::map<std::string, Shape> input_shapes_;   // the caller's shapes for Input blobs
   Tensor param_values_, param_grads_;
   std::vector<Tensor> gradient_buffers_;  // shared by gradients whose lifetimes do not overlap
 };

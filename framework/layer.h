@@ -1,15 +1,13 @@
-// The layer contract. A layer is created from its LayerParameter by the registry, then driven by
-// the graph through four calls:
+// The layer contract. A layer is created from its LayerParameter by the registry (its
+// constructor checks the parameters and the number of inputs and outputs), then driven by the
+// graph in this order:
 //
-//   setup(in, out)     once: check the inputs, declare parameters with add_param().
-//   reshape(in, out)   per input shape: check shapes, set each output's shape and layout, build
-//                      oneDNN primitives. Nothing is allocated or created after this.
-//   forward(in, out)   reads in[i].value, writes out[i].value.
-//   backward(in, out)  reads out[i].grad and ASSIGNS in[i].grad (where non-null) and every
-//                      parameter's grad. Nothing is accumulated: oneDNN's backward primitives
-//                      overwrite, and the graph sums the gradients of a blob that feeds several
-//                      layers. An output's gradient is consumed: the layer may overwrite it
-//                      (a fused ReLU masks it in place).
+//   setup(shapes)          once, when its input shapes are first known: declare parameters.
+//   output_shapes(shapes)  whenever input shapes change, before anything is allocated: the
+//                          graph infers every shape of the net first, so that a net too large
+//                          for the machine is refused before any memory is taken.
+//   reshape(in, out)       then, per input shape: set each output's layout, build primitives.
+//   forward / backward     per step: bind data and execute; nothing is allocated or created.
 //
 // Values and gradients of one blob share a layout, so a gradient never needs reordering to be
 // summed. Parameters are plain (OIHW, OI, O) views into the graph's flat buffers.
@@ -26,6 +24,7 @@
 namespace obo {
 
 using onebyone::LayerParameter;
+using Shapes = std::vector<Shape>;
 
 // What a layer sees of one input or output blob.
 struct Port {
@@ -51,6 +50,14 @@ struct Param {
   Tensor grad;   // view into the graph's gradient buffer
 };
 
+// What a layer is for. The graph and the trainer ask, and never test a type name.
+enum class Role {
+  kCompute,  // everything between the data and the objective
+  kInput,    // its outputs are the caller's to fill (images, labels); their shapes too
+  kLoss,     // output 0 is an objective the graph minimises (its gradient is seeded with 1)
+  kMetric,   // output 0 is a figure to report (accuracy); no gradient flows through it
+};
+
 class Layer {
  public:
   explicit Layer(const LayerParameter& config);
@@ -64,28 +71,48 @@ class Layer {
   std::vector<Param>& params() { return params_; }
   const std::vector<Param>& params() const { return params_; }
 
-  virtual void setup(const Ports& in, const Ports& out) {
-    (void)in;
-    (void)out;
-  }
+  virtual Role role() const { return Role::kCompute; }
+
+  // Requires: the shapes of the inputs, one per input in the description's order; called once.
+  // Ensures: every parameter is declared with add_param(). Nothing is allocated: the graph owns
+  // parameter memory and fills it after every shape of the net is known.
+  virtual void setup(const Shapes& inputs) { (void)inputs; }
+
+  // Requires: setup() has run; `inputs` as for setup() (the batch size, and for fully
+  // convolutional layers the image size, may differ from setup's).
+  // Ensures: one shape per output, or an error (error()) naming what the inputs should be. Pure:
+  // no state changes, no allocation, so the graph can infer a whole net's shapes first. For an
+  // Input layer: the shapes its description gives (the graph lets callers change them).
+  virtual Shapes output_shapes(const Shapes& inputs) const = 0;
+
+  // Requires: every input tensor holds its shape and the layout its producer chose; output
+  // tensors are empty or hold the previous shapes.
+  // Ensures: every output tensor is reshaped to output_shapes(), in the layout the layer's
+  // primitives write; every primitive and buffer the passes need is created. Nothing is
+  // allocated or created after this until the next reshape.
   virtual void reshape(const Ports& in, const Ports& out) = 0;
+
+  // Requires: in[i].value holds the inputs. Ensures: out[i].value holds the outputs.
   virtual void forward(const Ports& in, const Ports& out, const Context& ctx) = 0;
+
+  // Requires: forward() ran on the same inputs; out[i].grad holds d objective / d output (an
+  // output's gradient is consumed: the layer may overwrite it, as a fused ReLU masks it in place).
+  // Ensures: in[i].grad, where non-null, and every parameter's grad are ASSIGNED, never
+  // accumulated: oneDNN's backward primitives overwrite, and the graph itself sums the gradients
+  // of a blob that feeds several layers.
   virtual void backward(const Ports& in, const Ports& out) = 0;
 
   // Throws Error("layer 'conv2' (Conv3x3): <message>").
   template <typename... Args>
   [[noreturn]] void error(fmt::format_string<Args...> format, Args&&... args) const {
-    fail("layer '{}' ({}): {}", name(), type(),
-         fmt::format(format, std::forward<Args>(args)...));
+    fail("layer '{}' ({}): {}", name(), type(), fmt::format(format, std::forward<Args>(args)...));
   }
 
-  // Whether gradients flow back to input i (not to labels, not through Accuracy).
+  // Whether gradients flow back to input i (not to labels, not through a metric).
   virtual bool propagates(size_t input) const {
     (void)input;
-    return true;
+    return role() != Role::kMetric;
   }
-  // Whether output 0 is an objective the graph minimises (its gradient is seeded with 1).
-  virtual bool is_loss() const { return false; }
   // Whether this layer can apply a ReLU to its only output itself (a oneDNN post-op). The
   // graph then calls fuse_relu() before setup and drops the ReLU layer.
   virtual bool can_fuse_relu() const { return false; }
@@ -101,8 +128,7 @@ class Layer {
  protected:
   // Declares a parameter; its lr/decay multipliers come from the layer's `param` entries in
   // declaration order. Returns its index in params().
-  size_t add_param(const std::string& suffix, Shape shape,
-                   const onebyone::FillerParameter& filler);
+  size_t add_param(const std::string& suffix, Shape shape, const onebyone::FillerParameter& filler);
   // Checks the number of inputs and outputs in the layer's description.
   void expect_arity(int min_inputs, int max_inputs, int outputs) const;
 

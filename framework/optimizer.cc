@@ -10,28 +10,55 @@
 namespace obo {
 
 void validate(const SolverParameter& s) {
-  if (!(s.base_lr() > 0)) fail("solver: base_lr must be positive, got {}", s.base_lr());
-  if (s.weight_decay() < 0) fail("solver: weight_decay must be >= 0, got {}", s.weight_decay());
-  if (s.warmup_iter() < 0) fail("solver: warmup_iter must be >= 0, got {}", s.warmup_iter());
+  // Written as !(x >= lo): NaN fails every comparison, so it is refused with the rest.
+  auto need = [](bool ok, const char* field, const char* rule, double value) {
+    if (!ok) fail("solver: {} must be {}, got {:g}", field, rule, value);
+  };
+  need(s.base_lr() > 0 && std::isfinite(s.base_lr()), "base_lr", "positive", s.base_lr());
+  need(s.min_lr() >= 0 && s.min_lr() <= s.base_lr(), "min_lr", "in [0, base_lr]", s.min_lr());
+  need(s.gamma() > 0 && std::isfinite(s.gamma()), "gamma", "positive", s.gamma());
+  need(s.weight_decay() >= 0 && std::isfinite(s.weight_decay()), "weight_decay", ">= 0", s.weight_decay());
+  need(s.warmup_iter() >= 0, "warmup_iter", ">= 0", static_cast<double>(s.warmup_iter()));
+  need(s.momentum() >= 0 && s.momentum() < 1, "momentum", "in [0, 1)", s.momentum());
+  need(s.beta1() >= 0 && s.beta1() < 1, "beta1", "in [0, 1)", s.beta1());
+  need(s.beta2() >= 0 && s.beta2() < 1, "beta2", "in [0, 1)", s.beta2());
+  need(s.epsilon() > 0 && std::isfinite(s.epsilon()), "epsilon", "positive", s.epsilon());
+  need(s.batch_size() > 0, "batch_size", "positive", s.batch_size());
+  need(s.epochs() > 0, "epochs", "positive", s.epochs());
+  need(s.test_interval() > 0, "test_interval", "positive", s.test_interval());
+  need(s.test_batch_size() >= 0, "test_batch_size", ">= 0 (0: batch_size)", s.test_batch_size());
+  need(s.augment_shift() >= 0, "augment_shift", ">= 0", s.augment_shift());
+  need(s.validation_size() >= 0, "validation_size", ">= 0", s.validation_size());
   switch (s.schedule()) {
     case SolverParameter::STEP:
-      if (s.step_size() <= 0) fail("solver: schedule STEP needs step_size > 0");
+      need(s.step_size() > 0, "step_size", "positive for schedule STEP", static_cast<double>(s.step_size()));
       break;
     case SolverParameter::MULTISTEP:
       if (s.milestones_size() == 0) fail("solver: schedule MULTISTEP needs milestones");
-      if (!std::is_sorted(s.milestones().begin(), s.milestones().end()))
-        fail("solver: milestones must be increasing");
+      if (!std::is_sorted(s.milestones().begin(), s.milestones().end()) || s.milestones(0) < 0)
+        fail("solver: milestones must be >= 0 and increasing");
       break;
     case SolverParameter::COSINE:
-      if (s.max_iter() <= s.warmup_iter())
-        fail("solver: schedule COSINE needs max_iter ({}) > warmup_iter ({})", s.max_iter(),
-             s.warmup_iter());
+      if (s.has_max_iter() && s.max_iter() <= s.warmup_iter())
+        fail("solver: schedule COSINE needs max_iter ({}) > warmup_iter ({})", s.max_iter(), s.warmup_iter());
       break;
     case SolverParameter::FIXED:
       break;
   }
-  if (s.optimizer() == SolverParameter::SGD && (s.momentum() < 0 || s.momentum() >= 1))
-    fail("solver: momentum must be in [0, 1), got {}", s.momentum());
+}
+
+SolverParameter resolve(const SolverParameter& written, int64_t steps_per_epoch, std::vector<std::string>* notices) {
+  validate(written);
+  SolverParameter s = written;
+  const int64_t run = steps_per_epoch * s.epochs();
+  if (!s.has_max_iter() && s.warmup_iter() > run / 2) {
+    notices->push_back(fmt::format("solver: warmup_iter {} is longer than half of this {}-step run; warming up over {} steps",
+                                   s.warmup_iter(), run, run / 2));
+    s.set_warmup_iter(run / 2);
+  }
+  if (s.schedule() == SolverParameter::COSINE && !s.has_max_iter()) s.set_max_iter(run);
+  if (s.test_batch_size() == 0) s.set_test_batch_size(s.batch_size());
+  return s;
 }
 
 double learning_rate(const SolverParameter& s, int64_t iter) {
@@ -63,6 +90,8 @@ double learning_rate(const SolverParameter& s, int64_t iter) {
 
 Optimizer::Optimizer(const SolverParameter& solver, Graph& graph) : solver_(solver) {
   validate(solver_);
+  if (solver_.schedule() == SolverParameter::COSINE && !solver_.has_max_iter())
+    fail("solver: schedule COSINE needs max_iter (resolve() sets it from the run's length)");
   w_ = graph.param_values().data();
   g_ = graph.param_grads().data();
   n_ = graph.param_values().count();

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "framework/graph.h"
@@ -19,9 +20,16 @@ namespace obo {
 using onebyone::SolverParameter;
 
 // The learning rate at iteration `iter` (0-based): linear warm-up over warmup_iter, then the
-// schedule. Throws if the solver's schedule is missing a field it needs.
+// schedule.
 double learning_rate(const SolverParameter& solver, int64_t iter);
+// Throws, naming the field, on a value no run can use: NaN, infinite, negative or zero where the
+// code divides by it or multiplies with it, a schedule missing a field it needs.
 void validate(const SolverParameter& solver);
+// The solver as a run of `steps_per_epoch` steps an epoch uses it. COSINE without max_iter decays
+// over the whole run (epochs * steps_per_epoch), so a run given more epochs stretches its
+// schedule; a warm-up longer than half the run is clamped to half, with a notice; a
+// test_batch_size of 0 becomes batch_size. Validates first.
+SolverParameter resolve(const SolverParameter& solver, int64_t steps_per_epoch, std::vector<std::string>* notices);
 
 class Optimizer {
  public:

@@ -3,10 +3,8 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "framework/error.h"
+#include "framework/io.h"
 
 namespace obo {
 namespace {
@@ -24,13 +22,9 @@ class FirstError : public google::protobuf::io::ErrorCollector {
 };
 
 template <typename M>
-M read(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) fail("cannot open '{}'", path);
-  std::stringstream text;
-  text << file.rdbuf();
+M read(const std::string& path, const char* what) {
   M message;
-  parse_text(text.str(), path, &message);
+  parse_text(read_file(path, kTextLimit, what), path, &message);
   return message;
 }
 
@@ -43,7 +37,9 @@ void parse_text(const std::string& text, const std::string& origin, google::prot
   if (!parser.ParseFromString(text, message)) fail("{}:{}", origin, errors.message());
 }
 
-onebyone::NetParameter read_net(const std::string& path) { return read<onebyone::NetParameter>(path); }
-onebyone::SolverParameter read_solver(const std::string& path) { return read<onebyone::SolverParameter>(path); }
+onebyone::NetParameter read_net(const std::string& path) { return read<onebyone::NetParameter>(path, "model file"); }
+onebyone::SolverParameter read_solver(const std::string& path) {
+  return read<onebyone::SolverParameter>(path, "solver file");
+}
 
 }  // namespace obo

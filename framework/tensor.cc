@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <numeric>
 
 #include "framework/dnnl_seam.h"
 #include "framework/error.h"
@@ -10,7 +9,12 @@
 namespace obo {
 
 int64_t count(const Shape& shape) {
-  return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
+  // At most 2^61 elements, so that a size in bytes fits in 64 bits too.
+  int64_t n = 1;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > (int64_t{1} << 61))
+      fail("shape {} {}", to_string(shape), d < 0 ? "has a negative dimension" : "has more than 2^61 elements");
+  return n;
 }
 
 std::string to_string(const Shape& shape) { return fmt::format("({})", fmt::join(shape, ",")); }

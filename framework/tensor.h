@@ -17,7 +17,8 @@ namespace obo {
 
 using Shape = std::vector<int64_t>;
 
-int64_t count(const Shape& shape);      // product of the dimensions
+// The product of the dimensions; throws if a dimension is negative or the product exceeds 2^61.
+int64_t count(const Shape& shape);
 std::string to_string(const Shape& shape);  // "(2,64,28,28)"
 
 // A oneDNN memory descriptor, kept out of this header; defined in framework/dnnl_seam.h.

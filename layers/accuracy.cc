@@ -11,10 +11,15 @@ class AccuracyLayer : public Layer {
  public:
   explicit AccuracyLayer(const LayerParameter& p) : Layer(p) { expect_arity(2, 2, 1); }
 
-  bool propagates(size_t) const override { return false; }
+  Role role() const override { return Role::kMetric; }
+
+  Shapes output_shapes(const Shapes& in) const override {
+    Scores::check(*this, in[0], in[1]);
+    return {{1}};
+  }
 
   void reshape(const Ports& in, const Ports& out) override {
-    scores_.reshape(*this, *in[0].value, *in[1].value);
+    scores_.reshape(*in[0].value);
     out[0].value->reshape({1});
   }
 

@@ -12,20 +12,29 @@ class ConcatLayer : public Layer {
  public:
   explicit ConcatLayer(const LayerParameter& p) : Layer(p) { expect_arity(1, 64, 1); }
 
-  void reshape(const Ports& in, const Ports& out) override {
-    const Shape& first = in[0].value->shape();
+  Shapes output_shapes(const Shapes& in) const override {
+    const Shape& first = in[0];
     if (first.size() != 4) error("needs (N,C,H,W) inputs, got {}", to_string(first));
-    Shape y_shape = first;
-    y_shape[1] = 0;
-    std::vector<dnn::memory::desc> srcs;
+    Shape y = first;
+    y[1] = 0;
     for (size_t i = 0; i < in.size(); ++i) {
-      const Shape& s = in[i].value->shape();
+      const Shape& s = in[i];
       if (s.size() != 4 || s[0] != first[0] || s[2] != first[2] || s[3] != first[3])
         error("input {} ('{}') has shape {}, expected ({},C,{},{}) like input 0", i,
               config().input(static_cast<int>(i)), to_string(s), first[0], first[2], first[3]);
-      y_shape[1] += s[1];
-      srcs.push_back(dnn::desc_of(*in[i].value));
+      y[1] += s[1];
     }
+    return {y};
+  }
+
+  void reshape(const Ports& in, const Ports& out) override {
+    Shapes shapes;
+    std::vector<dnn::memory::desc> srcs;
+    for (const Port& x : in) {
+      shapes.push_back(x.value->shape());
+      srcs.push_back(dnn::desc_of(*x.value));
+    }
+    const Shape y_shape = output_shapes(shapes)[0];
     const auto y_md = dnn::plain_desc(y_shape);
     out[0].value->reshape(y_shape);
     forward_ = dnn::create(dnn::concat(y_md, 1, srcs));

@@ -35,9 +35,9 @@ class ConvLayer : public Layer {
 
   bool can_fuse_relu() const override { return true; }
 
-  void setup(const Ports& in, const Ports&) override {
-    if (in[0].value->rank() != 4) error("needs an (N,C,H,W) input, got {}", to_string(in[0].value->shape()));
-    channels_ = in[0].value->dim(1);
+  void setup(const Shapes& in) override {
+    if (in[0].size() != 4) error("needs an (N,C,H,W) input, got {}", to_string(in[0]));
+    channels_ = in[0][1];
     const auto& c = config().conv();
     add_param("weight", {c.num_output(), channels_, kernel_, kernel_},
               c.has_weight_filler() ? c.weight_filler() : onebyone::FillerParameter());
@@ -45,16 +45,20 @@ class ConvLayer : public Layer {
       add_param("bias", {c.num_output()}, c.has_bias_filler() ? c.bias_filler() : constant_filler(0));
   }
 
+  Shapes output_shapes(const Shapes& in) const override {
+    const Shape& x = in[0];
+    if (x.size() != 4 || x[1] != channels_) error("expected input (N,{},H,W), got {}", channels_, to_string(x));
+    if (x[2] + 2 * pad_ < kernel_ || x[3] + 2 * pad_ < kernel_)
+      error("a {}x{} kernel with pad {} does not fit input {}", kernel_, kernel_, pad_, to_string(x));
+    const int64_t stride = config().conv().stride();
+    return {{x[0], config().conv().num_output(), (x[2] + 2 * pad_ - kernel_) / stride + 1,
+             (x[3] + 2 * pad_ - kernel_) / stride + 1}};
+  }
+
   void reshape(const Ports& in, const Ports& out) override {
     const Tensor& x = *in[0].value;
-    if (x.rank() != 4 || x.dim(1) != channels_)
-      error("expected input (N,{},H,W), got {}", channels_, to_string(x.shape()));
+    const Shape y_shape = output_shapes({x.shape()})[0];
     const int64_t stride = config().conv().stride();
-    const int64_t h = (x.dim(2) + 2 * pad_ - kernel_) / stride + 1;
-    const int64_t w = (x.dim(3) + 2 * pad_ - kernel_) / stride + 1;
-    if (x.dim(2) + 2 * pad_ < kernel_ || x.dim(3) + 2 * pad_ < kernel_)
-      error("a {}x{} kernel with pad {} does not fit input {}", kernel_, kernel_, pad_, to_string(x.shape()));
-    const Shape y_shape{x.dim(0), config().conv().num_output(), h, w};
     window_ = {{kernel_, kernel_}, {stride, stride}, {pad_, pad_}, {pad_, pad_}};
     const Shape& w_shape = params()[0].shape;
     const bool bias = params().size() > 1;

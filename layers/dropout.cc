@@ -20,6 +20,8 @@ class DropoutLayer : public Layer {
     if (!(ratio_ >= 0.f && ratio_ < 1.f)) error("dropout.ratio must be in [0, 1), got {}", ratio_);
   }
 
+  Shapes output_shapes(const Shapes& in) const override { return {in[0]}; }
+
   void reshape(const Ports& in, const Ports& out) override {
     out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
     mask_.reshape({static_cast<int64_t>(in[0].value->size())});

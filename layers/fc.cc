@@ -16,10 +16,10 @@ class FcLayer : public Layer {
     if (p.fc().num_output() <= 0) error("fc.num_output must be positive, got {}", p.fc().num_output());
   }
 
-  void setup(const Ports& in, const Ports&) override {
-    const Tensor& x = *in[0].value;
-    if (x.rank() != 2 && x.rank() != 4) error("needs an (N,C) or (N,C,H,W) input, got {}", to_string(x.shape()));
-    inputs_ = x.count() / x.dim(0);
+  void setup(const Shapes& in) override {
+    const Shape& x = in[0];
+    if (x.size() != 2 && x.size() != 4) error("needs an (N,C) or (N,C,H,W) input, got {}", to_string(x));
+    inputs_ = count(x) / x[0];
     const auto& fc = config().fc();
     add_param("weight", {fc.num_output(), inputs_},
               fc.has_weight_filler() ? fc.weight_filler() : onebyone::FillerParameter());
@@ -27,10 +27,15 @@ class FcLayer : public Layer {
       add_param("bias", {fc.num_output()}, fc.has_bias_filler() ? fc.bias_filler() : constant_filler(0));
   }
 
+  Shapes output_shapes(const Shapes& in) const override {
+    const Shape& x = in[0];
+    if ((x.size() != 2 && x.size() != 4) || count(x) / x[0] != inputs_)
+      error("expected {} features per example, got input {}", inputs_, to_string(x));
+    return {{x[0], config().fc().num_output()}};
+  }
+
   void reshape(const Ports& in, const Ports& out) override {
     const Tensor& x = *in[0].value;
-    if (x.count() / x.dim(0) != inputs_)
-      error("expected {} features per example, got input {}", inputs_, to_string(x.shape()));
     const int64_t n_out = config().fc().num_output();
     const Shape y_shape{x.dim(0), n_out};
     // The weight as oneDNN sees it: (O,C,H,W) over the same plain (O, C*H*W) buffer.

@@ -9,10 +9,14 @@ class FlattenLayer : public Layer {
  public:
   explicit FlattenLayer(const LayerParameter& p) : Layer(p) { expect_arity(1, 1, 1); }
 
+  Shapes output_shapes(const Shapes& in) const override {
+    if (in[0].size() < 2) error("needs an input of rank >= 2, got {}", to_string(in[0]));
+    return {{in[0][0], count(in[0]) / in[0][0]}};
+  }
+
   void reshape(const Ports& in, const Ports& out) override {
     const Tensor& x = *in[0].value;
-    if (x.rank() < 2) error("needs an input of rank >= 2, got {}", to_string(x.shape()));
-    out[0].value->reshape({x.dim(0), x.count() / x.dim(0)});
+    out[0].value->reshape(output_shapes({x.shape()})[0]);
     // The output buffer seen with the input's dimensions: a plain reorder target.
     const auto x_md = dnn::desc_of(x), flat_md = dnn::plain_desc(x.shape());
     x_ = dnn::unbound(x_md);

@@ -15,18 +15,22 @@ class InputLayer : public Layer {
     if (p.output_size() == 0) error("needs at least one output");
     if (p.input_param().shape_size() != p.output_size())
       error("gives {} shapes for {} outputs", p.input_param().shape_size(), p.output_size());
-    for (const auto& shape : p.input_param().shape())
-      for (int64_t d : shape.dim())
-        if (d <= 0) error("output shape dimensions must be positive, got {}", d);
-  }
-
-  void setup(const Ports&, const Ports& out) override {
-    for (size_t i = 0; i < out.size(); ++i) {
-      const auto& dims = config().input_param().shape(static_cast<int>(i)).dim();
-      out[i].value->reshape(Shape(dims.begin(), dims.end()));
+    for (int i = 0; i < p.output_size(); ++i) {
+      const auto& dims = p.input_param().shape(i).dim();
+      if (dims.empty()) error("shape {} (of '{}') has no dimensions", i, p.output(i));
+      for (int64_t d : dims)
+        if (d <= 0) error("shape {} (of '{}') has dimension {}: dimensions must be positive", i, p.output(i), d);
     }
   }
-  // Shapes are the caller's (set in setup or by Graph::reshape); data is the caller's too.
+
+  Role role() const override { return Role::kInput; }
+
+  Shapes output_shapes(const Shapes&) const override {
+    Shapes shapes;
+    for (const auto& shape : config().input_param().shape()) shapes.emplace_back(shape.dim().begin(), shape.dim().end());
+    return shapes;
+  }
+  // The graph shapes the outputs (from output_shapes() or from its caller); data is the caller's.
   void reshape(const Ports&, const Ports&) override {}
   void forward(const Ports&, const Ports&, const Context&) override {}
   void backward(const Ports&, const Ports&) override {}

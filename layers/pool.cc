@@ -27,25 +27,21 @@ class PoolLayer : public Layer {
       error("pad {} is more than half the kernel {}", pool.pad(), pool.kernel_size());
   }
 
+  Shapes output_shapes(const Shapes& in) const override {
+    const Shape& x = in[0];
+    if (x.size() != 4) error("needs an (N,C,H,W) input, got {}", to_string(x));
+    const dnn::Window w = window(x);
+    const int64_t pad = w.pad_l[0];
+    if (x[2] + 2 * pad < w.kernel[0] || x[3] + 2 * pad < w.kernel[1])
+      error("a {}x{} window with pad {} does not fit input {}", w.kernel[0], w.kernel[1], pad, to_string(x));
+    return {{x[0], x[1], (x[2] + 2 * pad - w.kernel[0]) / w.strides[0] + 1,
+             (x[3] + 2 * pad - w.kernel[1]) / w.strides[1] + 1}};
+  }
+
   void reshape(const Ports& in, const Ports& out) override {
     const Tensor& x = *in[0].value;
-    if (x.rank() != 4) error("needs an (N,C,H,W) input, got {}", to_string(x.shape()));
-    int64_t kh, kw, sh, sw, pad;
-    if (kind_ == Kind::kGlobalAvg) {
-      kh = sh = x.dim(2);
-      kw = sw = x.dim(3);
-      pad = 0;
-    } else {
-      const auto& pool = config().pool();
-      kh = kw = pool.kernel_size();
-      sh = sw = pool.has_stride() ? pool.stride() : pool.kernel_size();
-      pad = pool.pad();
-    }
-    if (x.dim(2) + 2 * pad < kh || x.dim(3) + 2 * pad < kw)
-      error("a {}x{} window with pad {} does not fit input {}", kh, kw, pad, to_string(x.shape()));
-    const Shape y_shape{x.dim(0), x.dim(1), (x.dim(2) + 2 * pad - kh) / sh + 1,
-                        (x.dim(3) + 2 * pad - kw) / sw + 1};
-    const dnn::Window window{{kh, kw}, {sh, sw}, {pad, pad}, {pad, pad}};
+    const Shape y_shape = output_shapes({x.shape()})[0];
+    const dnn::Window window = this->window(x.shape());
     const auto alg = kind_ == Kind::kMax ? dnnl::algorithm::pooling_max
                      : config().pool().count_include_pad() ? dnnl::algorithm::pooling_avg_include_padding
                                                            : dnnl::algorithm::pooling_avg_exclude_padding;
@@ -82,6 +78,14 @@ class PoolLayer : public Layer {
   }
 
  private:
+  // Kernel, strides and padding for an (N,C,H,W) input: the whole map for GlobalAvgPool.
+  dnn::Window window(const Shape& x) const {
+    if (kind_ == Kind::kGlobalAvg) return {{x[2], x[3]}, {x[2], x[3]}, {0, 0}, {0, 0}};
+    const auto& pool = config().pool();
+    const int64_t k = pool.kernel_size(), s = pool.has_stride() ? pool.stride() : k, pad = pool.pad();
+    return {{k, k}, {s, s}, {pad, pad}, {pad, pad}};
+  }
+
   Kind kind_;
   dnn::Arg src_, dst_, diff_dst_, diff_src_;
   dnn::memory workspace_;

@@ -10,6 +10,8 @@ class ReluLayer : public Layer {
  public:
   explicit ReluLayer(const LayerParameter& p) : Layer(p) { expect_arity(1, 1, 1); }
 
+  Shapes output_shapes(const Shapes& in) const override { return {in[0]}; }
+
   void reshape(const Ports& in, const Ports& out) override {
     const auto md = dnn::desc_of(*in[0].value);
     out[0].value->reshape(in[0].value->shape(), in[0].value->layout());

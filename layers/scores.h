@@ -12,17 +12,18 @@ namespace obo {
 
 class Scores {
  public:
-  // Checks shapes; `who` is the layer, named in errors.
-  void reshape(const Layer& who, const Tensor& scores, const Tensor& labels) {
-    const Shape& s = scores.shape();
-    if (s.size() < 2 || scores.count() != s[0] * s[1])
-      who.error("scores must be (N,K) or (N,K,1,1), got {}", to_string(s));
-    if (labels.count() != s[0])
-      who.error("expected {} labels for scores {}, got labels {}", s[0], to_string(s),
-                to_string(labels.shape()));
-    n_ = s[0];
-    k_ = s[1];
-    plain_.init(dnn::desc_of(scores), dnn::plain_desc(s));
+  // Checks the shapes of scores and labels; `who` is the layer, named in errors.
+  static void check(const Layer& who, const Shape& scores, const Shape& labels) {
+    if (scores.size() < 2 || count(scores) != scores[0] * scores[1])
+      who.error("scores must be (N,K) or (N,K,1,1), got {}", to_string(scores));
+    if (count(labels) != scores[0])
+      who.error("expected {} labels for scores {}, got labels {}", scores[0], to_string(scores), to_string(labels));
+  }
+
+  void reshape(const Tensor& scores) {
+    n_ = scores.dim(0);
+    k_ = scores.dim(1);
+    plain_.init(dnn::desc_of(scores), dnn::plain_desc(scores.shape()));
   }
 
   // Plain (N,K) scores of `t`, converted from its layout if needed.

@@ -14,11 +14,16 @@ class SoftmaxCrossEntropyLayer : public Layer {
  public:
   explicit SoftmaxCrossEntropyLayer(const LayerParameter& p) : Layer(p) { expect_arity(2, 2, 1); }
 
-  bool propagates(size_t input) const override { return input == 0; }
-  bool is_loss() const override { return true; }
+  Role role() const override { return Role::kLoss; }
+  bool propagates(size_t input) const override { return input == 0; }  // not to the labels
+
+  Shapes output_shapes(const Shapes& in) const override {
+    Scores::check(*this, in[0], in[1]);
+    return {{1}};
+  }
 
   void reshape(const Ports& in, const Ports& out) override {
-    scores_.reshape(*this, *in[0].value, *in[1].value);
+    scores_.reshape(*in[0].value);
     out[0].value->reshape({1});
     log_probs_.reshape({scores_.n(), scores_.k()});
     const auto md = dnn::plain_desc({scores_.n(), scores_.k()});

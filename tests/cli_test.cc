@@ -11,54 +11,37 @@
 
 #include "framework/checkpoint.h"
 #include "framework/data/dataset.h"
-#include "tools/png_io.h"
+#include "tools/image_io.h"
 #include "tests/test_util.h"
+#include "tests/tool.h"
 
 using namespace obo;
+using obo::test::run_tool;
+using obo::test::ToolRun;
 
-namespace {
-
-struct Run {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-Run run(const std::string& args) {
-  Run r;
-  const std::string command = std::string(ONEBYONE_TOOL) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) r.output.append(buffer, n);
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
-
-}  // namespace
 
 TEST_CASE("help, and usage errors with a non-zero exit", "[cli]") {
-  const Run help = run("--help");
+  const ToolRun help = run_tool("--help");
   CHECK(help.status == 0);
   for (const char* cmd : {"train", "test", "predict", "summary", "time"}) CHECK_THAT(help.output, Catch::Contains(cmd));
-  CHECK(run("train --help").status == 0);
-  const Run bogus = run("bogus");
+  CHECK(run_tool("train --help").status == 0);
+  const ToolRun bogus = run_tool("bogus");
   CHECK(bogus.status != 0);
   CHECK_THAT(bogus.output, Catch::Contains("error: unknown command 'bogus' (commands: train, test, predict, summary, time"));
-  const Run bad = run("train nin --epochs -3");
+  const ToolRun bad = run_tool("train nin --epochs -3");
   CHECK(bad.status != 0);
   CHECK_THAT(bad.output, Catch::Contains("--epochs"));
-  const Run missing = run("summary no-such-model");
+  const ToolRun missing = run_tool("summary no-such-model");
   CHECK(missing.status == 1);
   CHECK_THAT(missing.output, Catch::Contains("error: no model 'no-such-model'"));
 }
 
 TEST_CASE("summary counts parameters and FLOPs for any input size", "[cli]") {
-  const Run nin = run("summary nin --input 1,1,28,28");
+  const ToolRun nin = run_tool("summary nin --input 1,1,28,28");
   REQUIRE(nin.status == 0);
   CHECK_THAT(nin.output, Catch::Contains("(1,10,1,1)"));
   const std::string reduction = std::string(ONEBYONE_SOURCE_DIR) + "/models/reduction.prototxt";
-  const Run seed = run("summary " + reduction + " --input 1,50,600,600");
+  const ToolRun seed = run_tool("summary " + reduction + " --input 1,50,600,600");
   REQUIRE(seed.status == 0);
   // 1,000 weights + 20 biases; 2 * 50*20*600*600 = 720 MFLOPs.
   CHECK_THAT(seed.output, Catch::Contains("(1,20,600,600)") && Catch::Contains("1020") && Catch::Contains("720.00"));
@@ -67,12 +50,12 @@ TEST_CASE("summary counts parameters and FLOPs for any input size", "[cli]") {
 TEST_CASE("a malformed model file is reported with line and column", "[cli][errors]") {
   const std::string path = (std::filesystem::temp_directory_path() / "onebyone_bad.prototxt").string();
   std::ofstream(path) << "name: 'bad'\nlayer {\n  name: 'x'\n  type: 'ReLU'\n  inptu: 'data'\n}\n";
-  const Run r = run("summary " + path);
+  const ToolRun r = run_tool("summary " + path);
   CHECK(r.status == 1);
   CHECK_THAT(r.output, Catch::StartsWith("error: " + path + ":5:") && Catch::Contains("no field named \"inptu\""));
   const std::string solver = (std::filesystem::temp_directory_path() / "onebyone_bad.solver.prototxt").string();
   std::ofstream(solver) << "base_lr: 0.1\nschedule: SOMETIMES\n";
-  const Run s = run("train nin --solver " + solver + " --train-size 256 --test-size 100 --out /tmp/onebyone_never");
+  const ToolRun s = run_tool("train nin --solver " + solver + " --train-size 256 --test-size 100 --out /tmp/onebyone_never");
   CHECK(s.status == 1);
   // Protobuf places an unknown enum value at the token after it: here the start of line 3.
   CHECK_THAT(s.output, Catch::Contains(solver + ":3:1: ") && Catch::Contains("SOMETIMES"));
@@ -117,7 +100,7 @@ TEST_CASE("SIGINT during training writes a checkpoint and exits with 130", "[cli
 TEST_CASE("predict classifies PGM and PNG images of any size, and test-set digits", "[cli][mnist]") {
   const std::string out = (std::filesystem::temp_directory_path() / "onebyone_predict").string();
   std::filesystem::remove_all(out);
-  const Run trained = run(fmt::format("train lenet --train-size 6000 --test-size 500 --epochs 2 --quiet --out {} --data {}",
+  const ToolRun trained = run_tool(fmt::format("train lenet --train-size 6000 --test-size 500 --epochs 2 --quiet --out {} --data {}",
                                       out, obo::test::mnist_dir()));
   REQUIRE(trained.status == 0);
   const obo::Dataset test = obo::load_mnist(obo::test::mnist_dir(), "t10k");
@@ -135,16 +118,16 @@ TEST_CASE("predict classifies PGM and PNG images of any size, and test-set digit
   std::ofstream(out + "/seven.pgm", std::ios::binary) << pgm;
   obo::cli::write_png(out + "/seven.png", png);
   for (const char* file : {"seven.pgm", "seven.png"}) {
-    const Run r = run(fmt::format("predict {0}/last.ckpt {0}/{1}", out, file));
+    const ToolRun r = run_tool(fmt::format("predict {0}/last.ckpt {0}/{1}", out, file));
     INFO(r.output);
     REQUIRE(r.status == 0);
     CHECK_THAT(r.output, Catch::Contains("(84x84, inverted)"));
     const auto first = r.output.find('\n');
     CHECK(r.output.substr(first + 1, 5) == "  7  ");  // the top class
   }
-  const Run indexed = run(fmt::format("predict {}/last.ckpt --index 0 --data {}", out, obo::test::mnist_dir()));
+  const ToolRun indexed = run_tool(fmt::format("predict {}/last.ckpt --index 0 --data {}", out, obo::test::mnist_dir()));
   CHECK_THAT(indexed.output, Catch::StartsWith("test image 0 (label 7)\n  7  "));
-  const Run garbage = run(fmt::format("predict {0}/last.ckpt {0}/last.ckpt", out));
+  const ToolRun garbage = run_tool(fmt::format("predict {0}/last.ckpt {0}/last.ckpt", out));
   CHECK(garbage.status == 1);
-  CHECK_THAT(garbage.output, Catch::Contains("not a PGM image"));
+  CHECK_THAT(garbage.output, Catch::Contains("last.ckpt: neither a PNG nor an 8-bit PGM image"));
 }

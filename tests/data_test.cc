@@ -39,7 +39,8 @@ TEST_CASE("IDX files are validated", "[data][errors]") {
                     Catch::Contains("magic number 0x00000801, expected 0x00000803 (IDX images)"));
   const std::string tiny = write_temp("tiny", {0, 0, 8});
   CHECK_THROWS_WITH(read_idx_labels(tiny), tiny + ": 3 bytes is too short for an IDX labels header (8 bytes)");
-  CHECK_THROWS_WITH(read_idx_images("/nonexistent/x-idx3-ubyte"), "cannot open '/nonexistent/x-idx3-ubyte'");
+  CHECK_THROWS_WITH(read_idx_images("/nonexistent/x-idx3-ubyte"),
+                    "cannot open IDX file '/nonexistent/x-idx3-ubyte': No such file or directory");
 }
 
 TEST_CASE("MNIST loads with the sizes and labels of the real data set", "[data][mnist]") {

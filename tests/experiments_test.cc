@@ -12,6 +12,7 @@
 
 #include "framework/checkpoint.h"
 #include "tests/test_util.h"
+#include "tests/tool.h"
 
 using namespace obo;
 using namespace obo::test;
@@ -31,16 +32,6 @@ Cost cost_of(const std::string& model) {
   return c;
 }
 
-std::string run_tool(const std::string& args, int* status) {
-  FILE* pipe = popen((std::string(ONEBYONE_TOOL) + " " + args + " 2>&1").c_str(), "r");
-  std::string out;
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
-  const int raw = pclose(pipe);
-  *status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return out;
-}
-
 std::pair<uint32_t, uint32_t> png_size(const std::string& path) {
   png_image image{};
   image.version = PNG_IMAGE_VERSION;
@@ -54,13 +45,6 @@ bool has_png_signature(const std::string& path) {
   unsigned char header[8] = {};
   f.read(reinterpret_cast<char*>(header), 8);
   return png_sig_cmp(header, 0, 8) == 0;
-}
-
-std::string scratch(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("onebyone_" + name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
 }
 
 }  // namespace
@@ -96,17 +80,15 @@ TEST_CASE("parameters and multiply-adds match the hand-computed figures", "[expe
 }
 
 TEST_CASE("compare prints the table and writes CSV, JSON, PNG and SVG", "[experiments][mnist]") {
-  const std::string out = scratch("compare");
+  const std::string out = scratch_dir("compare");
   std::ofstream(out + "/short.solver.prototxt")
       << "optimizer: ADAM base_lr: 0.003 schedule: COSINE warmup_iter: 5 batch_size: 64 epochs: 2 augment_shift: 2\n";
-  int status = 0;
-  const std::string text = run_tool(fmt::format("compare inception inception-noreduce --solver {0}/short.solver.prototxt "
-                                                "--train-size 2000 --test-size 500 --seeds 2 --out {0} --data {1}",
-                                                out, mnist_dir()),
-                                    &status);
-  INFO(text);
-  REQUIRE(status == 0);
-  CHECK_THAT(text, Catch::Contains("final test %") && Catch::Contains("inception-noreduce"));
+  const ToolRun r = run_tool(fmt::format("compare inception inception-noreduce --solver {0}/short.solver.prototxt "
+                                        "--train-size 2000 --test-size 500 --seeds 2 --out {0} --data {1}",
+                                        out, mnist_dir()));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.output, Catch::Contains("final test %") && Catch::Contains("inception-noreduce"));
   std::ifstream csv(out + "/summary.csv");
   std::string header, row;
   std::getline(csv, header);
@@ -123,31 +105,32 @@ TEST_CASE("compare prints the table and writes CSV, JSON, PNG and SVG", "[experi
 }
 
 TEST_CASE("visualize draws one grid cell per channel beside the digit", "[experiments][mnist]") {
-  const std::string out = scratch("visualize");
+  const std::string out = scratch_dir("visualize");
   Graph g(read_net(model_path("nin")), {1, false});
   onebyone::Checkpoint c;
   *c.mutable_net() = read_net(model_path("nin"));
   store_params(g, &c);
   save_checkpoint(out + "/nin.ckpt", c);
-  int status = 0;
   // cccp1: 64 maps of 28x28 -> an 8x8 grid of 84x84 cells 2 px apart, after the 84x84 digit and
   // an 8 px margin: 84 + 8 + 8 * 86 = 780 wide, 8 * 86 - 2 = 686 high.
-  run_tool(fmt::format("visualize {0}/nin.ckpt --layer cccp1 --digit 3 --out {0}/a.png --data {1}", out, mnist_dir()), &status);
-  REQUIRE(status == 0);
+  REQUIRE(run_tool(fmt::format("visualize {0}/nin.ckpt --layer cccp1 --digit 3 --out {0}/a.png --data {1}", out,
+                               mnist_dir()))
+              .status == 0);
   CHECK(png_size(out + "/a.png") == std::pair<uint32_t, uint32_t>{780, 686});
   // pool2: 128 maps of 7x7 -> 12 columns, 11 rows of 84x84 cells: 84 + 8 + 12 * 86 = 1124 by 944.
-  run_tool(fmt::format("visualize {0}/nin.ckpt --layer pool2 --digit 3 --out {0}/b.png --data {1}", out, mnist_dir()), &status);
-  REQUIRE(status == 0);
+  REQUIRE(run_tool(fmt::format("visualize {0}/nin.ckpt --layer pool2 --digit 3 --out {0}/b.png --data {1}", out,
+                               mnist_dir()))
+              .status == 0);
   CHECK(png_size(out + "/b.png") == std::pair<uint32_t, uint32_t>{1124, 944});
-  const std::string bad = run_tool(fmt::format("visualize {0}/nin.ckpt --layer nope --data {1}", out, mnist_dir()), &status);
-  CHECK(status == 1);
-  CHECK_THAT(bad, Catch::Contains("no blob 'nope' in 'nin' (blobs: accuracy, cccp1,"));
+  const ToolRun bad = run_tool(fmt::format("visualize {0}/nin.ckpt --layer nope --data {1}", out, mnist_dir()));
+  CHECK(bad.status == 1);
+  CHECK_THAT(bad.output, Catch::Contains("no blob 'nope' in 'nin' (blobs: accuracy, cccp1,"));
 }
 
 TEST_CASE("graph writes DOT with the shapes on the edges", "[experiments]") {
-  int status = 0;
-  const std::string dot = run_tool("graph inception", &status);
-  REQUIRE(status == 0);
+  const ToolRun r = run_tool("graph inception");
+  REQUIRE(r.status == 0);
+  const std::string& dot = r.output;
   CHECK_THAT(dot, Catch::StartsWith("digraph \"inception\" {"));
   // stem_pool feeds the four branches; the concat gathers 16 + 24 + 8 + 8 channels.
   CHECK_THAT(dot, Catch::Contains("stem_pool\\nMaxPool") && Catch::Contains("block\\nConcat") &&
@@ -156,10 +139,10 @@ TEST_CASE("graph writes DOT with the shapes on the edges", "[experiments]") {
 }
 
 TEST_CASE("cost sets the seed's 1x1, 3x3 and 5x5 reductions side by side", "[experiments]") {
-  int status = 0;
-  const std::string text = run_tool("cost reduction reduction-3x3 reduction-5x5 --iterations 1", &status);
-  INFO(text);
-  REQUIRE(status == 0);
+  const ToolRun r = run_tool("cost reduction reduction-3x3 reduction-5x5 --iterations 1");
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  const std::string& text = r.output;
   // weights + biases; 600*600*20*50*k*k multiply-adds
   CHECK_THAT(text, Catch::Contains("1020") && Catch::Contains("360000000"));
   CHECK_THAT(text, Catch::Contains("9020") && Catch::Contains("3240000000"));

@@ -121,9 +121,47 @@ TEST_CASE("learning-rate schedules", "[optimizer]") {
 
 TEST_CASE("solver errors name the field", "[optimizer][errors]") {
   Graph g = sixteen_parameters();
-  CHECK_THROWS_WITH(make_optimizer(solver("schedule: STEP"), g), "solver: schedule STEP needs step_size > 0");
+  CHECK_THROWS_WITH(make_optimizer(solver("schedule: STEP"), g), "solver: step_size must be positive for schedule STEP, got 0");
   CHECK_THROWS_WITH(make_optimizer(solver("schedule: COSINE max_iter: 5 warmup_iter: 5"), g),
                     "solver: schedule COSINE needs max_iter (5) > warmup_iter (5)");
   CHECK_THROWS_WITH(make_optimizer(solver("base_lr: 0"), g), "solver: base_lr must be positive, got 0");
   CHECK_THROWS_WITH(make_optimizer(solver("momentum: 1"), g), "solver: momentum must be in [0, 1), got 1");
+  // NaN fails every comparison, so it is refused with the other impossible values.
+  const std::pair<const char*, const char*> bad = GENERATE(values<std::pair<const char*, const char*>>({
+      {"base_lr: nan", "solver: base_lr must be positive, got nan"},
+      {"base_lr: inf", "solver: base_lr must be positive, got inf"},
+      {"momentum: nan", "solver: momentum must be in [0, 1), got nan"},
+      {"optimizer: ADAM epsilon: 0", "solver: epsilon must be positive, got 0"},
+      {"optimizer: ADAM beta2: 1", "solver: beta2 must be in [0, 1), got 1"},
+      {"weight_decay: -0.1", "solver: weight_decay must be >= 0, got -0.1"},
+      {"schedule: STEP step_size: 10 gamma: nan", "solver: gamma must be positive, got nan"},
+      {"min_lr: -1", "solver: min_lr must be in [0, base_lr], got -1"},
+      {"batch_size: 0", "solver: batch_size must be positive, got 0"},
+      {"epochs: -2", "solver: epochs must be positive, got -2"},
+      {"test_interval: 0", "solver: test_interval must be positive, got 0"},
+      {"warmup_iter: -5", "solver: warmup_iter must be >= 0, got -5"},
+  }));
+  INFO(bad.first);
+  CHECK_THROWS_WITH(validate(solver(bad.first)), bad.second);
+}
+
+TEST_CASE("a solver is resolved for the run's length", "[optimizer]") {
+  std::vector<std::string> notices;
+  // 2 epochs of 100 steps: the cosine spans the run, and a warm-up of 700 is clamped to half of it.
+  const auto short_run = resolve(solver("schedule: COSINE warmup_iter: 700 epochs: 2"), 100, &notices);
+  CHECK(short_run.max_iter() == 200);
+  CHECK(short_run.warmup_iter() == 100);
+  REQUIRE(notices.size() == 1);
+  CHECK(notices[0] == "solver: warmup_iter 700 is longer than half of this 200-step run; warming up over 100 steps");
+  // More epochs stretch the schedule: where the 2-epoch run has decayed to 0, a 4-epoch one has not.
+  notices.clear();
+  const auto longer = resolve(solver("schedule: COSINE warmup_iter: 50 epochs: 4"), 100, &notices);
+  CHECK(notices.empty());
+  CHECK(longer.max_iter() == 400);
+  CHECK(learning_rate(resolve(solver("schedule: COSINE warmup_iter: 50 epochs: 2"), 100, &notices), 199) < 1e-3);
+  CHECK(learning_rate(longer, 199) > 0.005);
+  // A max_iter the solver states is kept; test_batch_size 0 means batch_size.
+  const auto fixed = resolve(solver("schedule: COSINE max_iter: 1000 batch_size: 32"), 100, &notices);
+  CHECK(fixed.max_iter() == 1000);
+  CHECK(fixed.test_batch_size() == 32);
 }

@@ -3,7 +3,12 @@
 
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
 #include "framework/checkpoint.h"
+#include "framework/io.h"
 #include "framework/trainer.h"
 #include "tests/test_util.h"
 
@@ -46,12 +51,67 @@ TEST_CASE("LeNet learns 6,000 real digits to at least 96% test accuracy", "[trai
   CHECK(total == 2000);
 }
 
-TEST_CASE("a diverging run stops with a clear error", "[training][mnist]") {
+TEST_CASE("a diverging run stops naming the step and where the first non-finite value appeared", "[training][mnist]") {
   const Dataset train = split_off(load_mnist(mnist_dir(), "train"), 1280).first;
   const Dataset test = split_off(load_mnist(mnist_dir(), "t10k"), 100).first;
-  Trainer trainer(read_net(model_path("lenet")), solver("base_lr: 0.3 momentum: 0.9 batch_size: 64 epochs: 1"), train, test, {});
-  CHECK_THROWS_WITH(trainer.run(), Catch::StartsWith("training diverged: the loss is ") &&
-                                       Catch::EndsWith("Lower base_lr or add warm-up."));
+  const auto net = read_net(model_path("lenet"));
+  SECTION("a learning rate far too high") {
+    Trainer trainer(net, solver("base_lr: 0.3 momentum: 0.9 batch_size: 64 epochs: 1"), train, test, {});
+    CHECK_THROWS_WITH(trainer.run(), Catch::StartsWith("training diverged at step ") &&
+                                         (Catch::Contains("is the first whose output is not finite") ||
+                                          Catch::Contains("the previous update made it so")) &&
+                                         Catch::EndsWith("Lower base_lr or add warm-up."));
+  }
+  SECTION("a weight that is already infinite") {
+    Trainer trainer(net, solver("base_lr: 0.01 batch_size: 64 epochs: 1"), train, test, {});
+    trainer.graph().params()[2]->value.data()[7] = INFINITY;  // conv2.weight
+    CHECK_THROWS_WITH(trainer.run(), Catch::StartsWith("training diverged at step 0 (epoch 1, batch 0): the loss is ") &&
+                                         Catch::Contains("parameter 'conv2.weight' holds inf at index 7"));
+  }
+  SECTION("a layer whose output overflows") {
+    Trainer trainer(net, solver("base_lr: 0.01 batch_size: 64 epochs: 1"), train, test, {});
+    Tensor& w = trainer.graph().params()[4]->value;  // ip1.weight
+    std::fill(w.data(), w.data() + w.count(), 1e37f);
+    CHECK_THROWS_WITH(trainer.run(), Catch::StartsWith("training diverged at step 0 (epoch 1, batch 0)") &&
+                                         Catch::Contains("layer 'ip1' (FC) is the first whose output is not finite"));
+  }
+}
+
+TEST_CASE("weights that are not finite are never saved", "[training][mnist]") {
+  const Dataset train = split_off(load_mnist(mnist_dir(), "train"), 640).first;
+  const Dataset test = split_off(load_mnist(mnist_dir(), "t10k"), 100).first;
+  const std::string dir = fresh_dir("nan");
+  std::filesystem::create_directories(dir);
+  RunFiles files(dir);
+  TrainerOptions options;
+  options.reporters = {&files};
+  options.stop_after_steps = 0;  // stop before the first step: the stop saves the weights as they are
+  Trainer stopped(read_net(model_path("lenet")), solver("base_lr: 0.01 batch_size: 64 epochs: 1"), train, test, options);
+  stopped.graph().params()[0]->value.data()[5] = NAN;
+  CHECK_THROWS_WITH(stopped.run(), "not saving a checkpoint after step 0: parameter 'conv1.weight' holds nan at index 5; " +
+                                       files.last() + " keeps the last good one");
+  CHECK_FALSE(std::filesystem::exists(files.last()));
+}
+
+TEST_CASE("metrics stay valid JSON and CSV when a figure is not finite", "[training]") {
+  const std::string dir = fresh_dir("metrics");
+  std::filesystem::create_directories(dir);
+  Graph g(read_net(model_path("lenet")));
+  onebyone::Checkpoint run;
+  run.mutable_net()->set_name("lenet \"quoted\"");
+  store_params(g, &run);
+  onebyone::EpochMetrics m;
+  m.set_epoch(1);
+  m.set_train_loss(NAN);
+  m.set_test_accuracy(INFINITY);
+  *run.add_history() = m;
+  RunFiles(dir).epoch(m, run);
+  const nlohmann::json metrics = nlohmann::json::parse(read_file(dir + "/metrics.json", 1 << 20, "metrics"));
+  CHECK(metrics["model"] == "lenet \"quoted\"");
+  CHECK(metrics["epochs"][0]["train_loss"].is_null());
+  CHECK(metrics["epochs"][0]["test_accuracy"].is_null());
+  const std::string csv = read_file(dir + "/metrics.csv", 1 << 20, "metrics");
+  CHECK_THAT(csv, Catch::EndsWith("\n1,nan,0.000000,0.000000,inf,0,0.000,0.0\n"));
 }
 
 TEST_CASE("a stopped run resumes to the same weights, bit for bit", "[training][mnist]") {
@@ -64,13 +124,16 @@ TEST_CASE("a stopped run resumes to the same weights, bit for bit", "[training][
   Trainer straight(net, s, train, test, {});
   straight.run();
 
+  const std::string dir = fresh_dir("resume");
+  std::filesystem::create_directories(dir);
+  RunFiles files(dir);
   TrainerOptions first;
-  first.out_dir = fresh_dir("resume");
+  first.reporters = {&files};
   first.stop_after_steps = 13;  // in the second epoch, batch 3
   Trainer stopped(net, s, train, test, first);
   const TrainResult partial = stopped.run();
   REQUIRE(partial.interrupted);
-  const onebyone::Checkpoint checkpoint = load_checkpoint(partial.checkpoint);
+  const onebyone::Checkpoint checkpoint = load_checkpoint(files.last());
   CHECK(checkpoint.epoch() == 1);
   CHECK(checkpoint.batch() == 3);
   CHECK(checkpoint.iteration() == 13);

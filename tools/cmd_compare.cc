@@ -3,12 +3,14 @@
 // test accuracy as mean +- standard deviation over seeds, final train accuracy measured in
 // evaluation mode, the generalisation gap, time per epoch, images/s), writes the learning
 // curves as PNG and SVG (with gnuplot) and the numbers as CSV and JSON.
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
+#include "framework/io.h"
 #include "framework/proto_io.h"
 #include "framework/trainer.h"
 #include "tools/common.h"
@@ -18,7 +20,7 @@ namespace {
 
 struct CompareArgs {
   std::vector<std::string> models;
-  std::string solver, data, out = "runs/compare";
+  std::string solver, data, out;
   int seeds = 1, epochs = 0, threads = 0;
   int64_t train_size = 0, test_size = 0;
 };
@@ -54,34 +56,41 @@ double curve(const ModelResult& m, size_t epoch, double (onebyone::EpochMetrics:
 
 std::string pct(const Stat& s) { return fmt::format("{:.2f} +- {:.2f}", 100 * s.mean, 100 * s.spread); }
 
+bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
+
+// Learning curves with gnuplot, each picture written under a temporary name and then renamed.
 void plot(const std::vector<ModelResult>& results, const std::string& out) {
-  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0)
-    fail("gnuplot is not installed (apt-get install gnuplot-nox; ./run installs it): no learning-curve plot");
   std::string script = "set key bottom right; set grid; set xlabel 'epoch'; set xtics 1\n";
   std::string plots[3];
   const char* titles[3] = {"train loss", "train accuracy (%)", "test accuracy (%)"};
   for (size_t m = 0; m < results.size(); ++m) {
-    const std::string data = fmt::format("{}/curve-{}.dat", out, results[m].name);
-    std::ofstream f(data);
-    f << "# epoch train_loss train_accuracy test_accuracy (means over seeds)\n";
+    const std::string data = fmt::format("{}/curve-{}.dat", out, file_name_of(results[m].name));
+    std::string table = "# epoch train_loss train_accuracy test_accuracy (means over seeds)\n";
     for (size_t e = 0; e < results[m].runs[0].size(); ++e)
-      f << fmt::format("{} {:.6f} {:.4f} {:.4f}\n", e + 1, curve(results[m], e, &onebyone::EpochMetrics::train_loss),
-                       100 * curve(results[m], e, &onebyone::EpochMetrics::train_accuracy),
-                       100 * curve(results[m], e, &onebyone::EpochMetrics::test_accuracy));
+      table += fmt::format("{} {:.6f} {:.4f} {:.4f}\n", e + 1, curve(results[m], e, &onebyone::EpochMetrics::train_loss),
+                           100 * curve(results[m], e, &onebyone::EpochMetrics::train_accuracy),
+                           100 * curve(results[m], e, &onebyone::EpochMetrics::test_accuracy));
+    write_file(data, table);
     for (int p = 0; p < 3; ++p)
-      plots[p] += fmt::format("{}'{}' using 1:{} with linespoints lw 2 title '{}'", m ? ", " : "", data, p + 2, results[m].name);
+      plots[p] += fmt::format("{}'{}' using 1:{} with linespoints lw 2 title '{}'", m ? ", " : "", data, p + 2,
+                              file_name_of(results[m].name));
   }
   std::string body = "set multiplot layout 1,3\n";
   for (int p = 0; p < 3; ++p)
     body += fmt::format("set title '{}'; set ylabel '{}'; {}plot {}\n", titles[p], titles[p], p == 0 ? "set logscale y; " : "unset logscale y; ",
                         plots[p]);
   body += "unset multiplot\n";
-  script += fmt::format("set terminal png size 1500,480 font ',11'; set output '{}/curves.png'\n", out) + body;
-  script += fmt::format("set terminal svg size 1500,480 font ',11'; set output '{}/curves.svg'\n", out) + body;
-  FILE* gnuplot = popen("gnuplot", "w");
-  if (!gnuplot) fail("cannot run gnuplot");
-  std::fputs(script.c_str(), gnuplot);
-  if (pclose(gnuplot) != 0) fail("gnuplot failed on the learning curves");
+  for (const char* format : {"png", "svg"}) {
+    write_file_with(fmt::format("{}/curves.{}", out, format), [&](const std::string& temporary) {
+      FILE* gnuplot = popen("gnuplot", "w");
+      if (!gnuplot) fail("cannot run gnuplot");
+      std::fputs((script + fmt::format("set terminal {} size 1500,480 font ',11'; set output '{}'\n", format, temporary) + body +
+                  "unset output\n")
+                     .c_str(),
+                 gnuplot);
+      if (pclose(gnuplot) != 0) fail("gnuplot failed on the learning curves");
+    });
+  }
 }
 
 void compare(const CompareArgs& a) {
@@ -90,8 +99,15 @@ void compare(const CompareArgs& a) {
   for (const std::string& m : a.models) nets.push_back(read_net(model_path(m)));
   onebyone::SolverParameter solver = read_solver(a.solver.empty() ? default_solver(model_path(a.models[0])) : a.solver);
   if (a.epochs > 0) solver.set_epochs(a.epochs);
+  // Everything that could stop the comparison after hours of training is checked first.
+  if (!have_gnuplot())
+    fail("gnuplot is not installed, and compare draws its learning curves with it (apt-get install gnuplot-nox; "
+         "./run build installs it)");
+  if (!a.out.empty() && RunFolder::holds_run(a.out))
+    fail("--out '{}' already holds a comparison or a run: choose another folder", a.out);
+  const RunFolder folder = a.out.empty() ? RunFolder::claim_next("runs/compare") : RunFolder::claim(a.out);
+  const std::string& out = folder.path();
   const Dataset train = load(a.data, "train", a.train_size), test = load(a.data, "t10k", a.test_size);
-  std::filesystem::create_directories(a.out);
   std::cout << fmt::format("comparing {} on {} training and {} test images, {} epochs, {} seed(s), one solver\n",
                            fmt::join(a.models, ", "), train.count, test.count, solver.epochs(), a.seeds)
             << std::flush;
@@ -103,9 +119,11 @@ void compare(const CompareArgs& a) {
     for (int s = 0; s < a.seeds; ++s) {
       onebyone::SolverParameter run_solver = solver;
       run_solver.set_seed(solver.seed() + s);
+      const std::string run_dir = fmt::format("{}/{}/seed{}", out, file_name_of(r.name), run_solver.seed());
+      std::filesystem::create_directories(run_dir);
+      RunFiles files(run_dir);
       TrainerOptions options;
-      options.progress = false;
-      options.out_dir = fmt::format("{}/{}/seed{}", a.out, r.name, run_solver.seed());
+      options.reporters = {&files};
       Trainer trainer(net, run_solver, train, test, options);
       const TrainResult t = trainer.run();
       Graph& g = trainer.graph();
@@ -131,35 +149,42 @@ void compare(const CompareArgs& a) {
   const std::string header = fmt::format("{:<12} {:>11} {:>10} {:>16} {:>16} {:>16} {:>8} {:>9} {:>8}", "model", "parameters",
                                          "MFLOPs/img", "final test %", "best test %", "final train %", "gap %", "s/epoch", "img/s");
   std::cout << "\n" << header << "\n";
-  std::ofstream csv(a.out + "/summary.csv");
-  csv << "model,parameters,mflops_per_image,final_test_mean,final_test_std,best_test_mean,best_test_std,final_train_mean,gap,seconds_per_epoch,images_per_second\n";
-  std::ofstream curves(a.out + "/curves.csv");
-  curves << "model,seed,epoch,train_loss,train_accuracy,test_accuracy\n";
-  std::string json = "{\"models\": [";
-  for (size_t m = 0; m < results.size(); ++m) {
-    const ModelResult& r = results[m];
+  std::string csv =
+      "model,parameters,mflops_per_image,final_test_mean,final_test_std,best_test_mean,best_test_std,final_train_mean,"
+      "gap,seconds_per_epoch,images_per_second\n";
+  std::string curves = "model,seed,epoch,train_loss,train_accuracy,test_accuracy\n";
+  nlohmann::json models = nlohmann::json::array();
+  for (const ModelResult& r : results) {
     const Stat final_test = stat(r.final_test), best = stat(r.best_test), final_train = stat(r.final_train);
     const double gap = final_train.mean - final_test.mean;
     const double seconds = stat(r.epoch_seconds).mean, rate = stat(r.images_per_second).mean;
     std::cout << fmt::format("{:<12} {:>11} {:>10.2f} {:>16} {:>16} {:>16} {:>8.2f} {:>9.1f} {:>8.0f}\n", r.name, r.params,
                              r.mflops, pct(final_test), pct(best), pct(final_train), 100 * gap, seconds, rate);
-    csv << fmt::format("{},{},{:.3f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.2f},{:.1f}\n", r.name, r.params, r.mflops,
+    csv += fmt::format("{},{},{:.3f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.2f},{:.1f}\n", r.name, r.params, r.mflops,
                        final_test.mean, final_test.spread, best.mean, best.spread, final_train.mean, gap, seconds, rate);
     for (size_t s = 0; s < r.runs.size(); ++s)
       for (const auto& e : r.runs[s])
-        curves << fmt::format("{},{},{},{:.6f},{:.6f},{:.6f}\n", r.name, solver.seed() + s, e.epoch(), e.train_loss(),
+        curves += fmt::format("{},{},{},{:.6f},{:.6f},{:.6f}\n", r.name, solver.seed() + s, e.epoch(), e.train_loss(),
                               e.train_accuracy(), e.test_accuracy());
-    json += fmt::format("{}{{\"model\": \"{}\", \"parameters\": {}, \"mflops_per_image\": {:.3f}, \"final_test_accuracy\": {:.6f}, "
-                        "\"final_test_std\": {:.6f}, \"best_test_accuracy\": {:.6f}, \"final_train_accuracy\": {:.6f}, "
-                        "\"gap\": {:.6f}, \"seconds_per_epoch\": {:.2f}, \"images_per_second\": {:.1f}}}",
-                        m ? ", " : "", r.name, r.params, r.mflops, final_test.mean, final_test.spread, best.mean,
-                        final_train.mean, gap, seconds, rate);
+    models.push_back({{"model", r.name},
+                      {"parameters", r.params},
+                      {"mflops_per_image", r.mflops},
+                      {"final_test_accuracy", final_test.mean},
+                      {"final_test_std", final_test.spread},
+                      {"best_test_accuracy", best.mean},
+                      {"best_test_std", best.spread},
+                      {"final_train_accuracy", final_train.mean},
+                      {"gap", gap},
+                      {"seconds_per_epoch", seconds},
+                      {"images_per_second", rate}});
   }
-  std::ofstream(a.out + "/summary.json") << json << "]}\n";
+  write_file(out + "/summary.csv", csv);
+  write_file(out + "/curves.csv", curves);
+  write_file(out + "/summary.json", nlohmann::json{{"models", models}}.dump(2) + "\n");
   std::cout << "\naccuracies are mean +- standard deviation over seeds; train accuracy is measured in evaluation mode\n"
                "after the last epoch; gap = final train - final test.\n";
-  plot(results, a.out);
-  std::cout << fmt::format("wrote {0}/summary.csv, {0}/summary.json, {0}/curves.csv, {0}/curves.png, {0}/curves.svg\n", a.out);
+  plot(results, out);
+  std::cout << fmt::format("wrote {0}/summary.csv, {0}/summary.json, {0}/curves.csv, {0}/curves.png, {0}/curves.svg\n", out);
 }
 
 }  // namespace
@@ -169,12 +194,13 @@ void add_compare(CLI::App& app) {
   args->data = default_data_dir();
   CLI::App* cmd = app.add_subcommand("compare", "Train several models under one solver and compare them side by side");
   cmd->add_option("models", args->models, "Model files or names in models/")->required()->expected(2, 16);
-  cmd->add_option("--solver", args->solver, "Solver for every model (default: the first model's)")->check(CLI::ExistingFile);
+  cmd->add_option("--solver", args->solver, "Solver for every model (default: the first model's)");
   cmd->add_option("--seeds", args->seeds, "Runs per model, with seeds solver.seed, +1, ...")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--epochs", args->epochs, "Override the solver's epochs")->check(CLI::PositiveNumber);
   cmd->add_option("--train-size", args->train_size, "Use only the first N training images")->check(CLI::PositiveNumber);
   cmd->add_option("--test-size", args->test_size, "Use only the first N test images")->check(CLI::PositiveNumber);
-  cmd->add_option("--out", args->out, "Folder for the table, curves and checkpoints")->capture_default_str();
+  cmd->add_option("--out", args->out, "Folder for the table, curves and checkpoints (default: runs/compare, or a new "
+                                      "runs/compare-N)");
   cmd->add_option("--data", args->data, "Folder with the MNIST IDX files")->capture_default_str();
   add_threads_option(cmd, &args->threads);
   cmd->callback([args] { compare(*args); });

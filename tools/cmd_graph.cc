@@ -1,11 +1,14 @@
 // onebyone graph MODEL: the layer graph in Graphviz DOT, each edge labelled with the shape of
 // the blob it carries (C,H,W); with --out F.dot, also F.svg where Graphviz's `dot` is installed.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <map>
 
 #include "framework/graph.h"
+#include "framework/io.h"
 #include "framework/proto_io.h"
 #include "tools/common.h"
 
@@ -50,14 +53,23 @@ void graph_command(const GraphArgs& a) {
     std::cout << dot;
     return;
   }
-  std::ofstream(a.out) << dot;
+  write_file(a.out, dot);
   std::cout << "wrote " << a.out << "\n";
   const std::string svg = a.out.substr(0, a.out.rfind('.')) + ".svg";
   if (std::system("command -v dot >/dev/null 2>&1") != 0) {
     std::cout << "Graphviz's dot is not installed: no SVG (apt-get install graphviz)\n";
     return;
   }
-  if (std::system(fmt::format("dot -Tsvg '{}' -o '{}'", a.out, svg).c_str()) != 0) fail("dot could not render '{}'", a.out);
+  write_file_with(svg, [&](const std::string& temporary) {
+    const pid_t child = fork();
+    if (child == 0) {
+      execlp("dot", "dot", "-Tsvg", a.out.c_str(), "-o", temporary.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    int status = 0;
+    if (child < 0 || waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      fail("dot could not render '{}'", a.out);
+  });
   std::cout << "wrote " << svg << "\n";
 }
 

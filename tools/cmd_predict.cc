@@ -1,7 +1,6 @@
 // onebyone predict CKPT IMAGE | --index N: classify a PGM or PNG image (any size, scaled to the
 // net's input) or a test-set digit; prints the most likely classes with their probabilities.
 #include <cmath>
-#include <fstream>
 #include <iostream>
 #include <numeric>
 
@@ -9,56 +8,10 @@
 #include "framework/error.h"
 #include "framework/trainer.h"
 #include "tools/common.h"
-#include "tools/png_io.h"
+#include "tools/image_io.h"
 
 namespace obo::cli {
 namespace {
-
-GrayImage read_pgm(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) fail("cannot open '{}'", path);
-  auto token = [&] {
-    std::string t;
-    for (char c; file.get(c);) {
-      if (c == '#') {
-        std::string comment;
-        std::getline(file, comment);
-      } else if (std::isspace(static_cast<unsigned char>(c))) {
-        if (!t.empty()) return t;
-      } else {
-        t += c;
-      }
-    }
-    return t;
-  };
-  const std::string magic = token();
-  if (magic != "P5" && magic != "P2") fail("{}: not a PGM image (magic '{}')", path, magic);
-  GrayImage g;
-  int maxval = 0;
-  try {
-    g.width = std::stoll(token());
-    g.height = std::stoll(token());
-    maxval = std::stoi(token());
-  } catch (const std::exception&) {
-    fail("{}: malformed PGM header", path);
-  }
-  if (g.width <= 0 || g.height <= 0 || maxval <= 0 || maxval > 255)
-    fail("{}: unsupported PGM ({}x{}, maxval {}); 8-bit grey only", path, g.width, g.height, maxval);
-  g.pixels.resize(g.width * g.height);
-  if (magic == "P5") {
-    file.read(reinterpret_cast<char*>(g.pixels.data()), static_cast<std::streamsize>(g.pixels.size()));
-    if (file.gcount() != static_cast<std::streamsize>(g.pixels.size())) fail("{}: truncated PGM", path);
-  } else {
-    for (auto& p : g.pixels) {
-      const std::string t = token();
-      if (t.empty()) fail("{}: truncated PGM", path);
-      p = static_cast<uint8_t>(std::stoi(t));
-    }
-  }
-  if (maxval != 255)
-    for (auto& p : g.pixels) p = static_cast<uint8_t>(p * 255 / maxval);
-  return g;
-}
 
 // Box-filter resampling to rows x cols, so any size scales down (or up) without aliasing.
 std::vector<float> resample(const GrayImage& g, int64_t rows, int64_t cols) {
@@ -101,8 +54,7 @@ void predict(const PredictArgs& a) {
     what = fmt::format("test image {} (label {})", a.index, test.labels[a.index]);
   } else {
     if (a.image.empty()) fail("predict needs an IMAGE or --index N");
-    const bool png = a.image.size() > 4 && a.image.substr(a.image.size() - 4) == ".png";
-    const GrayImage g = png ? read_png(a.image) : read_pgm(a.image);
+    const GrayImage g = read_image(a.image);
     std::vector<float> pixels = resample(g, rows, cols);
     // MNIST digits are light on dark: invert a dark-on-light drawing.
     const double mean = std::accumulate(pixels.begin(), pixels.end(), 0.0) / pixels.size();
@@ -134,8 +86,8 @@ void add_predict(CLI::App& app) {
   auto args = std::make_shared<PredictArgs>();
   args->data = default_data_dir();
   CLI::App* cmd = app.add_subcommand("predict", "Classify a PGM/PNG image or a test-set digit");
-  cmd->add_option("checkpoint", args->checkpoint, "Checkpoint (holds the net and its weights)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("image", args->image, "PGM or PNG image, any size; scaled to the net's input")->check(CLI::ExistingFile);
+  cmd->add_option("checkpoint", args->checkpoint, "Checkpoint (holds the net and its weights)")->required();
+  cmd->add_option("image", args->image, "PGM or PNG image, any size; scaled to the net's input");
   cmd->add_option("--index", args->index, "Classify this test-set digit instead")->check(CLI::NonNegativeNumber);
   cmd->add_option("--top", args->top, "How many classes to show")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--data", args->data, "Folder with the MNIST IDX files")->capture_default_str();

@@ -1,4 +1,6 @@
-// onebyone test MODEL CKPT: accuracy, per-class accuracy and the confusion matrix on the test set.
+// onebyone test [MODEL] CKPT: accuracy, per-class accuracy and the confusion matrix on the test
+// set. The checkpoint holds its net; a MODEL given beside it must describe the same net (the
+// batch size aside), or the weights would be evaluated in a net they were not trained in.
 #include <iostream>
 
 #include "framework/checkpoint.h"
@@ -10,15 +12,25 @@ namespace obo::cli {
 namespace {
 
 struct TestArgs {
-  std::string model, checkpoint, data;
+  std::vector<std::string> files;  // [MODEL] CKPT
+  std::string data;
   int threads = 0, batch = 1000;
   int64_t test_size = 0;
 };
 
 void test(const TestArgs& a) {
   apply_threads(a.threads);
-  Graph graph(read_net(model_path(a.model)));
-  restore_params(load_checkpoint(a.checkpoint), graph);
+  const std::string& checkpoint_path = a.files.back();
+  const onebyone::Checkpoint checkpoint = load_checkpoint(checkpoint_path);
+  if (a.files.size() == 2) {
+    const std::string model = model_path(a.files[0]);
+    const std::string difference = net_difference(checkpoint.net(), read_net(model));
+    if (!difference.empty())
+      fail("the net in {} is not the one '{}' was trained in ({}); `onebyone test {}` evaluates the checkpoint's own net",
+           model, checkpoint_path, difference.substr(0, difference.find_last_not_of('\n') + 1), checkpoint_path);
+  }
+  Graph graph(checkpoint.net());
+  restore_params(checkpoint, graph);
   const Dataset data = load(a.data, "t10k", a.test_size);
   const Evaluation e = evaluate(graph, data, a.batch);
   std::cout << fmt::format("test accuracy {:.2f}% ({} of {}), loss {:.4f}\n\n", 100 * e.accuracy,
@@ -44,8 +56,10 @@ void add_test(CLI::App& app) {
   auto args = std::make_shared<TestArgs>();
   args->data = default_data_dir();
   CLI::App* cmd = app.add_subcommand("test", "Evaluate a checkpoint on the MNIST test set");
-  cmd->add_option("model", args->model, "Model file or name in models/")->required();
-  cmd->add_option("checkpoint", args->checkpoint, "Checkpoint with the weights")->required()->check(CLI::ExistingFile);
+  cmd->add_option("files", args->files, "[MODEL] CKPT: the checkpoint (it holds its net), and optionally the model file it "
+                                        "must match")
+      ->required()
+      ->expected(1, 2);
   cmd->add_option("--data", args->data, "Folder with the MNIST IDX files")->capture_default_str();
   cmd->add_option("--batch", args->batch, "Evaluation batch size")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--test-size", args->test_size, "Use only the first N test images")->check(CLI::PositiveNumber);

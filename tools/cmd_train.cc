@@ -1,19 +1,31 @@
 // onebyone train MODEL [--solver S] | train --resume CKPT: training with a checkpoint each epoch;
 // Ctrl-C or SIGTERM writes a checkpoint and exits with status 130.
+//
+// No run replaces another's files: a new run gets a folder of its own (runs/<net>, else
+// runs/<net>-2, ...; an --out that holds a run is refused), and a resumed run continues in its
+// checkpoint's folder unless that would replace a different last.ckpt there, in which case it
+// branches into a new folder. Everything that can be checked is checked before the first step.
 #include <sys/resource.h>
+
+#include <omp.h>
 
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "framework/checkpoint.h"
 #include "framework/error.h"
+#include "framework/io.h"
 #include "framework/proto_io.h"
 #include "framework/trainer.h"
 #include "tools/common.h"
 
 namespace obo::cli {
 namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
 
 std::atomic<bool> g_stop{false};
 
@@ -24,23 +36,146 @@ struct TrainArgs {
   int epochs = 0, threads = 0;
   int64_t train_size = 0, test_size = 0;
   bool quiet = false;
+  // Which of data, threads and sizes were given: a resumed run takes the others from its checkpoint.
+  bool data_given = false, threads_given = false, train_size_given = false, test_size_given = false;
 };
 
-int train(const TrainArgs& a) {
-  apply_threads(a.threads);
+std::string duration(double seconds) {
+  const int s = static_cast<int>(seconds + 0.5);
+  return s >= 60 ? fmt::format("{}m{:02d}s", s / 60, s % 60) : fmt::format("{}s", s);
+}
+
+// The progress line (on a terminal), a line per epoch and the final report.
+class Console : public Reporter {
+ public:
+  Console(bool live, const char* held_out) : live_(live), held_out_(held_out) {}
+
+  void step(const Progress& p) override {
+    if (!live_ || (p.batch < p.batches && std::chrono::duration<double>(Clock::now() - last_).count() < 0.25)) return;
+    last_ = Clock::now();
+    const int width = 24, filled = static_cast<int>(width * p.batch / p.batches);
+    std::cerr << fmt::format("\repoch {}/{} [{}{}] {}/{}  loss {:.4f}  acc {:.2f}%  {:.0f} img/s  ETA {}   ", p.epoch,
+                             p.epochs, std::string(filled, '#'), std::string(width - filled, '.'), p.batch, p.batches,
+                             p.loss, 100 * p.accuracy, p.images_per_second, duration(p.eta_seconds))
+              << std::flush;
+  }
+
+  void epoch(const onebyone::EpochMetrics& m, const onebyone::Checkpoint& run) override {
+    end_line();
+    std::cout << fmt::format("epoch {}/{}: train loss {:.4f} acc {:.2f}% | {} loss {:.4f} acc {:.2f}% | lr {:.3g} | {} at "
+                             "{:.0f} img/s\n",
+                             m.epoch(), run.solver().epochs(), m.train_loss(), 100 * m.train_accuracy(), held_out_,
+                             m.test_loss(), 100 * m.test_accuracy(), m.learning_rate(), duration(m.seconds()),
+                             m.images_per_second())
+              << std::flush;
+  }
+
+  void stopped(const onebyone::Checkpoint& run) override {
+    end_line();
+    std::cout << fmt::format("stopped in epoch {} at batch {} (step {})\n", run.epoch() + 1, run.batch(), run.iteration());
+  }
+
+  void finished(const TrainResult& r) override {
+    std::cout << fmt::format("done: best {} accuracy {:.2f}%, last {:.2f}%, {} of training at {:.0f} img/s\n", held_out_,
+                             100 * r.best_test_accuracy, 100 * r.last_test_accuracy, duration(r.seconds),
+                             r.images_per_second);
+    if (r.final_test)
+      std::cout << fmt::format("test accuracy {:.2f}% on {} images\n", 100 * r.final_test->accuracy, r.final_test->count);
+  }
+
+ private:
+  void end_line() {
+    if (live_) std::cerr << "\n";
+  }
+  bool live_;
+  const char* held_out_;
+  Clock::time_point last_ = Clock::now();
+};
+
+// What changes when a resumed run is given another number of epochs, in words.
+std::string extension(const onebyone::SolverParameter& before, const onebyone::SolverParameter& after,
+                      int64_t steps_per_epoch, int64_t step) {
+  std::vector<std::string> ignored;
+  const double lr_before = learning_rate(resolve(before, steps_per_epoch, &ignored), step);
+  const double lr_after = learning_rate(resolve(after, steps_per_epoch, &ignored), step);
+  std::string what = fmt::format("the run goes on to {} epochs instead of {}", after.epochs(), before.epochs());
+  if (after.schedule() != onebyone::SolverParameter::COSINE) return what + "; its schedule continues as it was";
+  if (after.has_max_iter())
+    return what + fmt::format("; the solver fixes the cosine's max_iter at {}, so the steps after it train at min_lr {}",
+                              after.max_iter(), after.min_lr());
+  return what + fmt::format("; the cosine schedule now decays over {} epochs, so the learning rate at step {} is {:.3g} "
+                            "instead of {:.3g}",
+                            after.epochs(), step, lr_after, lr_before);
+}
+
+// A resumed run reads what the run read, unless told otherwise; then it says what differs.
+void take_context(TrainArgs& a, const onebyone::RunContext& was) {
+  const std::string bits = "; the weights will not match an uninterrupted run's bit for bit";
+  if (was.has_data_dir()) {
+    if (!a.data_given && fs::is_directory(was.data_dir())) a.data = was.data_dir();
+    else if (!a.data_given) warn(fmt::format("the run read MNIST from '{}', which is not here: reading '{}'", was.data_dir(), a.data));
+    else if (!fs::exists(was.data_dir()) || !fs::equivalent(a.data, was.data_dir()))
+      warn(fmt::format("the run read MNIST from '{}', now from '{}'{}", was.data_dir(), a.data, bits));
+  }
+  auto size = [&](int64_t& value, bool given, int64_t recorded, const char* option) {
+    if (!given) value = recorded;
+    else if (value != recorded)
+      warn(fmt::format("the run used {} {}, now {}{}", option, recorded ? std::to_string(recorded) : "(all)",
+                       value ? std::to_string(value) : "(all)", bits));
+  };
+  size(a.train_size, a.train_size_given, was.train_size(), "--train-size");
+  size(a.test_size, a.test_size_given, was.test_size(), "--test-size");
+  if (was.threads() > 0) {
+    if (!a.threads_given && was.threads() <= 4 * omp_get_num_procs()) a.threads = was.threads();
+    else if (!a.threads_given) warn(fmt::format("the run used {} threads, too many for this machine{}", was.threads(), bits));
+    else if (a.threads != was.threads()) warn(fmt::format("the run used {} threads, now {}{}", was.threads(), a.threads, bits));
+  }
+}
+
+// Where a resumed run writes: its checkpoint's folder (or --out), unless a different last.ckpt
+// there would be replaced; then a new numbered folder.
+RunFolder resume_folder(const TrainArgs& a) {
+  const fs::path given = fs::path(a.resume).parent_path();
+  const fs::path own = given.empty() ? "." : given;
+  if (!a.out.empty() && RunFolder::holds_run(a.out) && !(fs::exists(a.out) && fs::equivalent(a.out, own)))
+    fail("--out '{}' already holds another run: choose an empty folder, or leave --out out to continue in '{}'", a.out,
+         own.string());
+  const std::string target = a.out.empty() ? own.string() : a.out;
+  const std::string last = target + "/last.ckpt";
+  if (!fs::exists(last) || fs::equivalent(last, a.resume)) return RunFolder::claim(target);
+  RunFolder branch = RunFolder::claim_next(target);
+  std::cout << fmt::format("{} holds a different last.ckpt than '{}': continuing in {}/ so that it is kept\n", target,
+                           a.resume, branch.path());
+  return branch;
+}
+
+int train(TrainArgs a) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  // Read the run's description first, so that a mistake in it costs no time.
+  // The run's description, its threads and its folder first: a mistake in any costs no time.
   onebyone::Checkpoint checkpoint;
   onebyone::NetParameter net;
   onebyone::SolverParameter solver;
   std::string source;
+  int previous_epochs = 0;
   if (!a.resume.empty()) {
+    if (!a.model.empty() || !a.solver.empty())
+      fail("--resume continues a run with its own net and solver: give no MODEL or --solver");
     checkpoint = load_checkpoint(a.resume);
-    if (a.epochs > 0) checkpoint.mutable_solver()->set_epochs(a.epochs);
+    source = a.resume;
+    previous_epochs = checkpoint.solver().epochs();
+    if (a.epochs > 0) {
+      if (a.epochs < checkpoint.epoch() || (a.epochs == checkpoint.epoch() && checkpoint.batch() > 0))
+        fail("the run in '{}' has already trained {} epochs{}: --epochs {} would end before where it is", a.resume,
+             checkpoint.epoch(), checkpoint.batch() ? fmt::format(" and {} batches", checkpoint.batch()) : "", a.epochs);
+      checkpoint.mutable_solver()->set_epochs(a.epochs);
+    }
+    if (checkpoint.epoch() >= checkpoint.solver().epochs())
+      fail("the run in '{}' is complete ({} of {} epochs): give --epochs N to train it further", a.resume,
+           checkpoint.epoch(), checkpoint.solver().epochs());
     net = checkpoint.net();
     solver = checkpoint.solver();
-    source = a.resume;
+    take_context(a, checkpoint.context());
   } else {
     if (a.model.empty()) fail("train needs a MODEL, or --resume CKPT");
     source = model_path(a.model);
@@ -48,36 +183,62 @@ int train(const TrainArgs& a) {
     solver = read_solver(a.solver.empty() ? default_solver(source) : a.solver);
     if (a.epochs > 0) solver.set_epochs(a.epochs);
   }
+  validate(solver);
+  apply_threads(a.threads);
+  std::optional<RunFolder> folder;
+  if (!a.resume.empty()) {
+    folder.emplace(resume_folder(a));
+  } else if (!a.out.empty()) {
+    if (RunFolder::holds_run(a.out))
+      fail("--out '{}' already holds a run: resume it with `onebyone train --resume {}/last.ckpt`, or choose another "
+           "folder",
+           a.out, a.out);
+    folder.emplace(RunFolder::claim(a.out));
+  } else {
+    const std::string base = "runs/" + file_name_of(net.name());
+    folder.emplace(RunFolder::claim_next(base));
+    if (folder->path() != base)
+      std::cout << fmt::format("{}/ holds an earlier run: this one goes to {}/\n", base, folder->path());
+  }
+
   const Dataset train = load(a.data, "train", a.train_size), test = load(a.data, "t10k", a.test_size);
+  Console console(!a.quiet && ::isatty(STDERR_FILENO), solver.validation_size() > 0 ? "validation" : "test");
+  RunFiles files(folder->path());
   TrainerOptions options;
-  options.progress = !a.quiet;
+  options.reporters = {&console, &files};
   options.stop = &g_stop;
-  options.log = &std::cout;
-  options.out_dir = !a.out.empty()      ? a.out
-                    : a.resume.empty() ? "runs/" + net.name()
-                                       : std::filesystem::path(a.resume).parent_path().string();
+  options.context.set_data_dir(fs::absolute(a.data).string());
+  options.context.set_train_size(a.train_size);
+  options.context.set_test_size(a.test_size);
+  options.context.set_threads(omp_get_max_threads());
   std::unique_ptr<Trainer> trainer;
   if (!a.resume.empty()) {
-    std::cout << fmt::format("resuming '{}' from {}: epoch {}, batch {}, step {}", net.name(), source,
-                             checkpoint.epoch() + 1, checkpoint.batch(), checkpoint.iteration())
-              << std::endl;
     trainer = std::make_unique<Trainer>(checkpoint, train, test, options);
-  } else {
-    std::cout << fmt::format("training '{}' ({}) on {} images, testing on {}; checkpoints in {}/", net.name(), source,
-                             train.count - solver.validation_size(), test.count, options.out_dir)
+    std::cout << fmt::format("resuming '{}' from {}: epoch {}, batch {}, step {}; checkpoints in {}/", net.name(), source,
+                             checkpoint.epoch() + 1, checkpoint.batch(), checkpoint.iteration(), folder->path())
               << std::endl;
+    if (a.epochs > 0 && a.epochs != previous_epochs) {
+      onebyone::SolverParameter before = solver;
+      before.set_epochs(previous_epochs);
+      std::cout << "note: " << extension(before, solver, trainer->steps_per_epoch(), checkpoint.iteration()) << "\n";
+    }
+  } else {
     trainer = std::make_unique<Trainer>(net, solver, train, test, options);
+    std::cout << fmt::format("training '{}' ({}) on {} images, testing on {}; checkpoints in {}/", net.name(), source,
+                             train.count - solver.validation_size(), test.count, folder->path())
+              << std::endl;
   }
+  for (const std::string& notice : trainer->notices()) std::cout << "note: " << notice << "\n";
   const TrainResult result = trainer->run();
   if (result.interrupted) {
-    std::cout << fmt::format("interrupted; resume with: onebyone train --resume {}\n", result.checkpoint);
+    std::cout << fmt::format("interrupted; resume with: onebyone train --resume {}\n", files.last());
     return 130;
   }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::cout << fmt::format("peak resident memory {:.0f} MB\n", usage.ru_maxrss / 1024.0);
   std::cout << fmt::format("metrics: {0}/metrics.csv, {0}/metrics.json; checkpoints: {0}/last.ckpt, {0}/best.ckpt\n",
-                           options.out_dir);
+                           folder->path());
   return 0;
 }
 
@@ -88,17 +249,23 @@ void add_train(CLI::App& app) {
   args->data = default_data_dir();
   CLI::App* cmd = app.add_subcommand("train", "Train a model on MNIST (checkpoint each epoch; Ctrl-C checkpoints and stops)");
   cmd->add_option("model", args->model, "Model file or name in models/ (nin, nin-fc, inception, lenet)");
-  cmd->add_option("--solver", args->solver, "Solver file (default: the model's .solver.prototxt)")->check(CLI::ExistingFile);
-  cmd->add_option("--resume", args->resume, "Continue the run this checkpoint was taken from")->check(CLI::ExistingFile);
+  cmd->add_option("--solver", args->solver, "Solver file (default: the model's .solver.prototxt)");
+  cmd->add_option("--resume", args->resume, "Continue the run this checkpoint was taken from (in its folder)");
   cmd->add_option("--data", args->data, "Folder with the MNIST IDX files")->capture_default_str();
-  cmd->add_option("--out", args->out, "Folder for checkpoints and metrics (default: runs/<net name>)");
-  cmd->add_option("--epochs", args->epochs, "Override the solver's epochs")->check(CLI::PositiveNumber);
+  cmd->add_option("--out", args->out, "Folder for checkpoints and metrics (default: runs/<net name>, or a new runs/<net name>-N)");
+  cmd->add_option("--epochs", args->epochs, "Train this many epochs (a resumed run: in all, stretching a cosine schedule)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--train-size", args->train_size, "Use only the first N training images")->check(CLI::PositiveNumber);
   cmd->add_option("--test-size", args->test_size, "Use only the first N test images")->check(CLI::PositiveNumber);
   cmd->add_flag("--quiet", args->quiet, "No progress line");
   add_threads_option(cmd, &args->threads);
-  cmd->callback([args] {
-    const int status = train(*args);
+  cmd->callback([args, cmd] {
+    TrainArgs a = *args;
+    a.data_given = cmd->count("--data") > 0;
+    a.threads_given = cmd->count("--threads") > 0;
+    a.train_size_given = cmd->count("--train-size") > 0;
+    a.test_size_given = cmd->count("--test-size") > 0;
+    const int status = train(a);
     if (status != 0) throw CLI::RuntimeError(status);
   });
 }

@@ -8,7 +8,7 @@
 #include "framework/checkpoint.h"
 #include "framework/trainer.h"
 #include "tools/common.h"
-#include "tools/png_io.h"
+#include "tools/image_io.h"
 
 namespace obo::cli {
 
@@ -88,7 +88,7 @@ void add_visualize(CLI::App& app) {
   auto args = std::make_shared<VisualizeArgs>();
   args->data = default_data_dir();
   CLI::App* cmd = app.add_subcommand("visualize", "Draw a layer's feature maps for one test digit as a PNG grid");
-  cmd->add_option("checkpoint", args->checkpoint, "Checkpoint (holds the net and its weights)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("checkpoint", args->checkpoint, "Checkpoint (holds the net and its weights)")->required();
   cmd->add_option("--layer", args->layer, "Blob to draw (a layer's output name, e.g. cccp1)")->required();
   cmd->add_option("--digit", args->digit, "Index of the test digit")->capture_default_str();
   cmd->add_option("--out", args->out, "PNG file (default: <layer>-digit<index>.png)");

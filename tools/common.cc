@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <filesystem>
+#include <iostream>
 
 #include "framework/dnnl_seam.h"
 #include "framework/error.h"
@@ -11,7 +12,8 @@ namespace obo::cli {
 
 std::string model_path(const std::string& model) {
   namespace fs = std::filesystem;
-  if (fs::is_regular_file(model)) return model;
+  // A path to anything but a folder is the model: read_file() says so if it is not a file.
+  if (fs::exists(model) && !fs::is_directory(model)) return model;
   for (const std::string& dir : {std::string("models"), std::string(ONEBYONE_SOURCE_DIR) + "/models"}) {
     const std::string candidate = dir + "/" + model + ".prototxt";
     if (fs::is_regular_file(candidate)) return candidate;
@@ -29,18 +31,36 @@ std::string default_data_dir() {
 }
 
 Dataset load(const std::string& dir, const std::string& split, int64_t limit) {
+  if (!std::filesystem::is_directory(dir))
+    fail("no MNIST folder '{}': `./run fetch` downloads MNIST into data/mnist, or give --data DIR", dir);
   Dataset d = load_mnist(dir, split);
   if (limit > 0 && limit < d.count) d = split_off(d, limit).first;
   return d;
 }
 
 void add_threads_option(CLI::App* app, int* threads) {
-  app->add_option("--threads", *threads, "OpenMP threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  app->add_option("--threads", *threads, "OpenMP threads (default: one per processor)")->check(CLI::NonNegativeNumber);
 }
 
 void apply_threads(int threads) {
+  const int processors = omp_get_num_procs();
+  if (threads > 4 * processors)
+    fail("--threads {} is more than four per processor (this machine has {}): it would only slow training down",
+         threads, processors);
+  if (threads > processors)
+    warn(fmt::format("--threads {} is more than the {} processors here: oneDNN's threads will take turns", threads,
+                     processors));
   if (threads > 0) omp_set_num_threads(threads);
   dnn::flush_denormals();  // on the threads now in use
 }
+
+std::string file_name_of(const std::string& net_name) {
+  std::string name;
+  for (char c : net_name) name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_';
+  name.erase(0, name.find_first_not_of('.'));
+  return name.empty() ? "net" : name;
+}
+
+void warn(const std::string& message) { std::cerr << "warning: " << message << std::endl; }
 
 }  // namespace obo::cli

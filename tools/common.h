@@ -1,4 +1,5 @@
-// What the subcommands of `onebyone` share: finding model files, loading MNIST, threads.
+// What the subcommands of `onebyone` share: finding model files, loading MNIST, threads, run
+// folders, warnings.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -21,9 +22,18 @@ Dataset load(const std::string& dir, const std::string& split, int64_t limit = 0
 // Where ./run puts MNIST, relative to the source tree.
 std::string default_data_dir();
 
-// --threads: OpenMP threads for oneDNN and our own loops (0: the OpenMP default).
+// --threads: OpenMP threads for oneDNN and our own loops (0: the OpenMP default, one per
+// processor). More than four per processor is refused; more than one per processor is allowed
+// with a warning (a resumed run matches bit for bit only with the thread count it began with).
 void add_threads_option(CLI::App* app, int* threads);
 void apply_threads(int threads);
+
+// A net's name as a file name: letters, digits, '.', '-' and '_' only, no leading dot, so that
+// "runs/" + it stays inside runs/.
+std::string file_name_of(const std::string& net_name);
+
+// "warning: ..." on stderr.
+void warn(const std::string& message);
 
 // The subcommands, each in tools/cmd_<name>.cc.
 void add_train(CLI::App& app);

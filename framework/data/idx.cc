@@ -1,24 +1,20 @@
 #include "framework/data/idx.h"
 
-#include <fstream>
-
 #include "framework/error.h"
+#include "framework/io.h"
 
 namespace obo {
 namespace {
 
-std::vector<uint8_t> read_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) fail("cannot open '{}'", path);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(file), {});
-}
+constexpr int64_t kIdxLimit = int64_t{4} << 30;  // 4 GB: MNIST's largest file is 47 MB
 
-uint32_t big_endian(const std::vector<uint8_t>& b, size_t at) {
-  return uint32_t{b[at]} << 24 | uint32_t{b[at + 1]} << 16 | uint32_t{b[at + 2]} << 8 | b[at + 3];
+uint32_t big_endian(const std::string& b, size_t at) {
+  const auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(b[at + i])); };
+  return byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
 }
 
 // Checks the magic number and the size the header promises; returns the dimensions.
-std::vector<int64_t> header(const std::vector<uint8_t>& bytes, const std::string& path, uint32_t magic,
+std::vector<int64_t> header(const std::string& bytes, const std::string& path, uint32_t magic,
                             const char* what) {
   const size_t rank = magic & 0xff;
   const size_t header_size = 4 + 4 * rank;
@@ -31,7 +27,8 @@ std::vector<int64_t> header(const std::vector<uint8_t>& bytes, const std::string
   for (size_t i = 0; i < rank; ++i) {
     dims.push_back(big_endian(bytes, 4 + 4 * i));
     if (dims.back() == 0) fail("{}: dimension {} is 0", path, i);
-    payload *= dims.back();
+    if (__builtin_mul_overflow(payload, dims.back(), &payload) || payload > kIdxLimit)
+      fail("{}: the header's dimensions promise more than {} bytes", path, kIdxLimit);
   }
   if (bytes.size() != header_size + static_cast<size_t>(payload))
     fail("{}: the header promises {} bytes of {}, the file holds {} (truncated or not IDX)", path, payload, what,
@@ -42,7 +39,7 @@ std::vector<int64_t> header(const std::vector<uint8_t>& bytes, const std::string
 }  // namespace
 
 IdxImages read_idx_images(const std::string& path) {
-  std::vector<uint8_t> bytes = read_file(path);
+  const std::string bytes = read_file(path, kIdxLimit + 16, "IDX file");
   const auto dims = header(bytes, path, 0x00000803, "images");
   IdxImages images;
   images.count = dims[0];
@@ -53,7 +50,7 @@ IdxImages read_idx_images(const std::string& path) {
 }
 
 std::vector<uint8_t> read_idx_labels(const std::string& path) {
-  std::vector<uint8_t> bytes = read_file(path);
+  const std::string bytes = read_file(path, kIdxLimit + 8, "IDX file");
   header(bytes, path, 0x00000801, "labels");
   return std::vector<uint8_t>(bytes.begin() + 8, bytes.end());
 }

@@ -1,0 +1,68 @@
+// The onebyone tool run as a user runs it, for the tests of the command line.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <fmt/format.h>
+
+namespace obo::test {
+
+struct ToolRun {
+  int status = -1;     // the exit status, 128 + the signal that ended it, or 124 on timeout
+  std::string output;  // stdout and stderr, interleaved as a terminal shows them
+};
+
+// A shell command line, its output and status.
+inline ToolRun shell(const std::string& command) {
+  ToolRun r;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return r;
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) r.output.append(buffer, n);
+  const int status = pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (r.status == 137) r.status = 124;  // timeout's SIGKILL
+  return r;
+}
+
+// `onebyone ARGS` (ARGS as a shell would split them), from folder `dir` if given, after the
+// shell commands `setup` (a ulimit, say). A run that takes longer than `timeout` seconds is
+// killed: a test of a hang fails, it does not hang.
+inline ToolRun run_tool(const std::string& args, const std::string& dir = "", int timeout = 300,
+                        const std::string& setup = "") {
+  return shell(fmt::format("{}{}timeout -s KILL {} {} {} 2>&1", dir.empty() ? "" : "cd '" + dir + "' && ",
+                           setup.empty() ? "" : setup + " && ", timeout, ONEBYONE_TOOL, args));
+}
+
+// `onebyone ARGS` started in the background, its output going to the file `log`.
+inline pid_t start_tool(const std::string& args, const std::string& log) {
+  const pid_t child = fork();
+  if (child == 0) {
+    execl("/bin/sh", "sh", "-c", fmt::format("exec {} {} >'{}' 2>&1", ONEBYONE_TOOL, args, log).c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return child;
+}
+
+// The exit status of a started tool (128 + signal if a signal ended it).
+inline int wait_tool(pid_t child) {
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// A new, empty folder under the system's temporary folder.
+inline std::string scratch_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("onebyone_" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+}  // namespace obo::test
