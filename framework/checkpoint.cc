@@ -41,7 +41,10 @@ void save_checkpoint(const std::string& path, const onebyone::Checkpoint& checkp
 }
 
 onebyone::Checkpoint load_checkpoint(const std::string& path) {
-  const std::string bytes = read_file(path, kCheckpointLimit, "checkpoint");
+  return parse_checkpoint(read_file(path, kCheckpointLimit, "checkpoint"), path);
+}
+
+onebyone::Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
   if (bytes.size() < kHeader || std::memcmp(bytes.data(), kMagic, 8) != 0)
     fail("'{}' is not a OneByOne checkpoint (no OBOCKPT1 header)", path);
   uint64_t length;

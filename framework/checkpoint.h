@@ -21,6 +21,8 @@ namespace obo {
 void save_checkpoint(const std::string& path, const onebyone::Checkpoint& checkpoint,
                      const std::function<void()>& before_rename = {});
 onebyone::Checkpoint load_checkpoint(const std::string& path);
+// The same from the file's bytes; `origin` names it in errors.
+onebyone::Checkpoint parse_checkpoint(const std::string& bytes, const std::string& origin);
 
 // Parameters by name, plain, in the graph's order.
 void store_params(Graph& graph, onebyone::Checkpoint* checkpoint);

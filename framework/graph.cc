@@ -1,6 +1,7 @@
 #include "framework/graph.h"
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <set>
 
@@ -43,9 +44,13 @@ int64_t available_memory() {
   return available;
 }
 
+std::atomic<int64_t> g_memory_limit{0};
+
 std::string gigabytes(int64_t bytes) { return fmt::format("{:.1f} GB", static_cast<double>(bytes) / 1e9); }
 
 }  // namespace
+
+void set_memory_limit(int64_t bytes) { g_memory_limit = bytes; }
 
 Graph::Graph(const onebyone::NetParameter& net, const GraphOptions& options) : options_(options) {
   build(net);
@@ -196,7 +201,8 @@ MemoryEstimate Graph::memory_estimate() const {
 
 void Graph::check_memory() const {
   const MemoryEstimate m = memory_estimate();
-  const int64_t available = available_memory();
+  int64_t available = available_memory();
+  if (g_memory_limit > 0 && (available < 0 || g_memory_limit < available)) available = g_memory_limit;
   if (available < 0 || m.total() <= available) return;
   std::vector<std::string> inputs;
   for (const std::string& name : input_blobs_) inputs.push_back(name + " " + to_string(blob(name).shape));

@@ -42,6 +42,10 @@ struct MemoryEstimate {
   int64_t total() const { return activations + gradients + parameters; }
 };
 
+// Graphs refuse shapes whose estimated memory exceeds what the machine has available, or this
+// limit when it is lower (0: no limit of our own). For a process that shares a machine, or a fuzzer.
+void set_memory_limit(int64_t bytes);
+
 class Graph {
  public:
   explicit Graph(const onebyone::NetParameter& net, const GraphOptions& options = {});

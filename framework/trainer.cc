@@ -82,7 +82,7 @@ void RunFiles::save(const onebyone::Checkpoint& run) const {
   for (const onebyone::BlobProto& p : run.param())
     for (int i = 0; i < p.data_size(); ++i)
       if (!std::isfinite(p.data(i)))
-        fail("not saving a checkpoint after step {}: parameter '{}' holds {} at index {}; {} keeps the last good one",
+        fail("not saving a checkpoint after step {}: parameter '{}' holds {} at index {}; {} is left as it was",
              run.iteration(), p.name(), p.data(i), i, last());
   save_checkpoint(last(), run);
 }

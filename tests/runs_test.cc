@@ -182,7 +182,7 @@ TEST_CASE("test refuses a model file whose net is not the checkpoint's", "[runs]
   CHECK_THAT(wrong.output, Catch::Contains("error: the net in " + dir + "/avg.prototxt is not the one '" + dir +
                                            "/run/last.ckpt' was trained in (modified: layer[2].type: \"MaxPool\" -> "
                                            "\"AvgPool\")"));
-  for (const std::string args : {"lenet " + dir + "/run/last.ckpt", dir + "/run/last.ckpt"}) {
+  for (const std::string& args : {"lenet " + dir + "/run/last.ckpt", dir + "/run/last.ckpt"}) {
     const ToolRun ok = run_tool(fmt::format("test {} --test-size 100 --data {}", args, mnist_dir()));
     INFO(ok.output);
     CHECK(ok.status == 0);
@@ -193,7 +193,7 @@ TEST_CASE("test refuses a model file whose net is not the checkpoint's", "[runs]
 TEST_CASE("mistakes in paths and options are reported before the first step", "[runs]") {
   const std::string dir = scratch_dir("early");
   std::ofstream(dir + "/a-file") << "x";
-  for (const std::string out : {dir + "/a-file/run", std::string("/proc/onebyone-run")}) {
+  for (const std::string& out : {dir + "/a-file/run", std::string("/proc/onebyone-run")}) {
     const ToolRun r = run_tool("train lenet --out " + out + " " + kShort);
     CHECK(r.status == 1);
     CHECK_THAT(r.output, Catch::Contains("error: cannot create the run folder '" + out + "'"));

@@ -89,7 +89,7 @@ TEST_CASE("weights that are not finite are never saved", "[training][mnist]") {
   Trainer stopped(read_net(model_path("lenet")), solver("base_lr: 0.01 batch_size: 64 epochs: 1"), train, test, options);
   stopped.graph().params()[0]->value.data()[5] = NAN;
   CHECK_THROWS_WITH(stopped.run(), "not saving a checkpoint after step 0: parameter 'conv1.weight' holds nan at index 5; " +
-                                       files.last() + " keeps the last good one");
+                                       files.last() + " is left as it was");
   CHECK_FALSE(std::filesystem::exists(files.last()));
 }
 

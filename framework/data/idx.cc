@@ -38,8 +38,13 @@ std::vector<int64_t> header(const std::string& bytes, const std::string& path, u
 
 }  // namespace
 
-IdxImages read_idx_images(const std::string& path) {
-  const std::string bytes = read_file(path, kIdxLimit + 16, "IDX file");
+IdxImages read_idx_images(const std::string& path) { return parse_idx_images(read_file(path, kIdxLimit + 16, "IDX file"), path); }
+
+std::vector<uint8_t> read_idx_labels(const std::string& path) {
+  return parse_idx_labels(read_file(path, kIdxLimit + 8, "IDX file"), path);
+}
+
+IdxImages parse_idx_images(const std::string& bytes, const std::string& path) {
   const auto dims = header(bytes, path, 0x00000803, "images");
   IdxImages images;
   images.count = dims[0];
@@ -49,8 +54,7 @@ IdxImages read_idx_images(const std::string& path) {
   return images;
 }
 
-std::vector<uint8_t> read_idx_labels(const std::string& path) {
-  const std::string bytes = read_file(path, kIdxLimit + 8, "IDX file");
+std::vector<uint8_t> parse_idx_labels(const std::string& bytes, const std::string& path) {
   header(bytes, path, 0x00000801, "labels");
   return std::vector<uint8_t>(bytes.begin() + 8, bytes.end());
 }

@@ -16,5 +16,8 @@ struct IdxImages {
 
 IdxImages read_idx_images(const std::string& path);  // magic 0x00000803
 std::vector<uint8_t> read_idx_labels(const std::string& path);  // magic 0x00000801
+// The same from a file's bytes; `origin` names it in errors.
+IdxImages parse_idx_images(const std::string& bytes, const std::string& origin);
+std::vector<uint8_t> parse_idx_labels(const std::string& bytes, const std::string& origin);
 
 }  // namespace obo
