@@ -91,28 +91,48 @@ void restore_tensors(const google::protobuf::RepeatedPtrField<onebyone::BlobProt
   }
 }
 
+namespace {
+
+void store(const std::string& name, const Tensor& value, onebyone::BlobProto* blob) {
+  blob->set_name(name);
+  for (int64_t d : value.shape()) blob->add_shape(d);
+  blob->mutable_data()->Add(value.data(), value.data() + value.count());
+}
+
+// Into `value` (plain, of its final shape) from the checkpoint's blob number i of `what`.
+void restore(const google::protobuf::RepeatedPtrField<onebyone::BlobProto>& blobs, size_t i, const std::string& what,
+             const std::string& name, Tensor& value) {
+  const onebyone::BlobProto& blob = blobs[static_cast<int>(i)];
+  const Shape shape(blob.shape().begin(), blob.shape().end());
+  if (blob.name() != name || shape != value.shape() || blob.data_size() != value.count())
+    fail("checkpoint {} {} is '{}' {}, the net expects '{}' {}", what, i, blob.name(), to_string(shape), name,
+         to_string(value.shape()));
+  check_finite(blob, what);
+  std::copy(blob.data().begin(), blob.data().end(), value.data());
+}
+
+}  // namespace
+
 void store_params(Graph& graph, onebyone::Checkpoint* checkpoint) {
-  for (Param* p : graph.params()) {
-    onebyone::BlobProto* blob = checkpoint->add_param();
-    blob->set_name(p->name);
-    for (int64_t d : p->shape) blob->add_shape(d);
-    blob->mutable_data()->Add(p->value.data(), p->value.data() + p->value.count());
-  }
+  for (Param* p : graph.params()) store(p->name, p->value, checkpoint->add_param());
+  for (Buffer* b : graph.buffers()) store(b->name, b->value, checkpoint->add_buffer());
 }
 
 void restore_params(const onebyone::Checkpoint& checkpoint, Graph& graph) {
   const std::vector<Param*> params = graph.params();
+  const std::vector<Buffer*> buffers = graph.buffers();
   if (checkpoint.param_size() != static_cast<int>(params.size()))
     fail("the checkpoint holds {} parameters, the net has {}", checkpoint.param_size(), params.size());
-  for (size_t i = 0; i < params.size(); ++i) {
-    const onebyone::BlobProto& blob = checkpoint.param(static_cast<int>(i));
-    const Shape shape(blob.shape().begin(), blob.shape().end());
-    if (blob.name() != params[i]->name || shape != params[i]->shape || blob.data_size() != count(shape))
-      fail("checkpoint parameter {} is '{}' {}, the net expects '{}' {}", i, blob.name(), to_string(shape),
-           params[i]->name, to_string(params[i]->shape));
-    check_finite(blob, "parameter");
-    std::copy(blob.data().begin(), blob.data().end(), params[i]->value.data());
-  }
+  if (checkpoint.buffer_size() != static_cast<int>(buffers.size()))
+    fail("the checkpoint holds {} buffers, the net has {}", checkpoint.buffer_size(), buffers.size());
+  for (size_t i = 0; i < params.size(); ++i) restore(checkpoint.param(), i, "parameter", params[i]->name, params[i]->value);
+  for (size_t i = 0; i < buffers.size(); ++i) restore(checkpoint.buffer(), i, "buffer", buffers[i]->name, buffers[i]->value);
+}
+
+Graph graph_from(const onebyone::Checkpoint& checkpoint) {
+  Graph graph(checkpoint.net());
+  restore_params(checkpoint, graph);
+  return graph;
 }
 
 std::string net_difference(const onebyone::NetParameter& a, const onebyone::NetParameter& b) {

@@ -24,11 +24,14 @@ onebyone::Checkpoint load_checkpoint(const std::string& path);
 // The same from the file's bytes; `origin` names it in errors.
 onebyone::Checkpoint parse_checkpoint(const std::string& bytes, const std::string& origin);
 
-// Parameters by name, plain, in the graph's order.
+// Parameters and buffers (a net's whole state) by name, plain, in the graph's order.
 void store_params(Graph& graph, onebyone::Checkpoint* checkpoint);
 // Names and shapes must match the graph's, or the error names the first that differs; every value
 // must be finite.
 void restore_params(const onebyone::Checkpoint& checkpoint, Graph& graph);
+
+// The checkpoint's net, with its weights and buffers.
+Graph graph_from(const onebyone::Checkpoint& checkpoint);
 
 // How two nets differ, ignoring the batch size of their inputs ("" when they are the same net):
 // `test MODEL CKPT` must not evaluate weights in a net they were not trained in.

@@ -8,6 +8,7 @@
 #include <xmmintrin.h>
 
 #include <atomic>
+#include <optional>
 
 #include "framework/error.h"
 
@@ -54,14 +55,59 @@ memory::desc any_desc(const Shape& shape) {
   return memory::desc(dims(shape), memory::data_type::f32, tag::any);
 }
 
-memory::desc desc_of(const Tensor& t) { return t.plain() ? plain_desc(t.shape()) : t.layout()->md; }
+namespace {
+
+// A oneDNN memory descriptor as a tensor's Layout.
+class DnnLayout : public Layout {
+ public:
+  explicit DnnLayout(const memory::desc& md) : md_(md) {}
+  const memory::desc& md() const { return md_; }
+
+  Shape shape() const override {
+    const memory::dims d = md_.dims();
+    return Shape(d.begin(), d.end());
+  }
+  size_t floats() const override { return md_.get_size() / sizeof(float); }
+  void to_plain(const float* stored, float* plain) const override { run(to_plain_, stored, plain, md_, plain_desc(shape())); }
+  void from_plain(const float* plain, float* stored) const override {
+    run(from_plain_, plain, stored, plain_desc(shape()), md_);
+  }
+
+ private:
+  struct Reorder {
+    memory from, to;
+    dnnl::reorder primitive;
+    Args args;
+  };
+  static void run(std::optional<Reorder>& r, const float* from, float* to, const memory::desc& from_md,
+                  const memory::desc& to_md) {
+    if (!r) {
+      Reorder made{unbound(from_md), unbound(to_md), {}, {}};
+      made.primitive = create_reorder(made.from, made.to);
+      made.args = reorder_args(made.from, made.to);
+      r = std::move(made);
+    }
+    r->from.set_data_handle(const_cast<float*>(from));
+    r->to.set_data_handle(to);
+    execute(r->primitive, r->args);
+    stream().wait();
+  }
+  memory::desc md_;
+  mutable std::optional<Reorder> to_plain_, from_plain_;  // built on first use, then reused
+};
+
+}  // namespace
+
+memory::desc desc_of(const Tensor& t) {
+  return t.plain() ? plain_desc(t.shape()) : static_cast<const DnnLayout&>(*t.layout()).md();
+}
 
 memory unbound(const memory::desc& md) { return memory(md, engine(), DNNL_MEMORY_NONE); }
 
 LayoutPtr layout_of(const memory::desc& md) {
   const memory::dims d = md.dims();
   if (md == plain_desc(Shape(d.begin(), d.end()))) return nullptr;
-  return std::make_shared<const Layout>(Layout{md});
+  return std::make_shared<const DnnLayout>(md);
 }
 
 Args::Args(std::initializer_list<std::pair<int, memory>> args) {
@@ -129,16 +175,6 @@ dnnl::reorder create_reorder(const memory& from, const memory& to) {
   return dnnl::reorder(from, to);
 }
 
-void convert(const Tensor& src, Tensor& dst) {
-  if (src.shape() != dst.shape())
-    fail("cannot convert a tensor of shape {} into one of shape {}", to_string(src.shape()),
-         to_string(dst.shape()));
-  memory from(desc_of(src), engine(), const_cast<float*>(src.data()));
-  memory to(desc_of(dst), engine(), dst.data());
-  create_reorder(from, to).execute(stream(), from, to);
-  stream().wait();
-}
-
 namespace {
 
 algorithm conv_algorithm(ConvAlgorithm alg) {
@@ -188,15 +224,42 @@ dnnl::pooling_backward::primitive_desc pooling_backward(
   return {d, engine(), hint};
 }
 
-dnnl::eltwise_forward::primitive_desc eltwise_forward(algorithm alg, const memory::desc& data) {
-  dnnl::eltwise_forward::desc d(prop_kind::forward_training, alg, data, 0.f, 0.f);
+namespace {
+
+algorithm eltwise_algorithm(PostOp::Function f, bool from_output) {
+  using F = PostOp::Function;
+  switch (f) {
+    case F::kRelu:
+      return from_output ? algorithm::eltwise_relu_use_dst_for_bwd : algorithm::eltwise_relu;
+    case F::kElu:
+      return from_output ? algorithm::eltwise_elu_use_dst_for_bwd : algorithm::eltwise_elu;
+    case F::kTanh:
+      return from_output ? algorithm::eltwise_tanh_use_dst_for_bwd : algorithm::eltwise_tanh;
+    case F::kSigmoid:
+      return from_output ? algorithm::eltwise_logistic_use_dst_for_bwd : algorithm::eltwise_logistic;
+  }
+  fail("unknown element-wise function {}", static_cast<int>(f));
+}
+
+}  // namespace
+
+dnnl::primitive_attr post_op_attr(const PostOp& f) {
+  dnnl::post_ops ops;
+  ops.append_eltwise(1.f, eltwise_algorithm(f.function, false), f.alpha, 0.f);  // 2.x: with a scale
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  return attr;
+}
+
+dnnl::eltwise_forward::primitive_desc eltwise_forward(const PostOp& f, const memory::desc& data, bool from_output) {
+  dnnl::eltwise_forward::desc d(prop_kind::forward_training, eltwise_algorithm(f.function, from_output), data, f.alpha, 0.f);
   return {d, engine()};
 }
 
-dnnl::eltwise_backward::primitive_desc eltwise_backward(
-    algorithm alg, const memory::desc& diff_data, const memory::desc& data,
-    const dnnl::eltwise_forward::primitive_desc& hint) {
-  dnnl::eltwise_backward::desc d(alg, diff_data, data, 0.f, 0.f);
+dnnl::eltwise_backward::primitive_desc eltwise_backward(const PostOp& f, const memory::desc& diff_data,
+                                                        const memory::desc& data, bool from_output,
+                                                        const dnnl::eltwise_forward::primitive_desc& hint) {
+  dnnl::eltwise_backward::desc d(eltwise_algorithm(f.function, from_output), diff_data, data, f.alpha, 0.f);
   return {d, engine(), hint};
 }
 

@@ -11,13 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include "framework/layer.h"
 #include "framework/tensor.h"
 
 namespace obo {
-
-struct Layout {
-  dnnl::memory::desc md;
-};
 
 namespace dnn {
 
@@ -49,10 +46,11 @@ memory::dims dims(const Shape& shape);
 memory::desc plain_desc(const Shape& shape);
 // f32 with the layout left to the primitive (format_tag::any).
 memory::desc any_desc(const Shape& shape);
-memory::desc desc_of(const Tensor& t);
+memory::desc desc_of(const Tensor& t);  // the layout a tensor records, or its plain one
 // A memory object with no buffer yet: set_data_handle() binds one at run time.
 memory unbound(const memory::desc& md);
 // The layout a tensor records for md: null when md is plain, so plain tensors compare equal.
+// Its conversions to and from plain build their reorders once, on first use.
 LayoutPtr layout_of(const memory::desc& md);
 
 // One primitive argument fed from (or written to) a tensor. init() is called at reshape with the
@@ -83,8 +81,6 @@ int64_t primitives_created();
 dnnl::primitive create(const dnnl::primitive_desc_base& pd);
 dnnl::reorder create_reorder(const memory& from, const memory& to);
 Args reorder_args(const memory& from, const memory& to);
-// Copies between two tensors of the same shape and any layouts (builds a reorder: not for hot paths).
-void convert(const Tensor& src, Tensor& dst);
 
 // --- Primitive descriptors (the version seam) ---------------------------------------------
 // A zero memory::desc() for bias means "no bias". `training` selects forward_training, which
@@ -114,11 +110,14 @@ dnnl::pooling_backward::primitive_desc pooling_backward(
     dnnl::algorithm alg, const memory::desc& diff_src, const memory::desc& diff_dst,
     const Window& w, const dnnl::pooling_forward::primitive_desc& hint);
 
-dnnl::eltwise_forward::primitive_desc eltwise_forward(dnnl::algorithm alg,
-                                                      const memory::desc& data);
-dnnl::eltwise_backward::primitive_desc eltwise_backward(
-    dnnl::algorithm alg, const memory::desc& diff_data, const memory::desc& data,
-    const dnnl::eltwise_forward::primitive_desc& hint);
+// Element-wise functions (framework/layer.h's PostOp). `from_output`: the backward pass computes
+// f'(x) from the output y instead of from x, so it needs only y (and may run in place).
+dnnl::eltwise_forward::primitive_desc eltwise_forward(const PostOp& f, const memory::desc& data, bool from_output);
+dnnl::eltwise_backward::primitive_desc eltwise_backward(const PostOp& f, const memory::desc& diff_data,
+                                                        const memory::desc& data, bool from_output,
+                                                        const dnnl::eltwise_forward::primitive_desc& hint);
+// A fused post-op: the forward primitive's attributes that apply it to the output.
+dnnl::primitive_attr post_op_attr(const PostOp& f);
 
 dnnl::inner_product_forward::primitive_desc inner_product_forward(
     const memory::desc& src, const memory::desc& weights, const memory::desc& bias,

@@ -54,7 +54,7 @@ void set_memory_limit(int64_t bytes) { g_memory_limit = bytes; }
 
 Graph::Graph(const onebyone::NetParameter& net, const GraphOptions& options) : options_(options) {
   build(net);
-  allocate_params(options.seed);
+  allocate_state(options.seed);
 }
 
 Graph::~Graph() = default;
@@ -64,7 +64,7 @@ Graph& Graph::operator=(Graph&&) noexcept = default;
 void Graph::build(const onebyone::NetParameter& net) {
   std::vector<Node> nodes = create_layers(net);
   connect(nodes);
-  if (options_.fuse_relu) fuse_relus(nodes);
+  if (options_.fuse_post_ops) fuse_post_ops(nodes);
   order(std::move(nodes));
   infer_shapes();
   route_gradients();
@@ -109,20 +109,22 @@ void Graph::connect(std::vector<Node>& nodes) {
   }
 }
 
-// Phase 3: a ReLU that alone reads the output of a layer that can apply it runs inside that
-// layer; its output name becomes an alias of the layer's output.
-void Graph::fuse_relus(std::vector<Node>& nodes) {
-  for (Node& relu : nodes) {
-    if (relu.layer->type() != "ReLU" || relu.inputs.size() != 1) continue;
-    Blob* x = relu.inputs[0];
+// Phase 3: an element-wise layer that alone reads the output of a layer that accepts it as a
+// post-op runs inside that layer; its output name becomes an alias of the layer's output.
+void Graph::fuse_post_ops(std::vector<Node>& nodes) {
+  for (Node& elementwise : nodes) {
+    const std::optional<PostOp> op = elementwise.layer->as_post_op();
+    if (!op || elementwise.inputs.size() != 1 || elementwise.outputs.size() != 1) continue;
+    Blob* x = elementwise.inputs[0];
     const auto producer = std::find_if(nodes.begin(), nodes.end(),
                                        [&](const Node& n) { return n.layer && n.layer->name() == x->producer; });
     const auto readers = std::count_if(nodes.begin(), nodes.end(), [&](const Node& n) {
       return n.layer && std::find(n.inputs.begin(), n.inputs.end(), x) != n.inputs.end();
     });
-    if (producer == nodes.end() || readers != 1 || !producer->layer->can_fuse_relu()) continue;
-    producer->layer->fuse_relu();
-    Blob* y = relu.outputs[0];
+    if (producer == nodes.end() || readers != 1 || producer->layer->post_op() || !producer->layer->accepts_post_op(*op))
+      continue;
+    producer->layer->fuse(*op);
+    Blob* y = elementwise.outputs[0];
     for (Node& n : nodes)
       for (Blob*& in : n.inputs)
         if (in == y) in = x;
@@ -131,7 +133,7 @@ void Graph::fuse_relus(std::vector<Node>& nodes) {
     for (auto& [alias, target] : aliases_)
       if (target == y->name) target = x->name;
     blobs_.erase(y->name);
-    relu.layer.reset();
+    elementwise.layer.reset();
   }
   nodes.erase(std::remove_if(nodes.begin(), nodes.end(), [](const Node& n) { return !n.layer; }), nodes.end());
 }
@@ -194,8 +196,10 @@ MemoryEstimate Graph::memory_estimate() const {
     m.activations += count(b->shape) * 4;
     m.gradients += count(b->shape) * 4;
   }
-  for (const Node& node : nodes_)
+  for (const Node& node : nodes_) {
     for (const Param& p : node.layer->params()) m.parameters += count(p.shape) * 4 * 4;
+    for (const Buffer& b : node.layer->buffers()) m.parameters += count(b.shape) * 4;
+  }
   return m;
 }
 
@@ -324,7 +328,13 @@ void Graph::seed_losses() {
     if (b->loss && b->receives_grad && !b->consumed) std::fill(b->grad.data(), b->grad.data() + b->grad.size(), 1.f);
 }
 
-void Graph::allocate_params(uint64_t seed) {
+// Parameters in one flat buffer (and their gradients in another), initialised from the seed;
+// buffers each in a tensor of their own, filled with their initial value.
+void Graph::allocate_state(uint64_t seed) {
+  for (Buffer* b : buffers()) {
+    b->value.reshape(b->shape);
+    std::fill(b->value.data(), b->value.data() + b->value.count(), b->initial);
+  }
   int64_t total = 0;
   for (Node& node : nodes_)
     for (const Param& p : node.layer->params()) total += count(p.shape);
@@ -445,6 +455,24 @@ std::vector<std::string> Graph::input_names_of(size_t i) const {
 std::vector<std::string> Graph::output_names_of(size_t i) const {
   const auto& names = nodes_.at(i).layer->config().output();
   return {names.begin(), names.end()};
+}
+
+int64_t Graph::multiply_adds(size_t i) const {
+  const Node& node = nodes_.at(i);
+  return node.layer->multiply_adds(node.in, node.out);
+}
+
+int64_t Graph::multiply_adds() const {
+  int64_t total = 0;
+  for (size_t i = 0; i < nodes_.size(); ++i) total += multiply_adds(i);
+  return total;
+}
+
+std::vector<Buffer*> Graph::buffers() {
+  std::vector<Buffer*> all;
+  for (Node& node : nodes_)
+    for (Buffer& b : node.layer->buffers()) all.push_back(&b);
+  return all;
 }
 
 std::vector<Param*> Graph::params() {

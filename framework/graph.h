@@ -1,9 +1,9 @@
 // The layer graph: named blobs joined by layers into a DAG, built from a NetParameter.
 //
 //   onebyone::NetParameter net = read_net("models/nin.prototxt");
-//   obo::Graph g(net, {.seed = 1});
+//   obo::Graph g(net, GraphOptions::seeded(1));
 //   g.value("data").assign_plain(batch);        // (N,1,28,28)
-//   g.forward({.train = true, .seed = 1, .step = 0});
+//   g.forward(Context::training(/*seed=*/1, /*step=*/0));
 //   g.backward();                               // parameter gradients in g.param_grads()
 //
 // Building runs named phases (Graph::build): create the layers, connect their blobs, fuse
@@ -29,16 +29,21 @@ namespace obo {
 struct GraphOptions {
   uint64_t seed = 0;         // parameter initialisation
   bool input_grads = false;  // compute gradients of the Input blobs (gradient checks)
-  // Run a ReLU that alone reads a convolution's output inside the convolution. The ReLU's
-  // output name then names the convolution's output blob, which holds the activated values.
-  bool fuse_relu = true;
+  // Run an element-wise layer that alone reads a layer's output inside that layer (see
+  // Layer::as_post_op). Its output name then names the producer's output blob.
+  bool fuse_post_ops = true;
+
+  static GraphOptions seeded(uint64_t seed) { return {seed, false, true}; }
+  // Gradients of the inputs too, for gradient checks.
+  static GraphOptions for_gradient_check(uint64_t seed) { return {seed, true, true}; }
+  GraphOptions unfused() const { return {seed, input_grads, false}; }
 };
 
 // What training a net at its current shapes takes, estimated from the shapes alone.
 struct MemoryEstimate {
   int64_t activations = 0;  // bytes of every blob's value
   int64_t gradients = 0;    // bytes of the blobs' gradients (an upper bound: buffers are shared)
-  int64_t parameters = 0;   // bytes of parameters, their gradients and two optimizer buffers
+  int64_t parameters = 0;   // bytes of parameters, their gradients, two optimizer buffers, layer buffers
   int64_t total() const { return activations + gradients + parameters; }
 };
 
@@ -70,7 +75,7 @@ class Graph {
   void backward_layer(size_t i);
 
   bool has_blob(const std::string& name) const;
-  // The blob a name refers to: itself, or for a fused ReLU's output, the convolution's output.
+  // The blob a name refers to: itself, or for a fused post-op's output, its producer's output.
   const std::string& resolve(const std::string& name) const;
   std::vector<std::string> blob_names() const;  // sorted, aliases included
   Tensor& value(const std::string& name);
@@ -88,9 +93,13 @@ class Graph {
   std::vector<std::string> output_names_of(size_t i) const;
 
   std::vector<Param*> params();
+  std::vector<Buffer*> buffers();  // saved, never trained: see Buffer
   Tensor& param_values() { return param_values_; }  // all parameters, flat
   Tensor& param_grads() { return param_grads_; }    // all gradients, same order
   MemoryEstimate memory_estimate() const;
+  // Multiply-adds of one forward pass at the current shapes: of layer i, and of the whole net.
+  int64_t multiply_adds(size_t i) const;
+  int64_t multiply_adds() const;
 
  private:
   struct Blob;
@@ -105,7 +114,7 @@ class Graph {
   void build(const onebyone::NetParameter& net);
   std::vector<Node> create_layers(const onebyone::NetParameter& net);
   void connect(std::vector<Node>& nodes);
-  void fuse_relus(std::vector<Node>& nodes);
+  void fuse_post_ops(std::vector<Node>& nodes);
   void order(std::vector<Node> unordered);
   void infer_shapes();
   void check_memory() const;
@@ -113,7 +122,7 @@ class Graph {
   void allocate();
   void plan_gradients();
   void seed_losses();
-  void allocate_params(uint64_t seed);
+  void allocate_state(uint64_t seed);
   Blob& blob(const std::string& name) const;
   template <typename F>
   void run(Node& node, const char* what, F&& f);
@@ -121,7 +130,7 @@ class Graph {
   GraphOptions options_;
   std::vector<Node> nodes_;
   std::map<std::string, std::unique_ptr<Blob>> blobs_;
-  std::map<std::string, std::string> aliases_;  // a fused ReLU's output -> the blob it names
+  std::map<std::string, std::string> aliases_;  // a fused post-op's output -> the blob it names
   std::vector<std::string> input_blobs_;
   std::map<std::string, Shape> input_shapes_;   // the caller's shapes for Input blobs
   Tensor param_values_, param_grads_;

@@ -27,6 +27,12 @@ size_t Layer::add_param(const std::string& suffix, Shape shape, const onebyone::
   return index;
 }
 
+size_t Layer::add_buffer(const std::string& suffix, Shape shape, float initial) {
+  count(shape);  // throws if its size overflows
+  buffers_.push_back({name() + "." + suffix, std::move(shape), initial, Tensor()});
+  return buffers_.size() - 1;
+}
+
 void Layer::expect_arity(int min_inputs, int max_inputs, int outputs) const {
   const int n_in = config_.input_size();
   if (n_in < min_inputs || n_in > max_inputs) {

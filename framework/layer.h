@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,9 +36,22 @@ using Ports = std::vector<Port>;
 
 // What a forward pass needs to know beyond its inputs.
 struct Context {
-  bool train = false;  // false: dropout is the identity
+  bool train = false;  // false: dropout is the identity, batch statistics are not taken
   uint64_t seed = 0;   // random masks are a function of (seed, step, layer, element)
   uint64_t step = 0;
+
+  static Context training(uint64_t seed, uint64_t step) { return {true, seed, step}; }
+  static Context evaluation() { return {false, 0, 0}; }
+};
+
+// An element-wise function that a layer can run inside the layer producing its input (a oneDNN
+// post-op), so that its own output is never stored: the producer writes f(x) and, in its
+// backward pass, masks the incoming gradient by f'(x), computed from its output, in place.
+struct PostOp {
+  enum class Function { kRelu, kElu, kTanh, kSigmoid };
+  Function function = Function::kRelu;
+  float alpha = 0;   // kRelu: the slope below 0 (0 for ReLU, LeakyReLU's slope); kElu: its alpha
+  std::string name;  // the element-wise layer's type, for summaries: "ReLU", "LeakyReLU"
 };
 
 struct Param {
@@ -48,6 +62,17 @@ struct Param {
   float decay_mult = 1;
   Tensor value;  // view into the graph's parameter buffer
   Tensor grad;   // view into the graph's gradient buffer
+};
+
+// State that is saved but not trained (running statistics, say): declared by a layer in setup()
+// with add_buffer(), allocated plain and filled with `initial` by the graph, stored and restored
+// with the parameters by checkpoints. No optimizer, weight decay or gradient check ever touches
+// a buffer: the layer updates its own, in forward(), and only in training (ctx.train).
+struct Buffer {
+  std::string name;  // "<layer>.running_mean"
+  Shape shape;
+  float initial = 0;
+  Tensor value;
 };
 
 // What a layer is for. The graph and the trainer ask, and never test a type name.
@@ -70,12 +95,14 @@ class Layer {
   const LayerParameter& config() const { return config_; }
   std::vector<Param>& params() { return params_; }
   const std::vector<Param>& params() const { return params_; }
+  std::vector<Buffer>& buffers() { return buffers_; }
 
   virtual Role role() const { return Role::kCompute; }
 
   // Requires: the shapes of the inputs, one per input in the description's order; called once.
-  // Ensures: every parameter is declared with add_param(). Nothing is allocated: the graph owns
-  // parameter memory and fills it after every shape of the net is known.
+  // Ensures: every parameter is declared with add_param(), every buffer with add_buffer().
+  // Nothing is allocated: the graph owns their memory and fills it once every shape of the net
+  // is known.
   virtual void setup(const Shapes& inputs) { (void)inputs; }
 
   // Requires: setup() has run; `inputs` as for setup() (the batch size, and for fully
@@ -113,11 +140,23 @@ class Layer {
     (void)input;
     return role() != Role::kMetric;
   }
-  // Whether this layer can apply a ReLU to its only output itself (a oneDNN post-op). The
-  // graph then calls fuse_relu() before setup and drops the ReLU layer.
-  virtual bool can_fuse_relu() const { return false; }
-  void fuse_relu() { fused_relu_ = true; }
-  bool fused_relu() const { return fused_relu_; }
+  // Post-op fusion. An element-wise layer says which function it is (as_post_op); a layer
+  // whose primitives can apply one to their output says whether it takes it (accepts_post_op).
+  // Where an element-wise layer is the only reader of such a layer's output, the graph calls
+  // fuse() on the producer before setup and drops the element-wise layer; its output name then
+  // names the producer's output, which holds the function's values.
+  virtual std::optional<PostOp> as_post_op() const { return std::nullopt; }
+  virtual bool accepts_post_op(const PostOp& op) const {
+    (void)op;
+    return false;
+  }
+  void fuse(const PostOp& op) { post_op_ = op; }
+  const std::optional<PostOp>& post_op() const { return post_op_; }
+  // The type, and a fused post-op's: "Conv3x3+ReLU".
+  std::string description() const { return post_op_ ? type() + "+" + post_op_->name : type(); }
+  // Whether it combines the channels of each pixel and nothing across pixels: a 1x1
+  // convolution, the idea this project is built around (`graph` highlights these).
+  virtual bool pointwise() const { return false; }
   // Multiply-adds of one forward pass at the current shapes (for summaries and GFLOP/s).
   virtual int64_t multiply_adds(const Ports& in, const Ports& out) const {
     (void)in;
@@ -129,13 +168,16 @@ class Layer {
   // Declares a parameter; its lr/decay multipliers come from the layer's `param` entries in
   // declaration order. Returns its index in params().
   size_t add_param(const std::string& suffix, Shape shape, const onebyone::FillerParameter& filler);
+  // Declares a buffer (see Buffer). Returns its index in buffers().
+  size_t add_buffer(const std::string& suffix, Shape shape, float initial);
   // Checks the number of inputs and outputs in the layer's description.
   void expect_arity(int min_inputs, int max_inputs, int outputs) const;
 
  private:
   LayerParameter config_;
   std::vector<Param> params_;
-  bool fused_relu_ = false;
+  std::vector<Buffer> buffers_;
+  std::optional<PostOp> post_op_;
 };
 
 }  // namespace obo

@@ -3,7 +3,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "framework/dnnl_seam.h"
 #include "framework/error.h"
 
 namespace obo {
@@ -34,7 +33,7 @@ Tensor& Tensor::operator=(const Tensor& other) {
 
 Tensor Tensor::view(Shape shape, float* data, LayoutPtr layout) {
   Tensor t;
-  t.size_ = layout ? layout->md.get_size() / sizeof(float) : static_cast<size_t>(obo::count(shape));
+  t.size_ = layout ? layout->floats() : static_cast<size_t>(obo::count(shape));
   t.shape_ = std::move(shape);
   t.layout_ = std::move(layout);
   t.data_ = data;
@@ -44,14 +43,9 @@ Tensor Tensor::view(Shape shape, float* data, LayoutPtr layout) {
 void Tensor::reshape(Shape shape, LayoutPtr layout) {
   for (int64_t d : shape)
     if (d <= 0) fail("tensor dimensions must be positive, got {}", to_string(shape));
-  if (layout) {
-    const auto d = layout->md.dims();
-    if (Shape(d.begin(), d.end()) != shape)
-      fail("layout of shape {} given for a tensor of shape {}", to_string(Shape(d.begin(), d.end())),
-           to_string(shape));
-  }
-  const size_t size = layout ? layout->md.get_size() / sizeof(float)
-                             : static_cast<size_t>(obo::count(shape));
+  if (layout && layout->shape() != shape)
+    fail("layout of shape {} given for a tensor of shape {}", to_string(layout->shape()), to_string(shape));
+  const size_t size = layout ? layout->floats() : static_cast<size_t>(obo::count(shape));
   const bool is_view = data_ != nullptr && !owned_;
   if (size > capacity_) {
     if (is_view) fail("a view of {} floats cannot hold shape {}", size_, to_string(shape));
@@ -78,7 +72,7 @@ Tensor Tensor::to_plain() const {
   if (plain()) {
     if (size_ > 0) std::memcpy(out.data_, data_, size_ * sizeof(float));
   } else {
-    dnn::convert(*this, out);
+    layout_->to_plain(data_, out.data_);
   }
   return out;
 }
@@ -90,7 +84,7 @@ void Tensor::assign_plain(const Tensor& src) {
   if (plain()) {
     std::memcpy(data_, src.data_, size_ * sizeof(float));
   } else {
-    dnn::convert(src, *this);
+    layout_->from_plain(src.data_, data_);
   }
 }
 

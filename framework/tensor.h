@@ -1,6 +1,8 @@
 // Tensor: a logical shape (NCHW for images, NC for features, N for labels) over 64-byte-aligned
-// float storage. The storage may hold a oneDNN blocked layout (say nChw16c) chosen by the layer
-// that wrote it; to_plain() gives the plain row-major copy a user reads.
+// float storage. The storage may hold a blocked layout (say oneDNN's nChw16c) chosen by the layer
+// that wrote it; to_plain() gives the plain row-major copy a user reads. Tensors know nothing of
+// oneDNN: a layout is an object that says how many floats it occupies and converts to and from
+// plain, and framework/dnnl_seam.h makes them.
 //
 //   Tensor t({2, 3, 6, 6});          // plain NCHW, zero-filled
 //   t.data()[0] = 1.f;               // plain tensors index as n*C*H*W + c*H*W + h*W + w
@@ -21,8 +23,17 @@ using Shape = std::vector<int64_t>;
 int64_t count(const Shape& shape);
 std::string to_string(const Shape& shape);  // "(2,64,28,28)"
 
-// A oneDNN memory descriptor, kept out of this header; defined in framework/dnnl_seam.h.
-struct Layout;
+// How a tensor's elements are stored when not plain row-major. Made by framework/dnnl_seam.h
+// (there, a oneDNN memory descriptor); tensors of one layout share the object.
+class Layout {
+ public:
+  virtual ~Layout() = default;
+  virtual Shape shape() const = 0;     // the logical shape it stores
+  virtual size_t floats() const = 0;   // storage it occupies, padding included
+  // Copies between the layout at `stored` and plain row-major at `plain`.
+  virtual void to_plain(const float* stored, float* plain) const = 0;
+  virtual void from_plain(const float* plain, float* stored) const = 0;
+};
 using LayoutPtr = std::shared_ptr<const Layout>;
 
 class Tensor {

@@ -57,7 +57,7 @@ Evaluation evaluate(Graph& graph, const Dataset& data, int batch_size) {
     const int64_t n = std::min<int64_t>(batch_size, data.count - first);
     if (graph.batch() != n) graph.set_batch(n);
     fill_batch(data, order, first, {}, graph.value(roles.images), graph.value(roles.labels));
-    graph.forward({false, 0, 0});
+    graph.forward(Context::evaluation());
     loss_sum += graph.value(roles.loss).data()[0] * n;
     const Tensor scores = graph.value(roles.scores).to_plain();
     const int64_t k = scores.count() / n;
@@ -79,11 +79,12 @@ Evaluation evaluate(Graph& graph, const Dataset& data, int batch_size) {
 // --- The run's files ---------------------------------------------------------------------------
 
 void RunFiles::save(const onebyone::Checkpoint& run) const {
-  for (const onebyone::BlobProto& p : run.param())
-    for (int i = 0; i < p.data_size(); ++i)
-      if (!std::isfinite(p.data(i)))
-        fail("not saving a checkpoint after step {}: parameter '{}' holds {} at index {}; {} is left as it was",
-             run.iteration(), p.name(), p.data(i), i, last());
+  for (const auto* state : {&run.param(), &run.buffer()})
+    for (const onebyone::BlobProto& p : *state)
+      for (int i = 0; i < p.data_size(); ++i)
+        if (!std::isfinite(p.data(i)))
+          fail("not saving a checkpoint after step {}: {} '{}' holds {} at index {}; {} is left as it was",
+               run.iteration(), state == &run.param() ? "parameter" : "buffer", p.name(), p.data(i), i, last());
   save_checkpoint(last(), run);
 }
 
@@ -122,14 +123,14 @@ void RunFiles::epoch(const onebyone::EpochMetrics& metrics, const onebyone::Chec
 
 Trainer::Trainer(const onebyone::NetParameter& net, const onebyone::SolverParameter& solver, const Dataset& train,
                  const Dataset& test, TrainerOptions options)
-    : net_(net), written_(solver), options_(std::move(options)), graph_(net, {solver.seed(), false}) {
+    : net_(net), written_(solver), options_(std::move(options)), graph_(net, GraphOptions::seeded(solver.seed())) {
   prepare(solver, train, test);
 }
 
 Trainer::Trainer(const onebyone::Checkpoint& checkpoint, const Dataset& train, const Dataset& test,
                  TrainerOptions options)
     : net_(checkpoint.net()), written_(checkpoint.solver()), options_(std::move(options)),
-      graph_(checkpoint.net(), {checkpoint.solver().seed(), false}) {
+      graph_(checkpoint.net(), GraphOptions::seeded(checkpoint.solver().seed())) {
   prepare(checkpoint.solver(), train, test);
   restore_params(checkpoint, graph_);
   restore_tensors(checkpoint.optimizer_state(), optimizer_->state(), "optimizer");

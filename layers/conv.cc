@@ -5,9 +5,9 @@
 //
 //   layer { name: "cccp1" type: "Conv1x1" input: "conv1" output: "cccp1" conv { num_output: 64 } }
 //   (N,C,H,W) -> (N,num_output,(H+2p-k)/s+1,(W+2p-k)/s+1)
-// A following ReLU can be fused (the graph decides): it runs as a post-op of the forward
-// primitive, and backward first masks the incoming gradient, in place, by the output
-// (relu_use_dst).
+// A following element-wise layer (ReLU, ...) can be fused (the graph decides): it runs as a
+// post-op of the forward primitive, and backward first masks the incoming gradient, in place,
+// by the function's derivative computed from the output.
 #include "framework/dnnl_seam.h"
 #include "framework/filler.h"
 #include "framework/registry.h"
@@ -33,7 +33,8 @@ class ConvLayer : public Layer {
     if (pad_ < 0 || c.stride() <= 0) error("needs pad >= 0 and stride > 0, got {} and {}", pad_, c.stride());
   }
 
-  bool can_fuse_relu() const override { return true; }
+  bool accepts_post_op(const PostOp&) const override { return true; }
+  bool pointwise() const override { return kernel_ == 1; }
 
   void setup(const Shapes& in) override {
     if (in[0].size() != 4) error("needs an (N,C,H,W) input, got {}", to_string(in[0]));
@@ -64,12 +65,7 @@ class ConvLayer : public Layer {
     const bool bias = params().size() > 1;
     const dnn::memory::desc bias_md = bias ? dnn::plain_desc(params()[1].shape) : dnn::memory::desc();
 
-    dnnl::primitive_attr attr;
-    if (fused_relu()) {
-      dnnl::post_ops relu;
-      relu.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-      attr.set_post_ops(relu);
-    }
+    const dnnl::primitive_attr attr = post_op() ? dnn::post_op_attr(*post_op()) : dnnl::primitive_attr();
     // Winograd halves the time of NIN's 64- and 128-channel 3x3 layers; with few channels (the
     // first layer's one) it is several times slower than direct.
     const int64_t outputs = config().conv().num_output();
@@ -79,14 +75,14 @@ class ConvLayer : public Layer {
                                  dnn::any_desc(y_shape), window_, attr);
     out[0].value->reshape(y_shape, dnn::layout_of(fwd.dst_desc()));
     const auto y_md = fwd.dst_desc();
-    if (fused_relu()) {
-      // In place: the output's gradient becomes the gradient before the ReLU. Nothing else reads
-      // it: the graph has summed every consumer's part into it before this layer runs.
-      const auto relu = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
-      relu_backward_ = dnn::create(dnn::eltwise_backward(relu, y_md, y_md, dnn::eltwise_forward(relu, y_md)));
-      relu_dst_ = dnn::unbound(y_md);
-      relu_grad_ = dnn::unbound(y_md);
-      relu_args_ = {{DNNL_ARG_DST, relu_dst_}, {DNNL_ARG_DIFF_DST, relu_grad_}, {DNNL_ARG_DIFF_SRC, relu_grad_}};
+    if (post_op()) {
+      // In place: the output's gradient becomes the gradient before the function. Nothing else
+      // reads it: the graph has summed every consumer's part into it before this layer runs.
+      const PostOp& f = *post_op();
+      post_op_backward_ = dnn::create(dnn::eltwise_backward(f, y_md, y_md, true, dnn::eltwise_forward(f, y_md, true)));
+      post_op_dst_ = dnn::unbound(y_md);
+      post_op_grad_ = dnn::unbound(y_md);
+      post_op_args_ = {{DNNL_ARG_DST, post_op_dst_}, {DNNL_ARG_DIFF_DST, post_op_grad_}, {DNNL_ARG_DIFF_SRC, post_op_grad_}};
     }
     const auto bwd_data = dnn::conv_backward_data(alg, dnn::any_desc(x.shape()), dnn::any_desc(w_shape),
                                                   dnn::any_desc(y_shape), window_, fwd);
@@ -100,10 +96,10 @@ class ConvLayer : public Layer {
   }
 
   void backward(const Ports& in, const Ports& out) override {
-    if (fused_relu()) {
-      relu_dst_.set_data_handle(out[0].value->data());
-      relu_grad_.set_data_handle(out[0].grad->data());
-      dnn::execute(relu_backward_, relu_args_);
+    if (post_op()) {
+      post_op_dst_.set_data_handle(out[0].value->data());
+      post_op_grad_.set_data_handle(out[0].grad->data());
+      dnn::execute(post_op_backward_, post_op_args_);
     }
     ops_.backward(*in[0].value, *out[0].grad, in[0].grad, params());
   }
@@ -116,10 +112,10 @@ class ConvLayer : public Layer {
   int64_t kernel_ = 0, pad_ = 0, channels_ = 0;
   dnn::Window window_;
   WeightedOps ops_;
-  // Fused ReLU: its backward, masking the output's gradient in place.
-  dnnl::primitive relu_backward_;
-  dnn::memory relu_dst_, relu_grad_;
-  dnn::Args relu_args_;
+  // A fused post-op's backward, masking the output's gradient in place.
+  dnnl::primitive post_op_backward_;
+  dnn::memory post_op_dst_, post_op_grad_;
+  dnn::Args post_op_args_;
 };
 
 struct Conv : ConvLayer {

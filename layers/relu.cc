@@ -6,17 +6,20 @@
 namespace obo {
 namespace {
 
+const PostOp kRelu{PostOp::Function::kRelu, 0.f, "ReLU"};
+
 class ReluLayer : public Layer {
  public:
   explicit ReluLayer(const LayerParameter& p) : Layer(p) { expect_arity(1, 1, 1); }
 
+  std::optional<PostOp> as_post_op() const override { return kRelu; }
   Shapes output_shapes(const Shapes& in) const override { return {in[0]}; }
 
   void reshape(const Ports& in, const Ports& out) override {
     const auto md = dnn::desc_of(*in[0].value);
     out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
-    auto fwd = dnn::eltwise_forward(dnnl::algorithm::eltwise_relu, md);
-    auto bwd = dnn::eltwise_backward(dnnl::algorithm::eltwise_relu, md, md, fwd);
+    auto fwd = dnn::eltwise_forward(kRelu, md, false);
+    auto bwd = dnn::eltwise_backward(kRelu, md, md, false, fwd);
     src_.init(md, md);
     dst_.init(md, md);
     diff_dst_.init(md, md);

@@ -10,23 +10,16 @@
 namespace obo {
 namespace {
 
-class SoftmaxCrossEntropyLayer : public Layer {
+class SoftmaxCrossEntropyLayer : public ScoresLayer {
  public:
-  explicit SoftmaxCrossEntropyLayer(const LayerParameter& p) : Layer(p) { expect_arity(2, 2, 1); }
+  using ScoresLayer::ScoresLayer;
 
   Role role() const override { return Role::kLoss; }
-  bool propagates(size_t input) const override { return input == 0; }  // not to the labels
-
-  Shapes output_shapes(const Shapes& in) const override {
-    Scores::check(*this, in[0], in[1]);
-    return {{1}};
-  }
 
   void reshape(const Ports& in, const Ports& out) override {
-    scores_.reshape(*in[0].value);
-    out[0].value->reshape({1});
-    log_probs_.reshape({scores_.n(), scores_.k()});
-    const auto md = dnn::plain_desc({scores_.n(), scores_.k()});
+    ScoresLayer::reshape(in, out);
+    log_probs_.reshape({n_, k_});
+    const auto md = dnn::plain_desc({n_, k_});
     auto pd = dnn::logsoftmax_forward(md, 1);
     src_ = dnn::unbound(md);
     dst_ = dnn::memory(md, dnn::engine(), log_probs_.data());
@@ -35,29 +28,26 @@ class SoftmaxCrossEntropyLayer : public Layer {
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {
-    src_.set_data_handle(const_cast<float*>(scores_.read(*in[0].value)));
+    src_.set_data_handle(const_cast<float*>(read(*in[0].value)));
     dnn::execute(forward_, args_);
     dnn::stream().wait();
-    const int64_t n = scores_.n(), k = scores_.k();
     double sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum -= log_probs_.data()[i * k + scores_.label(*this, *in[1].value, i)];
-    out[0].value->data()[0] = static_cast<float>(sum / n);
+    for (int64_t i = 0; i < n_; ++i) sum -= log_probs_.data()[i * k_ + label(*in[1].value, i)];
+    out[0].value->data()[0] = static_cast<float>(sum / n_);
   }
 
   void backward(const Ports& in, const Ports& out) override {
-    const int64_t n = scores_.n(), k = scores_.k();
-    const float scale = out[0].grad->data()[0] / static_cast<float>(n);
+    const float scale = out[0].grad->data()[0] / static_cast<float>(n_);
     const float* lp = log_probs_.data();
-    float* d = scores_.target(*in[0].grad);
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t y = scores_.label(*this, *in[1].value, i);
-      for (int64_t j = 0; j < k; ++j) d[i * k + j] = scale * (std::exp(lp[i * k + j]) - (j == y ? 1.f : 0.f));
+    float* d = target(*in[0].grad);
+    for (int64_t i = 0; i < n_; ++i) {
+      const int64_t y = label(*in[1].value, i);
+      for (int64_t j = 0; j < k_; ++j) d[i * k_ + j] = scale * (std::exp(lp[i * k_ + j]) - (j == y ? 1.f : 0.f));
     }
-    scores_.commit(*in[0].grad);
+    commit(*in[0].grad);
   }
 
  private:
-  Scores scores_;
   Tensor log_probs_;  // (N,K)
   dnn::memory src_, dst_;
   dnnl::primitive forward_;

@@ -35,7 +35,7 @@ onebyone::Checkpoint checkpoint_of(Graph& g, int epoch) {
 }  // namespace
 
 TEST_CASE("a checkpoint round-trips parameters and optimizer state", "[checkpoint]") {
-  Graph g(read_net(model_path("inception")), {5, false});
+  Graph g(read_net(model_path("inception")), GraphOptions::seeded(5));
   onebyone::SolverParameter solver;
   solver.set_optimizer(onebyone::SolverParameter::ADAM);
   auto opt = make_optimizer(solver, g);
@@ -47,7 +47,7 @@ TEST_CASE("a checkpoint round-trips parameters and optimizer state", "[checkpoin
   const std::string path = temp_path("roundtrip.ckpt");
   save_checkpoint(path, c);
 
-  Graph h(read_net(model_path("inception")), {99, false});
+  Graph h(read_net(model_path("inception")), GraphOptions::seeded(99));
   auto opt2 = make_optimizer(solver, h);
   const onebyone::Checkpoint loaded = load_checkpoint(path);
   CHECK(loaded.epoch() == 3);
@@ -61,7 +61,7 @@ TEST_CASE("a checkpoint round-trips parameters and optimizer state", "[checkpoin
 }
 
 TEST_CASE("a crash between writing and renaming leaves the previous checkpoint loadable", "[checkpoint]") {
-  Graph g(read_net(model_path("inception")), {5, false});
+  Graph g(read_net(model_path("inception")), GraphOptions::seeded(5));
   const std::string path = scratch_dir("atomic") + "/atomic.ckpt";
   save_checkpoint(path, checkpoint_of(g, 1));
   const pid_t child = fork();
@@ -92,7 +92,7 @@ TEST_CASE("a crash between writing and renaming leaves the previous checkpoint l
 }
 
 TEST_CASE("damaged checkpoints are rejected with the reason", "[checkpoint][errors]") {
-  Graph g(read_net(model_path("inception")), {5, false});
+  Graph g(read_net(model_path("inception")), GraphOptions::seeded(5));
   const std::string path = temp_path("damaged.ckpt");
   save_checkpoint(path, checkpoint_of(g, 1));
   std::string bytes;

@@ -28,7 +28,7 @@ Cost cost_of(const std::string& model) {
   g.set_batch(1);
   Cost c;
   c.params = g.param_values().count();
-  for (size_t i = 0; i < g.num_layers(); ++i) c.macs += g.layer(i).multiply_adds(g.inputs_of(i), g.outputs_of(i));
+  c.macs = g.multiply_adds();
   return c;
 }
 
@@ -106,7 +106,7 @@ TEST_CASE("compare prints the table and writes CSV, JSON, PNG and SVG", "[experi
 
 TEST_CASE("visualize draws one grid cell per channel beside the digit", "[experiments][mnist]") {
   const std::string out = scratch_dir("visualize");
-  Graph g(read_net(model_path("nin")), {1, false});
+  Graph g(read_net(model_path("nin")), GraphOptions::seeded(1));
   onebyone::Checkpoint c;
   *c.mutable_net() = read_net(model_path("nin"));
   store_params(g, &c);

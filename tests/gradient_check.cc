@@ -129,7 +129,7 @@ GradientReport check_gradients(Graph& g, const std::vector<std::string>& objecti
 
 ModelReport check_model_gradients(Graph& g, const onebyone::NetParameter& net, const std::string& objective,
                                   const ModelCheck& o) {
-  const Context eval{false, 1, 0};
+  const Context eval = Context::evaluation();
   Tensor& r = g.grad(objective);
   if (r.empty()) fail("objective blob '{}' has no gradient", objective);
   const Tensor w = random_tensor(r.shape(), 1000, -1.f, 1.f);

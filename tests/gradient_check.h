@@ -1,7 +1,7 @@
 // The generic gradient checker: central differences in double against the graph's backward pass,
 // for every Input blob (build the graph with input_grads) and every parameter.
 //
-//   obo::Graph g(net, {.seed = 1, .input_grads = true});
+//   obo::Graph g(net, GraphOptions::for_gradient_check(1));
 //   auto report = obo::test::check_gradients(g, {"y"});
 //   CHECK(report.ok());
 //
@@ -32,7 +32,7 @@ struct GradientCheck {
   bool directional = false;
   double max_kink_share = 0.2; // more skipped elements than this fails the check
   double inject = 1.0;         // multiplies analytic gradients: lets a test prove the checker fails
-  Context context{true, 1, 0};
+  Context context = Context::training(1, 0);
 };
 
 struct GradientReport {
@@ -56,7 +56,7 @@ GradientReport check_gradients(Graph& g, const std::vector<std::string>& objecti
 // straddles a ReLU or max-pool kink (the one-sided differences disagree) another direction is
 // drawn, and a tensor with no smooth direction among `directions` fails the check.
 //
-//   obo::Graph g(net, {1, true});   // input gradients too
+//   obo::Graph g(net, GraphOptions::for_gradient_check(1));   // input gradients too
 //   CHECK(check_model_gradients(g, net, "score").ok());
 struct ModelCheck {
   double step = 1e-6;

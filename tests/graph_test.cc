@@ -2,11 +2,64 @@
 // whole-model gradient checks, and errors that name the layer and the shapes.
 #include <catch2/catch.hpp>
 
+#include "framework/checkpoint.h"
+#include "framework/optimizer.h"
+#include "framework/registry.h"
 #include "tests/gradient_check.h"
 #include "tests/test_util.h"
 
 using namespace obo;
 using namespace obo::test;
+
+namespace {
+
+// A layer with a buffer, as BatchNorm keeps its running statistics: the output is the input, and
+// in training each forward pass moves the buffer a tenth of the way to the batch's mean per
+// channel. Plain (N,C,H,W) inputs only.
+class RunningMeanLayer : public Layer {
+ public:
+  explicit RunningMeanLayer(const LayerParameter& p) : Layer(p) { expect_arity(1, 1, 1); }
+  void setup(const Shapes& in) override { add_buffer("mean", {in[0][1]}, 0.5f); }
+  Shapes output_shapes(const Shapes& in) const override { return {in[0]}; }
+  void reshape(const Ports& in, const Ports& out) override { out[0].value->reshape(in[0].value->shape()); }
+  void forward(const Ports& in, const Ports& out, const Context& ctx) override {
+    const Tensor& x = *in[0].value;
+    std::copy(x.data(), x.data() + x.count(), out[0].value->data());
+    if (!ctx.train) return;
+    const int64_t n = x.dim(0), c = x.dim(1), hw = x.count() / (n * c);
+    float* mean = buffers()[0].value.data();
+    for (int64_t k = 0; k < c; ++k) {
+      double sum = 0;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < hw; ++j) sum += x.data()[(i * c + k) * hw + j];
+      mean[k] = 0.9f * mean[k] + 0.1f * static_cast<float>(sum / (n * hw));
+    }
+  }
+  void backward(const Ports& in, const Ports& out) override {
+    if (in[0].grad) std::copy(out[0].grad->data(), out[0].grad->data() + out[0].grad->count(), in[0].grad->data());
+  }
+};
+
+REGISTER_LAYER("TestRunningMean", RunningMeanLayer);
+
+// A leaky ReLU written by hand (plain tensors only), which says it can run as a post-op: the
+// graph must fuse it with its slope, not as a plain ReLU.
+class LeakyLayer : public Layer {
+ public:
+  explicit LeakyLayer(const LayerParameter& p) : Layer(p) { expect_arity(1, 1, 1); }
+  std::optional<PostOp> as_post_op() const override { return PostOp{PostOp::Function::kRelu, 0.1f, "TestLeaky"}; }
+  Shapes output_shapes(const Shapes& in) const override { return {in[0]}; }
+  void reshape(const Ports& in, const Ports& out) override { out[0].value->reshape(in[0].value->shape()); }
+  void forward(const Ports& in, const Ports& out, const Context&) override {
+    const Tensor x = in[0].value->to_plain();
+    for (int64_t i = 0; i < x.count(); ++i) out[0].value->data()[i] = x.data()[i] > 0 ? x.data()[i] : 0.1f * x.data()[i];
+  }
+  void backward(const Ports&, const Ports&) override {}
+};
+
+REGISTER_LAYER("TestLeaky", LeakyLayer);
+
+}  // namespace
 
 TEST_CASE("a graph with fan-out and concatenation checks its gradients", "[graph]") {
   // x feeds three branches and the concat directly; 'a' feeds the concat and a second conv.
@@ -18,7 +71,7 @@ TEST_CASE("a graph with fan-out and concatenation checks its gradients", "[graph
     layer { name: 'a2' type: 'Conv3x3' input: 'a' output: 'a2' conv { num_output: 8 } }
     layer { name: 'cat' type: 'Concat' input: 'a' input: 'b' input: 'p' input: 'a2' input: 'x' output: 'cat' }
     layer { name: 'head' type: 'Conv1x1' input: 'cat' output: 'y' conv { num_output: 5 } })"),
-          {1, true});
+          GraphOptions::for_gradient_check(1));
   randomize_inputs(g, 1);
   randomize_params(g, 2, 0.3f);
   const GradientReport report = check_gradients(g, {"y"});
@@ -27,8 +80,7 @@ TEST_CASE("a graph with fan-out and concatenation checks its gradients", "[graph
 }
 
 TEST_CASE("layers run in dependency order whatever the file order", "[graph]") {
-  GraphOptions unfused;
-  unfused.fuse_relu = false;
+  const GraphOptions unfused = GraphOptions::seeded(0).unfused();
   Graph g(parse_net(R"(
     layer { name: 'r' type: 'ReLU' input: 'c' output: 'y' }
     layer { name: 'c' type: 'Conv1x1' input: 'x' output: 'c' conv { num_output: 2 } }
@@ -72,9 +124,12 @@ TEST_CASE("whole models check their gradients against a double-precision referen
   onebyone::NetParameter net = read_net(model_path(model));
   auto* layers = net.mutable_layer();
   layers->erase(std::remove_if(layers->begin(), layers->end(),
-                               [](const LayerParameter& l) { return l.type() == "SoftmaxCrossEntropy" || l.type() == "Accuracy"; }),
+                               [](const LayerParameter& l) {
+                                 const Role role = create_layer(l)->role();
+                                 return role == Role::kLoss || role == Role::kMetric;
+                               }),
                 layers->end());
-  Graph g(net, {3, true});
+  Graph g(net, GraphOptions::for_gradient_check(3));
   g.set_batch(1);
   randomize_inputs(g, 4);
   const ModelReport report = check_model_gradients(g, net, "score");
@@ -86,7 +141,7 @@ TEST_CASE("whole models check their gradients against a double-precision referen
 TEST_CASE("the whole-model check fails a gradient 1% off", "[graph][models]") {
   onebyone::NetParameter net = read_net(model_path("inception"));
   net.mutable_layer()->DeleteSubrange(net.layer_size() - 2, 2);  // the loss and the accuracy
-  Graph g(net, {3, true});
+  Graph g(net, GraphOptions::for_gradient_check(3));
   g.set_batch(1);
   randomize_inputs(g, 4);
   ModelCheck wrong;
@@ -100,11 +155,14 @@ TEST_CASE("train and eval modes differ only through dropout", "[graph]") {
   g.reshape({{"data", {2, 1, 28, 28}}, {"label", {2}}});
   randomize_inputs(g, 1);
   std::fill(g.value("label").data(), g.value("label").data() + 2, 1.f);
-  g.forward({false, 1, 0});
+  g.forward(Context::evaluation());
   const Tensor eval1 = g.value("score").to_plain();
-  g.forward({true, 1, 0});
+  g.forward(Context::training(1, 0));
   const Tensor train = g.value("score").to_plain();
-  g.forward({false, 1, 5});
+  Context later = Context::evaluation();  // evaluation does not depend on the seed or the step
+  later.seed = 1;
+  later.step = 5;
+  g.forward(later);
   const Tensor eval2 = g.value("score").to_plain();
   CHECK(std::equal(eval1.data(), eval1.data() + eval1.count(), eval2.data()));
   CHECK_FALSE(std::equal(eval1.data(), eval1.data() + eval1.count(), train.data()));
@@ -152,4 +210,72 @@ TEST_CASE("model files report parse errors with file, line and column", "[graph]
   onebyone::NetParameter net;
   CHECK_THROWS_WITH(parse_text("layer {\n  name: 'a'\n  outputs: 'b'\n}", "bad.prototxt", &net),
                     Catch::StartsWith("bad.prototxt:3:") && Catch::Contains("no field named \"outputs\""));
+}
+
+TEST_CASE("buffers are saved and restored, never trained", "[graph][checkpoint]") {
+  const auto net = parse_net(R"(
+    layer { name: 'in' type: 'Input' output: 'x' output: 'label' input_param { shape { dim: 4 dim: 3 dim: 5 dim: 5 } shape { dim: 4 } } }
+    layer { name: 'stats' type: 'TestRunningMean' input: 'x' output: 's' }
+    layer { name: 'c' type: 'Conv1x1' input: 's' output: 'c' conv { num_output: 2 } }
+    layer { name: 'gap' type: 'GlobalAvgPool' input: 'c' output: 'score' }
+    layer { name: 'loss' type: 'SoftmaxCrossEntropy' input: 'score' input: 'label' output: 'loss' })");
+  Graph g(net, GraphOptions::seeded(1));
+  REQUIRE(g.buffers().size() == 1);
+  const Buffer& mean = *g.buffers()[0];
+  CHECK(mean.name == "stats.mean");
+  CHECK(mean.value.shape() == Shape{3});
+  CHECK(mean.value.data()[2] == 0.5f);
+  CHECK(g.param_values().count() == 2 * 3 + 2);  // the conv's alone: buffers live apart
+
+  // Evaluation leaves it alone; training moves it; the optimizer, weight decay included, never does.
+  randomize_inputs(g, 3);
+  std::fill(g.value("label").data(), g.value("label").data() + 4, 1.f);
+  g.forward(Context::evaluation());
+  CHECK(mean.value.data()[0] == 0.5f);
+  g.forward(Context::training(1, 0));
+  const float trained = mean.value.data()[0];
+  CHECK(trained != 0.5f);
+  onebyone::SolverParameter solver;
+  solver.set_weight_decay(0.1f);
+  g.backward();
+  make_optimizer(solver, g)->step(0);
+  CHECK(mean.value.data()[0] == trained);
+
+  // A checkpoint keeps it; a new graph gets it back.
+  onebyone::Checkpoint c;
+  store_params(g, &c);
+  REQUIRE(c.buffer_size() == 1);
+  CHECK(c.buffer(0).name() == "stats.mean");
+  Graph h(net, GraphOptions::seeded(2));
+  restore_params(c, h);
+  CHECK(h.buffers()[0]->value.data()[0] == trained);
+  c.mutable_buffer(0)->set_data(1, NAN);
+  CHECK_THROWS_WITH(restore_params(c, h), "checkpoint buffer 'stats.mean' holds nan at index 1: not a usable checkpoint");
+  c.clear_buffer();
+  CHECK_THROWS_WITH(restore_params(c, h), "the checkpoint holds 0 buffers, the net has 1");
+
+  // Gradient checks see parameters and inputs only.
+  Graph checked(net, GraphOptions::for_gradient_check(1));
+  randomize_inputs(checked, 4);
+  std::fill(checked.value("label").data(), checked.value("label").data() + 4, 1.f);
+  const GradientReport report = check_gradients(checked, {"loss"});
+  INFO(report.worst_at);
+  CHECK(report.ok());
+}
+
+TEST_CASE("an element-wise layer is fused with its own function, as the layer says", "[graph][fusion]") {
+  const auto net = parse_net(R"(
+    layer { name: 'in' type: 'Input' output: 'x' input_param { shape { dim: 2 dim: 3 dim: 4 dim: 4 } } }
+    layer { name: 'c' type: 'Conv1x1' input: 'x' output: 'c' conv { num_output: 5 } }
+    layer { name: 'leaky' type: 'TestLeaky' input: 'c' output: 'y' })");
+  Graph separate(net, GraphOptions::seeded(1).unfused()), fused(net, GraphOptions::seeded(1));
+  REQUIRE(fused.num_layers() == 2);
+  CHECK(fused.layer(1).description() == "Conv1x1+TestLeaky");
+  for (Graph* g : {&separate, &fused}) {
+    randomize_inputs(*g, 3);
+    g->forward(Context::evaluation());
+  }
+  const Tensor a = separate.value("y").to_plain(), b = fused.value("y").to_plain();
+  REQUIRE(std::any_of(a.data(), a.data() + a.count(), [](float v) { return v < 0; }));  // the slope shows
+  for (int64_t i = 0; i < a.count(); ++i) CHECK(b.data()[i] == Approx(a.data()[i]).margin(1e-6));
 }

@@ -19,7 +19,7 @@ TEST_CASE("inception built in code equals models/inception.prototxt", "[builder]
   CHECK(differences.empty());
 
   // Same description, same seed: the same graph, parameter for parameter and output for output.
-  Graph a(code, {4, false}), b(file, {4, false});
+  Graph a(code, GraphOptions::seeded(4)), b(file, GraphOptions::seeded(4));
   a.set_batch(3);
   b.set_batch(3);
   REQUIRE(a.param_values().count() == b.param_values().count());
@@ -28,8 +28,8 @@ TEST_CASE("inception built in code equals models/inception.prototxt", "[builder]
   b.value("data").assign_plain(a.value("data").to_plain());
   std::fill(a.value("label").data(), a.value("label").data() + 3, 1.f);
   std::fill(b.value("label").data(), b.value("label").data() + 3, 1.f);
-  a.forward({});
-  b.forward({});
+  a.forward(Context::evaluation());
+  b.forward(Context::evaluation());
   CHECK(a.value("loss").data()[0] == b.value("loss").data()[0]);
 }
 

@@ -102,7 +102,7 @@ TEST_CASE("a steady-state training step creates no primitive and allocates nothi
   const std::string model = GENERATE("nin", "nin-fc", "inception");
   INFO(model);
   const Dataset train = split_off(load_mnist(mnist_dir(), "train"), 512).first;
-  Graph g(read_net(model_path(model)), {1, false});
+  Graph g(read_net(model_path(model)), GraphOptions::seeded(1));
   g.set_batch(64);
   onebyone::SolverParameter solver;
   solver.set_optimizer(onebyone::SolverParameter::ADAM);
@@ -112,7 +112,7 @@ TEST_CASE("a steady-state training step creates no primitive and allocates nothi
   Tensor& labels = g.value("label");
   auto step = [&](int64_t i) {  // what Trainer::run does per batch
     fill_batch(train, order, (i % 8) * 64, {2, 1, 0}, images, labels);
-    g.forward({true, 1, static_cast<uint64_t>(i)});
+    g.forward(Context::training(1, static_cast<uint64_t>(i)));
     g.backward();
     optimizer->step(i);
   };

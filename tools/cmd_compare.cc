@@ -130,7 +130,7 @@ void compare(const CompareArgs& a) {
       if (s == 0) {
         r.params = g.param_values().count();
         g.set_batch(1);
-        for (size_t i = 0; i < g.num_layers(); ++i) r.mflops += 2e-6 * g.layer(i).multiply_adds(g.inputs_of(i), g.outputs_of(i));
+        r.mflops = 2e-6 * static_cast<double>(g.multiply_adds());
       }
       r.final_test.push_back(t.last_test_accuracy);
       r.best_test.push_back(t.best_test_accuracy);
@@ -191,7 +191,6 @@ void compare(const CompareArgs& a) {
 
 void add_compare(CLI::App& app) {
   auto args = std::make_shared<CompareArgs>();
-  args->data = default_data_dir();
   CLI::App* cmd = app.add_subcommand("compare", "Train several models under one solver and compare them side by side");
   cmd->add_option("models", args->models, "Model files or names in models/")->required()->expected(2, 16);
   cmd->add_option("--solver", args->solver, "Solver for every model (default: the first model's)");
@@ -201,7 +200,7 @@ void add_compare(CLI::App& app) {
   cmd->add_option("--test-size", args->test_size, "Use only the first N test images")->check(CLI::PositiveNumber);
   cmd->add_option("--out", args->out, "Folder for the table, curves and checkpoints (default: runs/compare, or a new "
                                       "runs/compare-N)");
-  cmd->add_option("--data", args->data, "Folder with the MNIST IDX files")->capture_default_str();
+  add_data_option(cmd, &args->data);
   add_threads_option(cmd, &args->threads);
   cmd->callback([args] { compare(*args); });
 }

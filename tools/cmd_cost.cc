@@ -27,11 +27,10 @@ void cost(const CostArgs& a) {
     // Random images; any further inputs (labels) stay 0, a valid class.
     Tensor& x = graph.value(graph.input_blobs().at(0));
     for (size_t i = 0; i < x.size(); ++i) x.data()[i] = uniform(1, 0, i);
-    int64_t macs = 0;
-    for (size_t i = 0; i < graph.num_layers(); ++i) macs += graph.layer(i).multiply_adds(graph.inputs_of(i), graph.outputs_of(i));
-    graph.forward({});  // warm-up: first touches of memory
+    const int64_t macs = graph.multiply_adds();
+    graph.forward(Context::evaluation());  // warm-up: first touches of memory
     const auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < a.iterations; ++i) graph.forward({});
+    for (int i = 0; i < a.iterations; ++i) graph.forward(Context::evaluation());
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / a.iterations;
     const size_t last = graph.num_layers() - 1;
     std::cout << fmt::format("{:<16} {:<18} {:<18} {:>12} {:>16} {:>12.1f} {:>10.1f}\n", net.name(),

@@ -31,9 +31,8 @@ std::string dot_of(Graph& graph, const std::string& name) {
   std::string dot = fmt::format("digraph \"{}\" {{\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n", name);
   for (size_t i = 0; i < graph.num_layers(); ++i) {
     const Layer& layer = graph.layer(i);
-    const bool one_by_one = layer.type() == "Conv1x1";
-    dot += fmt::format("  L{} [label=\"{}\\n{}{}\"{}];\n", i, layer.name(), layer.type(), layer.fused_relu() ? "+ReLU" : "",
-                       one_by_one ? ", fillcolor=\"#ffe9b3\"" : "");
+    dot += fmt::format("  L{} [label=\"{}\\n{}\"{}];\n", i, layer.name(), layer.description(),
+                       layer.pointwise() ? ", fillcolor=\"#ffe9b3\"" : "");
   }
   for (size_t i = 0; i < graph.num_layers(); ++i) {
     for (const std::string& in : graph.input_names_of(i)) {

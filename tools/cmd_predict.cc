@@ -40,8 +40,7 @@ struct PredictArgs {
 
 void predict(const PredictArgs& a) {
   const onebyone::Checkpoint checkpoint = load_checkpoint(a.checkpoint);
-  Graph graph(checkpoint.net());
-  restore_params(checkpoint, graph);
+  Graph graph = graph_from(checkpoint);
   graph.set_batch(1);
   const NetRoles roles = find_roles(graph);
   Tensor& input = graph.value(roles.images);
@@ -65,7 +64,7 @@ void predict(const PredictArgs& a) {
     graph.value(roles.labels).data()[0] = 0;
     what = fmt::format("{} ({}x{}{})", a.image, g.width, g.height, mean > 127.5 ? ", inverted" : "");
   }
-  graph.forward({false, 0, 0});
+  graph.forward(Context::evaluation());
   const Tensor scores = graph.value(roles.scores).to_plain();
   const int64_t k = scores.count();
   std::vector<double> p(k);
@@ -84,13 +83,12 @@ void predict(const PredictArgs& a) {
 
 void add_predict(CLI::App& app) {
   auto args = std::make_shared<PredictArgs>();
-  args->data = default_data_dir();
   CLI::App* cmd = app.add_subcommand("predict", "Classify a PGM/PNG image or a test-set digit");
   cmd->add_option("checkpoint", args->checkpoint, "Checkpoint (holds the net and its weights)")->required();
   cmd->add_option("image", args->image, "PGM or PNG image, any size; scaled to the net's input");
   cmd->add_option("--index", args->index, "Classify this test-set digit instead")->check(CLI::NonNegativeNumber);
   cmd->add_option("--top", args->top, "How many classes to show")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--data", args->data, "Folder with the MNIST IDX files")->capture_default_str();
+  add_data_option(cmd, &args->data);
   cmd->callback([args] { predict(*args); });
 }
 

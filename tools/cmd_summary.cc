@@ -35,12 +35,12 @@ void summary(const SummaryArgs& a) {
     Layer& layer = graph.layer(i);
     int64_t p = 0;
     for (const Param& param : layer.params()) p += count(param.shape);
-    const double f = 2e-6 * static_cast<double>(layer.multiply_adds(graph.inputs_of(i), graph.outputs_of(i)));
+    const double f = 2e-6 * static_cast<double>(graph.multiply_adds(i));
     params += p;
     mflops += f;
     const Ports& out = graph.outputs_of(i);
     std::cout << fmt::format("{:<16} {:<20} {:<20} {:>12} {:>12.2f}\n", layer.name(),
-                             layer.type() + (layer.fused_relu() ? "+ReLU" : ""),
+                             layer.description(),
                              out.empty() ? "" : to_string(out[0].value->shape()), p, f);
   }
   std::cout << fmt::format("{:<58} {:>12} {:>12.2f}\n", "total", params, mflops);

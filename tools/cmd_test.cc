@@ -29,8 +29,7 @@ void test(const TestArgs& a) {
       fail("the net in {} is not the one '{}' was trained in ({}); `onebyone test {}` evaluates the checkpoint's own net",
            model, checkpoint_path, difference.substr(0, difference.find_last_not_of('\n') + 1), checkpoint_path);
   }
-  Graph graph(checkpoint.net());
-  restore_params(checkpoint, graph);
+  Graph graph = graph_from(checkpoint);
   const Dataset data = load(a.data, "t10k", a.test_size);
   const Evaluation e = evaluate(graph, data, a.batch);
   std::cout << fmt::format("test accuracy {:.2f}% ({} of {}), loss {:.4f}\n\n", 100 * e.accuracy,
@@ -54,13 +53,12 @@ void test(const TestArgs& a) {
 
 void add_test(CLI::App& app) {
   auto args = std::make_shared<TestArgs>();
-  args->data = default_data_dir();
   CLI::App* cmd = app.add_subcommand("test", "Evaluate a checkpoint on the MNIST test set");
   cmd->add_option("files", args->files, "[MODEL] CKPT: the checkpoint (it holds its net), and optionally the model file it "
                                         "must match")
       ->required()
       ->expected(1, 2);
-  cmd->add_option("--data", args->data, "Folder with the MNIST IDX files")->capture_default_str();
+  add_data_option(cmd, &args->data);
   cmd->add_option("--batch", args->batch, "Evaluation batch size")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--test-size", args->test_size, "Use only the first N test images")->check(CLI::PositiveNumber);
   add_threads_option(cmd, &args->threads);

@@ -4,6 +4,8 @@
 
 #include <omp.h>
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <iostream>
 
@@ -29,7 +31,7 @@ double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::d
 void time_model(const TimeArgs& a) {
   apply_threads(a.threads);
   const std::string path = model_path(a.model);
-  Graph graph(read_net(path), {1, false});
+  Graph graph(read_net(path), GraphOptions::seeded(1));
   const NetRoles roles = find_roles(graph);
   graph.set_batch(a.batch);
   Tensor& images = graph.value(roles.images);
@@ -44,7 +46,7 @@ void time_model(const TimeArgs& a) {
   double update = 0;
   for (int it = -a.warmup; it < a.iterations; ++it) {
     const bool measured = it >= 0;
-    const Context ctx{true, 1, static_cast<uint64_t>(it + a.warmup)};
+    const Context ctx = Context::training(1, static_cast<uint64_t>(it + a.warmup));
     for (size_t i = 0; i < n; ++i) {
       const auto t0 = Clock::now();
       graph.forward_layer(i, ctx);
@@ -62,17 +64,16 @@ void time_model(const TimeArgs& a) {
   double inference = 0;
   for (int it = -a.warmup; it < a.iterations; ++it) {
     const auto t0 = Clock::now();
-    graph.forward({false, 1, 0});
+    graph.forward(Context::evaluation());
     if (it >= 0) inference += seconds(t0, Clock::now());
   }
 
   double total_fwd = 0, total_bwd = 0;
-  int64_t macs = 0;
   for (size_t i = 0; i < n; ++i) {
     total_fwd += fwd[i];
     total_bwd += bwd[i];
-    macs += graph.layer(i).multiply_adds(graph.inputs_of(i), graph.outputs_of(i));
   }
+  const int64_t macs = graph.multiply_adds();
   const double step = (total_fwd + total_bwd + update) / a.iterations;
   const double train_rate = a.batch / step, infer_rate = a.batch * a.iterations / inference;
   // Backward of a convolution or FC layer costs two forwards (data and weight gradients).
@@ -83,13 +84,19 @@ void time_model(const TimeArgs& a) {
   const int threads = omp_get_max_threads();
 
   if (a.json) {
-    std::cout << fmt::format(
-        "{{\"model\": \"{}\", \"batch\": {}, \"threads\": {}, \"iterations\": {}, \"train_images_per_s\": {:.1f}, "
-        "\"infer_images_per_s\": {:.1f}, \"gflops\": {:.2f}, \"peak_rss_mb\": {:.1f}, \"forward_ms\": {:.3f}, "
-        "\"backward_ms\": {:.3f}, \"update_ms\": {:.3f}}}\n",
-        a.model, a.batch, threads, a.iterations, train_rate,
-        infer_rate, gflops, peak_rss_mb, 1e3 * total_fwd / a.iterations, 1e3 * total_bwd / a.iterations,
-        1e3 * update / a.iterations);
+    std::cout << nlohmann::json{{"model", a.model},
+                                {"batch", a.batch},
+                                {"threads", threads},
+                                {"iterations", a.iterations},
+                                {"train_images_per_s", train_rate},
+                                {"infer_images_per_s", infer_rate},
+                                {"gflops", gflops},
+                                {"peak_rss_mb", peak_rss_mb},
+                                {"forward_ms", 1e3 * total_fwd / a.iterations},
+                                {"backward_ms", 1e3 * total_bwd / a.iterations},
+                                {"update_ms", 1e3 * update / a.iterations}}
+                     .dump()
+              << "\n";
     return;
   }
   std::cout << fmt::format("{}: batch {}, {} threads, {} iterations after {} warm-up\n\n", path, a.batch, threads,
@@ -97,7 +104,7 @@ void time_model(const TimeArgs& a) {
   std::cout << fmt::format("{:<16} {:<20} {:>12} {:>12}\n", "layer", "type", "forward ms", "backward ms");
   for (size_t i = 0; i < n; ++i)
     std::cout << fmt::format("{:<16} {:<20} {:>12.3f} {:>12.3f}\n", graph.layer(i).name(),
-                             graph.layer(i).type() + (graph.layer(i).fused_relu() ? "+ReLU" : ""),
+                             graph.layer(i).description(),
                              1e3 * fwd[i] / a.iterations, 1e3 * bwd[i] / a.iterations);
   std::cout << fmt::format("{:<37} {:>12.3f} {:>12.3f}\n", "total", 1e3 * total_fwd / a.iterations,
                            1e3 * total_bwd / a.iterations);

@@ -246,12 +246,11 @@ int train(TrainArgs a) {
 
 void add_train(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
-  args->data = default_data_dir();
   CLI::App* cmd = app.add_subcommand("train", "Train a model on MNIST (checkpoint each epoch; Ctrl-C checkpoints and stops)");
   cmd->add_option("model", args->model, "Model file or name in models/ (nin, nin-fc, inception, lenet)");
   cmd->add_option("--solver", args->solver, "Solver file (default: the model's .solver.prototxt)");
   cmd->add_option("--resume", args->resume, "Continue the run this checkpoint was taken from (in its folder)");
-  cmd->add_option("--data", args->data, "Folder with the MNIST IDX files")->capture_default_str();
+  add_data_option(cmd, &args->data);
   cmd->add_option("--out", args->out, "Folder for checkpoints and metrics (default: runs/<net name>, or a new runs/<net name>-N)");
   cmd->add_option("--epochs", args->epochs, "Train this many epochs (a resumed run: in all, stretching a cosine schedule)")
       ->check(CLI::PositiveNumber);

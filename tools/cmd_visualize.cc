@@ -52,8 +52,7 @@ void paint(GrayImage& img, const float* map, int64_t h, int64_t w, int64_t scale
 
 void visualize(const VisualizeArgs& a) {
   const onebyone::Checkpoint checkpoint = load_checkpoint(a.checkpoint);
-  Graph graph(checkpoint.net());
-  restore_params(checkpoint, graph);
+  Graph graph = graph_from(checkpoint);
   graph.set_batch(1);
   if (!graph.has_blob(a.layer))
     fail("no blob '{}' in '{}' (blobs: {})", a.layer, checkpoint.net().name(), fmt::join(graph.blob_names(), ", "));
@@ -61,7 +60,7 @@ void visualize(const VisualizeArgs& a) {
   const Dataset test = load(a.data, "t10k");
   if (a.digit < 0 || a.digit >= test.count) fail("--digit {} is not one of the {} test images", a.digit, test.count);
   fill_batch(test, {a.digit}, 0, {}, graph.value(roles.images), graph.value(roles.labels));
-  graph.forward({false, 0, 0});
+  graph.forward(Context::evaluation());
   const Tensor maps = graph.value(a.layer).to_plain();
   if (maps.rank() != 4) fail("blob '{}' has shape {}: only (N,C,H,W) feature maps can be drawn", a.layer, to_string(maps.shape()));
   const int64_t c = maps.dim(1), h = maps.dim(2), w = maps.dim(3), digit = test.rows;
@@ -86,13 +85,12 @@ void visualize(const VisualizeArgs& a) {
 
 void add_visualize(CLI::App& app) {
   auto args = std::make_shared<VisualizeArgs>();
-  args->data = default_data_dir();
   CLI::App* cmd = app.add_subcommand("visualize", "Draw a layer's feature maps for one test digit as a PNG grid");
   cmd->add_option("checkpoint", args->checkpoint, "Checkpoint (holds the net and its weights)")->required();
   cmd->add_option("--layer", args->layer, "Blob to draw (a layer's output name, e.g. cccp1)")->required();
   cmd->add_option("--digit", args->digit, "Index of the test digit")->capture_default_str();
   cmd->add_option("--out", args->out, "PNG file (default: <layer>-digit<index>.png)");
-  cmd->add_option("--data", args->data, "Folder with the MNIST IDX files")->capture_default_str();
+  add_data_option(cmd, &args->data);
   cmd->callback([args] { visualize(*args); });
 }
 

@@ -26,8 +26,9 @@ std::string default_solver(const std::string& model_file) {
   return (p.parent_path() / (p.stem().string() + ".solver.prototxt")).string();
 }
 
-std::string default_data_dir() {
-  return std::filesystem::is_directory("data/mnist") ? "data/mnist" : std::string(ONEBYONE_SOURCE_DIR) + "/data/mnist";
+void add_data_option(CLI::App* app, std::string* dir) {
+  *dir = std::filesystem::is_directory("data/mnist") ? "data/mnist" : std::string(ONEBYONE_SOURCE_DIR) + "/data/mnist";
+  app->add_option("--data", *dir, "Folder with the MNIST IDX files")->capture_default_str();
 }
 
 Dataset load(const std::string& dir, const std::string& split, int64_t limit) {

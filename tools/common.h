@@ -19,8 +19,8 @@ std::string default_solver(const std::string& model_file);
 
 // MNIST from `dir` (as fetched by ./run), optionally cut to its first `limit` examples.
 Dataset load(const std::string& dir, const std::string& split, int64_t limit = 0);
-// Where ./run puts MNIST, relative to the source tree.
-std::string default_data_dir();
+// --data DIR, by default where ./run puts MNIST (data/mnist here, or in the source tree).
+void add_data_option(CLI::App* app, std::string* dir);
 
 // --threads: OpenMP threads for oneDNN and our own loops (0: the OpenMP default, one per
 // processor). More than four per processor is refused; more than one per processor is allowed

@@ -32,9 +32,9 @@ void model(const std::string& bytes) {
   try {
     onebyone::NetParameter net;
     parse_text(bytes, "<fuzz>", &net);
-    Graph g(net, {1, false});
+    Graph g(net, GraphOptions::seeded(1));
     if (!g.input_blobs().empty()) g.set_batch(1);  // the shipped models' batch of 128 would only slow the search
-    g.forward({true, 1, 0});
+    g.forward(Context::training(1, 0));
     g.backward();
   } catch (const Error&) {
   }

@@ -13,10 +13,10 @@ TEST_CASE("Concat stacks channels in input order and splits the gradient back", 
     layer { name: 'a' type: 'Conv1x1' input: 'x' output: 'a' conv { num_output: 24 } }
     layer { name: 'b' type: 'Conv3x3' input: 'x' output: 'b' conv { num_output: 8 } }
     layer { name: 'cat' type: 'Concat' input: 'a' input: 'x' input: 'b' input: 'a' output: 'y' })"),
-          {1, true});
+          GraphOptions::for_gradient_check(1));
   randomize_inputs(g, 1);
   randomize_params(g, 2, 0.3f);
-  g.forward({});
+  g.forward(Context::evaluation());
   const Tensor y = g.value("y").to_plain();
   REQUIRE(y.shape() == Shape{2, 72, 5, 5});
   const Tensor parts[] = {g.value("a").to_plain(), g.value("x").to_plain(), g.value("b").to_plain(), g.value("a").to_plain()};

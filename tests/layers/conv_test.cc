@@ -43,10 +43,10 @@ TEST_CASE("convolution matches the naive reference and its gradients check", "[c
       {"Conv", 3, 17, 8, 7, 33, 3, 1, 0, true},
   }));
   INFO(k);
-  Graph g(single_layer_net({{k.n, k.c, k.h, k.w}}, layer_text(k)), {1, true});
+  Graph g(single_layer_net({{k.n, k.c, k.h, k.w}}, layer_text(k)), GraphOptions::for_gradient_check(1));
   randomize_inputs(g, 11);
   randomize_params(g, 12);
-  g.forward({});
+  g.forward(Context::evaluation());
   const auto& params = g.params();
   const Array bias = k.bias ? to_array(params[1]->value) : Array{};
   const Array ref = conv_ref(to_array(g.value("x0")), to_array(params[0]->value), k.bias ? &bias : nullptr,
@@ -60,7 +60,7 @@ TEST_CASE("convolution matches the naive reference and its gradients check", "[c
 }
 
 TEST_CASE("the gradient checker catches a gradient that is 2% off", "[conv][gradcheck]") {
-  Graph g(single_layer_net({{2, 3, 5, 5}}, layer_text({"Conv3x3", 2, 3, 5, 5, 4, 3, 1, 1, true})), {1, true});
+  Graph g(single_layer_net({{2, 3, 5, 5}}, layer_text({"Conv3x3", 2, 3, 5, 5, 4, 3, 1, 1, true})), GraphOptions::for_gradient_check(1));
   randomize_inputs(g, 1);
   randomize_params(g, 2);
   GradientCheck wrong;
@@ -85,7 +85,7 @@ TEST_CASE("the seed's worked example: three 6x6 maps through a 1x1 convolution",
   g.value("x0").assign_plain(x);
   const float weights[3] = {0.1f, 0.2f, 0.4f};
   std::copy(weights, weights + 3, g.params()[0]->value.data());
-  g.forward({});
+  g.forward(Context::evaluation());
   const Tensor y = g.value("y").to_plain();
   REQUIRE(y.shape() == Shape{1, 1, 6, 6});
   for (int i = 0; i < 6; ++i)
@@ -101,7 +101,7 @@ TEST_CASE("the seed's reduction: 50x600x600 to 20 channels by a 1x1 convolution"
   REQUIRE(g.params().size() == 2);
   CHECK(count(g.params()[0]->shape) == 1000);  // 50 * 20 weights
   CHECK(count(g.params()[1]->shape) == 20);    // one bias per output channel
-  CHECK(g.layer(1).multiply_adds(g.inputs_of(1), g.outputs_of(1)) == int64_t{50} * 20 * 600 * 600);
+  CHECK(g.multiply_adds(1) == int64_t{50} * 20 * 600 * 600);
 }
 
 TEST_CASE("convolution configuration errors name the layer", "[conv][errors]") {

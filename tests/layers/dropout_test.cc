@@ -16,7 +16,7 @@ namespace {
 
 Graph dropout(float ratio, const Shape& shape = {1, 1, 200, 200}) {
   return Graph(single_layer_net({shape}, fmt::format("name: 'drop' type: 'Dropout' input: 'x0' output: 'y' dropout {{ ratio: {} }}", ratio)),
-               {1, true});
+               GraphOptions::for_gradient_check(1));
 }
 
 void fill_ones(Graph& g) {
@@ -30,7 +30,7 @@ TEST_CASE("dropout keeps the expected mean and drops about `ratio` of the elemen
   const float ratio = GENERATE(0.2f, 0.5f, 0.8f);
   Graph g = dropout(ratio);
   fill_ones(g);
-  g.forward({true, 42, 0});
+  g.forward(Context::training(42, 0));
   const Tensor& y = g.value("y");
   double sum = 0;
   int64_t zeros = 0;
@@ -60,7 +60,7 @@ TEST_CASE("dropout masks depend on seed and step, not on the thread count", "[dr
     omp_set_num_threads(threads);
     Graph g = dropout(0.5f, {4, 8, 16, 16});
     fill_ones(g);
-    g.forward({true, seed, step});
+    g.forward(Context::training(seed, step));
     omp_set_num_threads(before);
     return g.value("y");
   };

@@ -17,10 +17,10 @@ TEST_CASE("FC matches the naive reference and its gradients check", "[fc]") {
   INFO("x" << to_string(shape) << " -> " << outputs << (bias ? " bias" : ""));
   Graph g(single_layer_net({shape}, fmt::format("name: 'fc' type: 'FC' input: 'x0' output: 'y' fc {{ num_output: {} bias_term: {} }}",
                                                 outputs, bias ? "true" : "false")),
-          {1, true});
+          GraphOptions::for_gradient_check(1));
   randomize_inputs(g, 1);
   randomize_params(g, 2);
-  g.forward({});
+  g.forward(Context::evaluation());
   CHECK(g.value("y").shape() == Shape{shape[0], outputs});
   const Array b = bias ? to_array(g.params()[1]->value) : Array{};
   const Array ref = fc_ref(to_array(g.value("x0")), to_array(g.params()[0]->value), bias ? &b : nullptr);
@@ -35,10 +35,10 @@ TEST_CASE("FC reads a convolution's blocked output as C,H,W features", "[fc]") {
     layer { name: 'in' type: 'Input' output: 'x' input_param { shape { dim: 3 dim: 16 dim: 3 dim: 3 } } }
     layer { name: 'c' type: 'Conv1x1' input: 'x' output: 'c' conv { num_output: 16 } }
     layer { name: 'fc' type: 'FC' input: 'c' output: 'y' fc { num_output: 5 } })"),
-          {1, true});
+          GraphOptions::for_gradient_check(1));
   randomize_inputs(g, 1);
   randomize_params(g, 2, 0.3f);
-  g.forward({});
+  g.forward(Context::evaluation());
   const Array b = to_array(g.params()[3]->value);
   const Array ref = fc_ref(to_array(g.value("c")), to_array(g.params()[2]->value), &b);
   CHECK(max_relative_error(g.value("y"), ref) < 1e-5);

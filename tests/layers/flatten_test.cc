@@ -14,10 +14,10 @@ TEST_CASE("Flatten gives the plain C,H,W order of a blocked input, and back", "[
     layer { name: 'in' type: 'Input' output: 'x' input_param { shape { dim: 2 dim: 16 dim: 3 dim: 5 } } }
     layer { name: 'c' type: 'Conv1x1' input: 'x' output: 'c' conv { num_output: 24 } }
     layer { name: 'f' type: 'Flatten' input: 'c' output: 'y' })"),
-          {1, true});
+          GraphOptions::for_gradient_check(1));
   randomize_inputs(g, 1);
   randomize_params(g, 2, 0.3f);
-  g.forward({});
+  g.forward(Context::evaluation());
   REQUIRE(g.value("y").shape() == Shape{2, 24 * 15});
   const Tensor c = g.value("c").to_plain();
   CHECK(std::memcmp(c.data(), g.value("y").data(), c.count() * sizeof(float)) == 0);

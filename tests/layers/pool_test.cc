@@ -40,9 +40,9 @@ TEST_CASE("pooling matches the naive reference and its gradients check", "[pool]
   const std::string params = global ? "" : fmt::format("pool {{ kernel_size: {} stride: {} pad: {} count_include_pad: {} }}",
                                                        k.kernel, k.stride, k.pad, k.include_pad ? "true" : "false");
   Graph g(single_layer_net({{k.n, k.c, k.h, k.w}}, fmt::format("name: 'pool' type: '{}' input: 'x0' output: 'y' {}", k.type, params)),
-          {1, true});
+          GraphOptions::for_gradient_check(1));
   distinct_inputs(g, 5);
-  g.forward({});
+  g.forward(Context::evaluation());
   const PoolKind kind = std::string(k.type) == "MaxPool" ? PoolKind::kMax
                         : k.include_pad                   ? PoolKind::kAvgIncludePad
                                                           : PoolKind::kAvgExcludePad;

@@ -10,9 +10,9 @@ using namespace obo;
 using namespace obo::test;
 
 TEST_CASE("ReLU is max(0, x) and its gradient checks", "[relu]") {
-  Graph g(single_layer_net({{7, 3, 5, 9}}, "name: 'r' type: 'ReLU' input: 'x0' output: 'y'"), {1, true});
+  Graph g(single_layer_net({{7, 3, 5, 9}}, "name: 'r' type: 'ReLU' input: 'x0' output: 'y'"), GraphOptions::for_gradient_check(1));
   randomize_inputs(g, 3);
-  g.forward({});
+  g.forward(Context::evaluation());
   const Tensor x = g.value("x0").to_plain(), y = g.value("y").to_plain();
   for (int64_t i = 0; i < x.count(); ++i) REQUIRE(y.data()[i] == std::max(0.f, x.data()[i]));
   const GradientReport report = check_gradients(g, {"y"});
@@ -30,13 +30,12 @@ const char* kConvRelu = R"(
 }  // namespace
 
 TEST_CASE("ReLU after a convolution works in the convolution's blocked layout", "[relu]") {
-  GraphOptions unfused{1, true};
-  unfused.fuse_relu = false;
+  const GraphOptions unfused = GraphOptions::for_gradient_check(1).unfused();
   Graph g(parse_net(kConvRelu), unfused);
   REQUIRE(g.num_layers() == 3);
   randomize_inputs(g, 3);
   randomize_params(g, 4, 0.3f);
-  g.forward({});
+  g.forward(Context::evaluation());
   CHECK(g.value("y").layout() == g.value("c").layout());
   const Tensor c = g.value("c").to_plain(), y = g.value("y").to_plain();
   for (int64_t i = 0; i < c.count(); ++i) REQUIRE(y.data()[i] == std::max(0.f, c.data()[i]));
@@ -49,17 +48,16 @@ TEST_CASE("ReLU after a convolution works in the convolution's blocked layout", 
 }
 
 TEST_CASE("a ReLU fused into its convolution computes what the two layers do", "[relu][fusion]") {
-  GraphOptions unfused{1, true};
-  unfused.fuse_relu = false;
-  Graph separate(parse_net(kConvRelu), unfused), fused(parse_net(kConvRelu), {1, true});
+  const GraphOptions unfused = GraphOptions::for_gradient_check(1).unfused();
+  Graph separate(parse_net(kConvRelu), unfused), fused(parse_net(kConvRelu), GraphOptions::for_gradient_check(1));
   REQUIRE(fused.num_layers() == 2);  // the ReLU runs inside the convolution
-  CHECK(fused.layer(1).fused_relu());
+  CHECK(fused.layer(1).description() == "Conv1x1+ReLU");
   CHECK(fused.has_blob("y"));
   for (Graph* g : {&separate, &fused}) {
     randomize_inputs(*g, 3);
     randomize_params(*g, 4, 0.3f);
     g->grad("y").assign_plain(random_tensor(g->value("y").shape(), 8));
-    g->forward({});
+    g->forward(Context::evaluation());
     g->backward();
   }
   const Tensor a = separate.value("y").to_plain(), b = fused.value("y").to_plain();
