@@ -229,37 +229,64 @@ namespace {
 algorithm eltwise_algorithm(PostOp::Function f, bool from_output) {
   using F = PostOp::Function;
   switch (f) {
-    case F::kRelu:
-      return from_output ? algorithm::eltwise_relu_use_dst_for_bwd : algorithm::eltwise_relu;
-    case F::kElu:
-      return from_output ? algorithm::eltwise_elu_use_dst_for_bwd : algorithm::eltwise_elu;
-    case F::kTanh:
-      return from_output ? algorithm::eltwise_tanh_use_dst_for_bwd : algorithm::eltwise_tanh;
-    case F::kSigmoid:
-      return from_output ? algorithm::eltwise_logistic_use_dst_for_bwd : algorithm::eltwise_logistic;
+    case F::kRelu: return from_output ? algorithm::eltwise_relu_use_dst_for_bwd : algorithm::eltwise_relu;
+    case F::kElu: return from_output ? algorithm::eltwise_elu_use_dst_for_bwd : algorithm::eltwise_elu;
+    case F::kTanh: return from_output ? algorithm::eltwise_tanh_use_dst_for_bwd : algorithm::eltwise_tanh;
+    case F::kSigmoid: return from_output ? algorithm::eltwise_logistic_use_dst_for_bwd : algorithm::eltwise_logistic;
+    case F::kSqrt: return from_output ? algorithm::eltwise_sqrt_use_dst_for_bwd : algorithm::eltwise_sqrt;
+    case F::kExp: return from_output ? algorithm::eltwise_exp_use_dst_for_bwd : algorithm::eltwise_exp;
+    case F::kClip: return from_output ? algorithm::eltwise_clip_v2_use_dst_for_bwd : algorithm::eltwise_clip_v2;
+    default: break;
+  }
+  if (from_output) fail("the element-wise function {} has no derivative from its output", static_cast<int>(f));
+  switch (f) {
+    case F::kSwish: return algorithm::eltwise_swish;
+    case F::kGelu: return algorithm::eltwise_gelu_erf;
+    case F::kSoftplus: return algorithm::eltwise_soft_relu;
+    case F::kMish: return algorithm::eltwise_mish;
+    case F::kHardswish: return algorithm::eltwise_hardswish;
+    case F::kAbs: return algorithm::eltwise_abs;
+    case F::kSquare: return algorithm::eltwise_square;
+    case F::kLog: return algorithm::eltwise_log;
+    case F::kLinear: return algorithm::eltwise_linear;
+    default: break;
   }
   fail("unknown element-wise function {}", static_cast<int>(f));
 }
 
 }  // namespace
 
+bool derivative_from_output(const PostOp& f) {
+  using F = PostOp::Function;
+  switch (f.function) {
+    case F::kRelu:
+    case F::kElu: return f.alpha >= 0;  // oneDNN's requirement for the _use_dst_for_bwd forms
+    case F::kTanh:
+    case F::kSigmoid:
+    case F::kSqrt:
+    case F::kExp:
+    case F::kClip: return true;
+    default: return false;
+  }
+}
+
 dnnl::primitive_attr post_op_attr(const PostOp& f) {
   dnnl::post_ops ops;
-  ops.append_eltwise(1.f, eltwise_algorithm(f.function, false), f.alpha, 0.f);  // 2.x: with a scale
+  ops.append_eltwise(1.f, eltwise_algorithm(f.function, false), f.alpha, f.beta);  // 2.x: with a scale
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
   return attr;
 }
 
 dnnl::eltwise_forward::primitive_desc eltwise_forward(const PostOp& f, const memory::desc& data, bool from_output) {
-  dnnl::eltwise_forward::desc d(prop_kind::forward_training, eltwise_algorithm(f.function, from_output), data, f.alpha, 0.f);
+  dnnl::eltwise_forward::desc d(prop_kind::forward_training, eltwise_algorithm(f.function, from_output), data, f.alpha, f.beta);
   return {d, engine()};
 }
 
 dnnl::eltwise_backward::primitive_desc eltwise_backward(const PostOp& f, const memory::desc& diff_data,
                                                         const memory::desc& data, bool from_output,
                                                         const dnnl::eltwise_forward::primitive_desc& hint) {
-  dnnl::eltwise_backward::desc d(eltwise_algorithm(f.function, from_output), diff_data, data, f.alpha, 0.f);
+  dnnl::eltwise_backward::desc d(eltwise_algorithm(f.function, from_output), diff_data, data, f.alpha, f.beta);
   return {d, engine(), hint};
 }
 
@@ -288,6 +315,69 @@ dnnl::inner_product_backward_weights::primitive_desc inner_product_backward_weig
 dnnl::logsoftmax_forward::primitive_desc logsoftmax_forward(const memory::desc& data, int axis) {
   dnnl::logsoftmax_forward::desc d(prop_kind::forward_training, data, axis);
   return {d, engine()};
+}
+
+dnnl::softmax_forward::primitive_desc softmax_forward(const memory::desc& data, int axis) {
+  dnnl::softmax_forward::desc d(prop_kind::forward_training, data, axis);
+  return {d, engine()};
+}
+
+dnnl::softmax_backward::primitive_desc softmax_backward(const memory::desc& diff, const memory::desc& data, int axis,
+                                                        const dnnl::softmax_forward::primitive_desc& hint) {
+  dnnl::softmax_backward::desc d(diff, data, axis);
+  return {d, engine(), hint};
+}
+
+namespace {
+
+dnnl::normalization_flags batch_norm_flags(bool batch_statistics) {
+  using flags = dnnl::normalization_flags;
+  return batch_statistics ? flags::use_scale | flags::use_shift
+                          : flags::use_scale | flags::use_shift | flags::use_global_stats;
+}
+
+}  // namespace
+
+dnnl::batch_normalization_forward::primitive_desc batch_norm_forward(const memory::desc& data, float epsilon,
+                                                                     bool batch_statistics) {
+  dnnl::batch_normalization_forward::desc d(prop_kind::forward_training, data, epsilon,
+                                            batch_norm_flags(batch_statistics));
+  return {d, engine()};
+}
+
+dnnl::batch_normalization_backward::primitive_desc batch_norm_backward(
+    const memory::desc& diff, const memory::desc& data, float epsilon, bool batch_statistics,
+    const dnnl::batch_normalization_forward::primitive_desc& hint) {
+  dnnl::batch_normalization_backward::desc d(prop_kind::backward, diff, data, epsilon, batch_norm_flags(batch_statistics));
+  return {d, engine(), hint};
+}
+
+dnnl::prelu_forward::primitive_desc prelu_forward(const memory::desc& data, const memory::desc& slope) {
+  dnnl::prelu_forward::desc d(prop_kind::forward_training, data, slope);
+  return {d, engine()};
+}
+
+dnnl::prelu_backward::primitive_desc prelu_backward(const memory::desc& data, const memory::desc& slope,
+                                                    const memory::desc& diff, const memory::desc& diff_slope,
+                                                    const dnnl::prelu_forward::primitive_desc& hint) {
+  dnnl::prelu_backward::desc d(data, slope, diff, diff_slope);
+  return {d, engine(), hint};
+}
+
+dnnl::lrn_forward::primitive_desc lrn_forward(const memory::desc& data, const LrnWindow& w) {
+  dnnl::lrn_forward::desc d(prop_kind::forward_training, algorithm::lrn_across_channels, data, w.size, w.alpha, w.beta,
+                            w.k);
+  return {d, engine()};
+}
+
+dnnl::lrn_backward::primitive_desc lrn_backward(const memory::desc& diff, const memory::desc& data, const LrnWindow& w,
+                                                const dnnl::lrn_forward::primitive_desc& hint) {
+  dnnl::lrn_backward::desc d(algorithm::lrn_across_channels, data, diff, w.size, w.alpha, w.beta, w.k);
+  return {d, engine(), hint};
+}
+
+dnnl::sum::primitive_desc sum(const memory::desc& dst, const std::vector<memory::desc>& srcs) {
+  return {dst, std::vector<float>(srcs.size(), 1.f), srcs, engine()};
 }
 
 dnnl::concat::primitive_desc concat(const memory::desc& dst, int axis,

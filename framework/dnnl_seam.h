@@ -111,7 +111,9 @@ dnnl::pooling_backward::primitive_desc pooling_backward(
     const Window& w, const dnnl::pooling_forward::primitive_desc& hint);
 
 // Element-wise functions (framework/layer.h's PostOp). `from_output`: the backward pass computes
-// f'(x) from the output y instead of from x, so it needs only y (and may run in place).
+// f'(x) from the output y instead of from x, so it needs only y (and may run in place); only
+// some functions allow it (derivative_from_output), and only those can be fused as post-ops.
+bool derivative_from_output(const PostOp& f);
 dnnl::eltwise_forward::primitive_desc eltwise_forward(const PostOp& f, const memory::desc& data, bool from_output);
 dnnl::eltwise_backward::primitive_desc eltwise_backward(const PostOp& f, const memory::desc& diff_data,
                                                         const memory::desc& data, bool from_output,
@@ -130,6 +132,37 @@ dnnl::inner_product_backward_weights::primitive_desc inner_product_backward_weig
     const memory::desc& diff_dst, const dnnl::inner_product_forward::primitive_desc& hint);
 
 dnnl::logsoftmax_forward::primitive_desc logsoftmax_forward(const memory::desc& data, int axis);
+dnnl::softmax_forward::primitive_desc softmax_forward(const memory::desc& data, int axis);
+dnnl::softmax_backward::primitive_desc softmax_backward(const memory::desc& diff, const memory::desc& data, int axis,
+                                                        const dnnl::softmax_forward::primitive_desc& hint);
+
+// Batch normalisation with a learned scale and shift. `batch_statistics`: normalise by the
+// batch's own statistics (and write them); otherwise by the given (running) mean and variance,
+// which the backward pass then treats as constants.
+dnnl::batch_normalization_forward::primitive_desc batch_norm_forward(const memory::desc& data, float epsilon,
+                                                                     bool batch_statistics);
+dnnl::batch_normalization_backward::primitive_desc batch_norm_backward(
+    const memory::desc& diff, const memory::desc& data, float epsilon, bool batch_statistics,
+    const dnnl::batch_normalization_forward::primitive_desc& hint);
+
+// PReLU: x > 0 ? x : slope[c] * x, with a learned slope per channel (weights of shape (1,C,1,1)).
+dnnl::prelu_forward::primitive_desc prelu_forward(const memory::desc& data, const memory::desc& slope);
+dnnl::prelu_backward::primitive_desc prelu_backward(const memory::desc& data, const memory::desc& slope,
+                                                    const memory::desc& diff, const memory::desc& diff_slope,
+                                                    const dnnl::prelu_forward::primitive_desc& hint);
+
+// Local response normalisation across channels (Krizhevsky et al.; Caffe's and oneDNN's form:
+// x / (k + alpha / size * sum of x^2 over `size` neighbouring channels)^beta).
+struct LrnWindow {
+  int64_t size;
+  float alpha, beta, k;
+};
+dnnl::lrn_forward::primitive_desc lrn_forward(const memory::desc& data, const LrnWindow& w);
+dnnl::lrn_backward::primitive_desc lrn_backward(const memory::desc& diff, const memory::desc& data, const LrnWindow& w,
+                                                const dnnl::lrn_forward::primitive_desc& hint);
+
+// The element-wise sum of same-shaped inputs in any layouts, into `dst` (format any: oneDNN's choice).
+dnnl::sum::primitive_desc sum(const memory::desc& dst, const std::vector<memory::desc>& srcs);
 
 dnnl::concat::primitive_desc concat(const memory::desc& dst, int axis,
                                     const std::vector<memory::desc>& srcs);

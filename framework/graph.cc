@@ -323,9 +323,14 @@ void Graph::plan_gradients() {
     *uses[u].grad = Tensor::view(uses[u].blob->value.shape(), gradient_buffers_[buffer_of[u]].data(), uses[u].blob->value.layout());
 }
 
+bool Graph::seeds_gradient(const std::string& name) const {
+  const Blob& b = *blobs_.at(resolve(name));
+  return b.loss && b.receives_grad && !b.consumed;
+}
+
 void Graph::seed_losses() {
   for (auto& [name, b] : blobs_)
-    if (b->loss && b->receives_grad && !b->consumed) std::fill(b->grad.data(), b->grad.data() + b->grad.size(), 1.f);
+    if (seeds_gradient(name)) std::fill(b->grad.data(), b->grad.data() + b->grad.size(), 1.f);
 }
 
 // Parameters in one flat buffer (and their gradients in another), initialised from the seed;

@@ -69,6 +69,8 @@ class Graph {
   // into the gradients of other blobs that no layer reads. Those starting gradients are
   // consumed (a layer may overwrite it): write them again before the next backward().
   void backward();
+  // Whether backward() seeds this blob's gradient with 1 itself (a loss no layer reads).
+  bool seeds_gradient(const std::string& name) const;
   // One layer of the passes above (forward in order 0..n-1, backward in order n-1..0), for
   // per-layer timing.
   void forward_layer(size_t i, const Context& ctx);

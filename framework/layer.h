@@ -44,13 +44,31 @@ struct Context {
   static Context evaluation() { return {false, 0, 0}; }
 };
 
-// An element-wise function that a layer can run inside the layer producing its input (a oneDNN
-// post-op), so that its own output is never stored: the producer writes f(x) and, in its
-// backward pass, masks the incoming gradient by f'(x), computed from its output, in place.
+// An element-wise function y = f(x): what an activation layer computes (layers/eltwise.h), and
+// what it can run as inside the layer producing its input (a oneDNN post-op), so that its own
+// output is never stored: the producer writes f(x) and, in its backward pass, masks the
+// incoming gradient by f'(x) in place, computed from its output where f allows that.
 struct PostOp {
-  enum class Function { kRelu, kElu, kTanh, kSigmoid };
+  enum class Function {
+    kRelu,       // x > 0 ? x : alpha * x  (ReLU, LeakyReLU)
+    kElu,        // x > 0 ? x : alpha * (e^x - 1)
+    kTanh,
+    kSigmoid,    // 1 / (1 + e^-x)
+    kSwish,      // x * sigmoid(alpha * x)
+    kGelu,       // x * Phi(x), with the error function
+    kSoftplus,   // log(1 + e^x)
+    kMish,       // x * tanh(softplus(x))
+    kHardswish,  // x * clamp(x + 3, 0, 6) / 6
+    kAbs,
+    kSquare,
+    kSqrt,
+    kExp,
+    kLog,
+    kLinear,     // alpha * x + beta
+    kClip,       // clamp(x, alpha, beta)
+  };
   Function function = Function::kRelu;
-  float alpha = 0;   // kRelu: the slope below 0 (0 for ReLU, LeakyReLU's slope); kElu: its alpha
+  float alpha = 0, beta = 0;
   std::string name;  // the element-wise layer's type, for summaries: "ReLU", "LeakyReLU"
 };
 
@@ -75,6 +93,12 @@ struct Buffer {
   Tensor value;
 };
 
+// y[c] = scale[c] * x[c] + shift[c] for each channel c: what a layer like BatchNorm computes in
+// evaluation, and what inference folds into the layer before it.
+struct ChannelAffine {
+  std::vector<float> scale, shift;
+};
+
 // What a layer is for. The graph and the trainer ask, and never test a type name.
 enum class Role {
   kCompute,  // everything between the data and the objective
@@ -96,6 +120,7 @@ class Layer {
   std::vector<Param>& params() { return params_; }
   const std::vector<Param>& params() const { return params_; }
   std::vector<Buffer>& buffers() { return buffers_; }
+  const std::vector<Buffer>& buffers() const { return buffers_; }
 
   virtual Role role() const { return Role::kCompute; }
 
@@ -154,6 +179,14 @@ class Layer {
   const std::optional<PostOp>& post_op() const { return post_op_; }
   // The type, and a fused post-op's: "Conv3x3+ReLU".
   std::string description() const { return post_op_ ? type() + "+" + post_op_->name : type(); }
+  // Inference folding (fold_for_inference in framework/checkpoint.h). A layer that in evaluation
+  // is an affine map per channel gives it, from its parameters and buffers as they are now. A
+  // layer whose output channel o is a dot product with its weights' row o plus a bias says how
+  // it would be described with a bias (its parameters then: weight, bias); folding scales that
+  // row and sets that bias.
+  virtual std::optional<ChannelAffine> channel_affine() const { return std::nullopt; }
+  virtual std::optional<LayerParameter> with_bias() const { return std::nullopt; }
+
   // Whether it combines the channels of each pixel and nothing across pixels: a 1x1
   // convolution, the idea this project is built around (`graph` highlights these).
   virtual bool pointwise() const { return false; }

@@ -2,8 +2,9 @@
 //
 //   REGISTER_LAYER("MaxPool", MaxPoolLayer);
 //
-// and nets name it by that string. Layers are built as an OBJECT library (see CMakeLists.txt) so
-// that no registration is dropped by the linker.
+// and nets name it by that string. The shipped layers are part of libonebyone and register when
+// it loads; layers outside the tree register the same way from a shared library of their own,
+// loaded into any program with load_plugin() (the tool's --plugin).
 #pragma once
 
 #include <functional>
@@ -17,10 +18,18 @@ namespace obo {
 
 using LayerFactory = std::function<std::unique_ptr<Layer>(const LayerParameter&)>;
 
+// Called from static initialisers, so it never throws: a type registered twice keeps its first
+// factory, and load_plugin() reports the clash.
 bool register_layer(const std::string& type, LayerFactory factory);
-// Throws, listing the known types, when the type is unknown.
+// Throws, listing the known types and the plugins loaded, when the type is unknown.
 std::unique_ptr<Layer> create_layer(const LayerParameter& config);
 std::vector<std::string> registered_layer_types();  // sorted
+
+// Loads a shared library whose layers register themselves; returns the types it registered.
+// Throws naming the library if it cannot be loaded, registers a type already registered, or
+// registers none.
+std::vector<std::string> load_plugin(const std::string& path);
+const std::vector<std::string>& loaded_plugins();
 
 }  // namespace obo
 

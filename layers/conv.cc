@@ -33,8 +33,14 @@ class ConvLayer : public Layer {
     if (pad_ < 0 || c.stride() <= 0) error("needs pad >= 0 and stride > 0, got {} and {}", pad_, c.stride());
   }
 
-  bool accepts_post_op(const PostOp&) const override { return true; }
+  // Any function whose derivative its output gives: backward masks the gradient from the output.
+  bool accepts_post_op(const PostOp& f) const override { return dnn::derivative_from_output(f); }
   bool pointwise() const override { return kernel_ == 1; }
+  std::optional<LayerParameter> with_bias() const override {
+    LayerParameter p = config();
+    p.mutable_conv()->set_bias_term(true);
+    return p;
+  }
 
   void setup(const Shapes& in) override {
     if (in[0].size() != 4) error("needs an (N,C,H,W) input, got {}", to_string(in[0]));

@@ -62,6 +62,12 @@ class FcLayer : public Layer {
     ops_.backward(*in[0].value, *out[0].grad, in[0].grad, params());
   }
 
+  std::optional<LayerParameter> with_bias() const override {
+    LayerParameter p = config();
+    p.mutable_fc()->set_bias_term(true);
+    return p;
+  }
+
   int64_t multiply_adds(const Ports&, const Ports& out) const override {
     return out[0].value->count() * inputs_;
   }

@@ -13,13 +13,15 @@
 namespace obo::test {
 namespace {
 
-double objective_value(Graph& g, const std::vector<std::string>& blobs, const Context& ctx) {
+// sum(r * y) over the objective blobs, with r the checker's own weights: the graph's copy of
+// them is consumed by backward() (a fused post-op masks it in place).
+double objective_value(Graph& g, const std::vector<std::string>& blobs, const std::vector<Tensor>& weights,
+                       const Context& ctx) {
   g.forward(ctx);
   double sum = 0;
-  for (const std::string& name : blobs) {
-    const Tensor& y = g.value(name);
-    const Tensor& r = g.grad(name);  // same layout as y
-    for (size_t i = 0; i < y.size(); ++i) sum += static_cast<double>(y.data()[i]) * r.data()[i];
+  for (size_t b = 0; b < blobs.size(); ++b) {
+    const Tensor y = g.value(blobs[b]).to_plain();
+    for (int64_t i = 0; i < y.count(); ++i) sum += static_cast<double>(y.data()[i]) * weights[b].data()[i];
   }
   return sum;
 }
@@ -46,11 +48,14 @@ std::vector<int64_t> sample(int64_t n, int samples, uint64_t seed) {
 
 GradientReport check_gradients(Graph& g, const std::vector<std::string>& objective,
                                const GradientCheck& o) {
+  std::vector<Tensor> weights;
   for (size_t b = 0; b < objective.size(); ++b) {
     Tensor& r = g.grad(objective[b]);
     if (r.empty()) fail("objective blob '{}' has no gradient", objective[b]);
-    Tensor weights = random_tensor(r.shape(), 1000 + b, -1.f, 1.f);
-    r.assign_plain(weights);
+    // A loss's gradient is seeded with 1 by backward() itself.
+    weights.push_back(random_tensor(r.shape(), 1000 + b, -1.f, 1.f));
+    if (g.seeds_gradient(objective[b])) std::fill(weights.back().data(), weights.back().data() + weights.back().count(), 1.f);
+    r.assign_plain(weights.back());
   }
   g.forward(o.context);
   g.backward();
@@ -60,7 +65,7 @@ GradientReport check_gradients(Graph& g, const std::vector<std::string>& objecti
     if (!g.grad(name).empty()) targets.push_back({name, &g.value(name), g.grad(name).to_plain()});
   for (Param* p : g.params()) targets.push_back({p->name, &p->value, p->grad});
 
-  const double f0 = objective_value(g, objective, o.context);
+  const double f0 = objective_value(g, objective, weights, o.context);
   GradientReport report;
   // Compares the derivative of the objective along `direction` (over one target's elements)
   // with the analytic gradient's projection on it.
@@ -74,7 +79,7 @@ GradientReport check_gradients(Graph& g, const std::vector<std::string>& objecti
     auto at = [&](double h) {
       for (size_t k = 0; k < direction.size(); ++k)
         x[direction[k].first] = static_cast<float>(original[k] + h * direction[k].second);
-      const double f = objective_value(g, objective, o.context);
+      const double f = objective_value(g, objective, weights, o.context);
       for (size_t k = 0; k < direction.size(); ++k) x[direction[k].first] = original[k];
       return f;
     };
@@ -152,6 +157,7 @@ ModelReport check_model_gradients(Graph& g, const onebyone::NetParameter& net, c
   for (const std::string& name : g.input_blobs())
     if (read.count(name) && !g.grad(name).empty()) targets.push_back({name, &inputs[name], to_array(g.grad(name))});
   for (Param* p : g.params()) params[p->name] = to_array(p->value);
+  for (Buffer* b : g.buffers()) params[b->name] = to_array(b->value);
   for (Param* p : g.params()) targets.push_back({p->name, &params[p->name], to_array(p->grad)});
 
   const ReferenceNet reference(net);

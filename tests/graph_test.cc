@@ -47,7 +47,7 @@ REGISTER_LAYER("TestRunningMean", RunningMeanLayer);
 class LeakyLayer : public Layer {
  public:
   explicit LeakyLayer(const LayerParameter& p) : Layer(p) { expect_arity(1, 1, 1); }
-  std::optional<PostOp> as_post_op() const override { return PostOp{PostOp::Function::kRelu, 0.1f, "TestLeaky"}; }
+  std::optional<PostOp> as_post_op() const override { return PostOp{PostOp::Function::kRelu, 0.1f, 0.f, "TestLeaky"}; }
   Shapes output_shapes(const Shapes& in) const override { return {in[0]}; }
   void reshape(const Ports& in, const Ports& out) override { out[0].value->reshape(in[0].value->shape()); }
   void forward(const Ports& in, const Ports& out, const Context&) override {
@@ -117,7 +117,7 @@ TEST_CASE("shapes are inferred through the NIN and change with the batch", "[gra
 }
 
 TEST_CASE("whole models check their gradients against a double-precision reference", "[graph][models]") {
-  const std::string model = GENERATE("nin", "nin-fc", "inception", "inception-noreduce", "lenet");
+  const std::string model = GENERATE("nin", "nin-fc", "nin-bn", "inception", "inception-noreduce", "lenet", "resnet-mini");
   INFO(model);
   // The objective is a random weighting of the class scores: the loss is one float, too coarse
   // to difference through a whole net (the loss layer has its own check).
@@ -194,7 +194,7 @@ TEST_CASE("graph errors name the layer and what was expected", "[graph][errors]"
   }
   SECTION("an unknown type") {
     CHECK_THROWS_WITH(Graph(parse_net(input + "layer { name: 'c5' type: 'Conv5x5' input: 'x' output: 'y' }")),
-                      Catch::StartsWith("layer 'c5': unknown layer type 'Conv5x5' (known: Accuracy, AvgPool, Concat, Conv,"));
+                      Catch::StartsWith("layer 'c5': unknown layer type 'Conv5x5' (known: Accuracy, Add, AvgPool, BatchNorm, Concat, Conv,"));
   }
   SECTION("a wrong input count") {
     CHECK_THROWS_WITH(Graph(parse_net(input + "layer { name: 'r' type: 'ReLU' input: 'x' input: 'x' output: 'y' }")),

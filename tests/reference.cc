@@ -76,6 +76,71 @@ Array fc_ref(const Array& x, const Array& w, const Array* b) {
   return y;
 }
 
+namespace {
+
+// Calls f(n, c, i) for every element of x (N,C,...): example, channel, index in x.data.
+template <typename F>
+void per_channel(const Array& x, F&& f) {
+  const int64_t N = x.shape[0], C = x.shape[1], inner = count(x.shape) / (N * C);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t j = 0; j < inner; ++j) f(n, c, (n * C + c) * inner + j);
+}
+
+}  // namespace
+
+Array batch_norm_ref(const Array& x, const Array& scale, const Array& shift, const Array* mean, const Array* var,
+                     double eps) {
+  const int64_t C = x.shape[1], per = count(x.shape) / C;
+  std::vector<double> m(C, 0), v(C, 0);
+  if (mean) {
+    m = mean->data;
+    v = var->data;
+  } else {
+    per_channel(x, [&](int64_t, int64_t c, int64_t i) { m[c] += x.data[i] / per; });
+    per_channel(x, [&](int64_t, int64_t c, int64_t i) { v[c] += (x.data[i] - m[c]) * (x.data[i] - m[c]) / per; });
+  }
+  Array y = x;
+  per_channel(x, [&](int64_t, int64_t c, int64_t i) {
+    y.data[i] = (x.data[i] - m[c]) / std::sqrt(v[c] + eps) * scale.data[c] + shift.data[c];
+  });
+  return y;
+}
+
+Array prelu_ref(const Array& x, const Array& slope) {
+  Array y = x;
+  per_channel(x, [&](int64_t, int64_t c, int64_t i) { y.data[i] = x.data[i] > 0 ? x.data[i] : slope.data[c] * x.data[i]; });
+  return y;
+}
+
+Array softmax_ref(const Array& x) {
+  const int64_t N = x.shape[0], C = x.shape[1], inner = count(x.shape) / (N * C);
+  Array y = x;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j = 0; j < inner; ++j) {
+      auto at = [&](int64_t c) { return (n * C + c) * inner + j; };
+      double top = x.data[at(0)], z = 0;
+      for (int64_t c = 1; c < C; ++c) top = std::max(top, x.data[at(c)]);
+      for (int64_t c = 0; c < C; ++c) z += std::exp(x.data[at(c)] - top);
+      for (int64_t c = 0; c < C; ++c) y.data[at(c)] = std::exp(x.data[at(c)] - top) / z;
+    }
+  return y;
+}
+
+Array lrn_ref(const Array& x, int size, double alpha, double beta, double k) {
+  const int64_t N = x.shape[0], C = x.shape[1], HW = x.shape[2] * x.shape[3];
+  Array y = x;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t j = 0; j < HW; ++j) {
+        double sum = 0;
+        for (int64_t d = std::max<int64_t>(0, c - size / 2); d <= std::min<int64_t>(C - 1, c + size / 2); ++d)
+          sum += x.data[(n * C + d) * HW + j] * x.data[(n * C + d) * HW + j];
+        y.data[(n * C + c) * HW + j] = x.data[(n * C + c) * HW + j] / std::pow(k + alpha / size * sum, beta);
+      }
+  return y;
+}
+
 double softmax_cross_entropy_ref(const Tensor& scores, const Tensor& labels) {
   const int64_t N = scores.dim(0), K = scores.count() / N;
   double loss = 0;
@@ -125,9 +190,32 @@ Array layer_ref(const LayerParameter& l, const std::vector<const Array*>& in, Pa
                     l.conv().has_pad() ? l.conv().pad() : default_pad);
   }
   if (type == "FC") return fc_ref(x, *param("weight"), param("bias"));
-  if (type == "ReLU") {
+  auto map = [&](auto f) {
     Array y = x;
-    for (double& v : y.data) v = std::max(v, 0.0);
+    for (double& v : y.data) v = f(v);
+    return y;
+  };
+  if (type == "ReLU") return map([](double v) { return std::max(v, 0.0); });
+  if (type == "LeakyReLU") {
+    const double slope = l.leaky_relu().negative_slope();
+    return map([&](double v) { return v > 0 ? v : slope * v; });
+  }
+  if (type == "ELU") {
+    const double alpha = l.elu().alpha();
+    return map([&](double v) { return v > 0 ? v : alpha * std::expm1(v); });
+  }
+  if (type == "Sigmoid") return map([](double v) { return 1 / (1 + std::exp(-v)); });
+  if (type == "Tanh") return map([](double v) { return std::tanh(v); });
+  if (type == "PReLU") return prelu_ref(x, *param("slope"));
+  if (type == "BatchNorm")  // evaluation: the running statistics
+    return batch_norm_ref(x, *param("scale"), *param("shift"), param("running_mean"), param("running_var"),
+                          l.batch_norm().epsilon());
+  if (type == "Softmax") return softmax_ref(x);
+  if (type == "LRN") return lrn_ref(x, l.lrn().local_size(), l.lrn().alpha(), l.lrn().beta(), l.lrn().k());
+  if (type == "Add") {
+    Array y = x;
+    for (size_t k = 1; k < in.size(); ++k)
+      for (size_t i = 0; i < y.data.size(); ++i) y.data[i] += in[k]->data[i];
     return y;
   }
   if (type == "MaxPool" || type == "AvgPool") {

@@ -29,21 +29,36 @@ Array pool_ref(const Array& x, PoolKind kind, int kernel_h, int kernel_w, int st
 // x (N, F...) seen as (N,F), w (O,F), b (O) or null -> (N,O)
 Array fc_ref(const Array& x, const Array& w, const Array* b);
 
+// Per channel c of x (N,C,...): (x - mean[c]) / sqrt(var[c] + eps) * scale[c] + shift[c], with
+// the batch's own mean and (biased) variance when mean and var are null.
+Array batch_norm_ref(const Array& x, const Array& scale, const Array& shift, const Array* mean, const Array* var,
+                     double eps);
+
+// x > 0 ? x : slope[c] * x, per channel of x (N,C,...).
+Array prelu_ref(const Array& x, const Array& slope);
+
+// exp(x) / sum of exp over the channels, per example and pixel of x (N,C,...).
+Array softmax_ref(const Array& x);
+
+// x / (k + alpha / size * sum of x^2 over the `size` channels around)^beta; x (N,C,H,W).
+Array lrn_ref(const Array& x, int size, double alpha, double beta, double k);
+
 // mean over examples of -log softmax(scores)[label]; scores (N,K)
 double softmax_cross_entropy_ref(const Tensor& scores, const Tensor& labels);
 
 // Largest |a - b| / max(1, |b|) between a layer's output and a reference.
 double max_relative_error(const Tensor& actual, const Array& expected);
 
-// A net run on the references above, in evaluation mode (dropout is the identity). It reads the
-// NetParameter itself, so it shares nothing with the Graph but the file: the layers the shipped
-// models use (Input, Conv, Conv1x1, Conv3x3, ReLU, MaxPool, AvgPool, GlobalAvgPool, Dropout, FC,
-// Flatten, Concat); any other type is an error naming it.
+// A net run on the references above, in evaluation mode (dropout is the identity, BatchNorm uses
+// its running statistics). It reads the NetParameter itself, so it shares nothing with the Graph
+// but the file: the layers the shipped models use (Input, Conv, Conv1x1, Conv3x3, ReLU,
+// LeakyReLU, ELU, Sigmoid, Tanh, PReLU, BatchNorm, MaxPool, AvgPool, GlobalAvgPool, Dropout, FC,
+// Flatten, Concat, Add, Softmax, LRN); any other type is an error naming it.
 class ReferenceNet {
  public:
   explicit ReferenceNet(onebyone::NetParameter net);
-  // Every blob's value, from the Input blobs' values and the parameters by name ("conv1.weight",
-  // "conv1.bias").
+  // Every blob's value, from the Input blobs' values and the parameters and buffers by name
+  // ("conv1.weight", "bn1.running_mean").
   std::map<std::string, Array> forward(std::map<std::string, Array> blobs,
                                        const std::map<std::string, Array>& params) const;
 

@@ -45,5 +45,5 @@ TEST_CASE("an unknown layer type lists the known ones", "[registry]") {
   p.set_type("Conv5x5");
   REQUIRE_THROWS_WITH(obo::create_layer(p),
                       Catch::Contains("layer 'head': unknown layer type 'Conv5x5'") &&
-                          Catch::Contains("(known: Accuracy, AvgPool, Concat, Conv, Conv1x1, Conv3x3,"));
+                          Catch::Contains("(known: Accuracy, Add, AvgPool, BatchNorm, Concat, Conv, Conv1x1, Conv3x3,"));
 }

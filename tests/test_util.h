@@ -1,4 +1,5 @@
-// Helpers shared by the tests: nets from inline text, random tensors, plain element access.
+// Helpers for tests of layers and nets, installed with the library (OneByOne::testing): nets from
+// inline text, random tensors and parameters.
 #pragma once
 
 #include <algorithm>
@@ -18,12 +19,14 @@ inline onebyone::NetParameter parse_net(const std::string& text) {
   return net;
 }
 
+#ifdef ONEBYONE_SOURCE_DIR  // the project's own tests
 // MNIST as fetched by `./run fetch` (the test command fetches it first).
 inline std::string mnist_dir() { return std::string(ONEBYONE_SOURCE_DIR) + "/data/mnist"; }
 
 inline std::string model_path(const std::string& name) {
   return std::string(ONEBYONE_SOURCE_DIR) + "/models/" + name + ".prototxt";
 }
+#endif
 
 // "dim: 2 dim: 3 ..." for an Input layer's shape block.
 inline std::string dims_text(const Shape& s) {

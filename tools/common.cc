@@ -10,15 +10,30 @@
 
 namespace obo::cli {
 
+namespace {
+
+namespace fs = std::filesystem;
+
+// `relative` from the working folder, else beside the tool: P/share/onebyone/... where it is
+// installed, the source tree's where it was built (build/onebyone beside models/ and data/).
+std::string find_beside(const std::string& relative, bool folder) {
+  const fs::path tool = fs::read_symlink("/proc/self/exe").parent_path();
+  for (const fs::path& dir : {fs::path("."), tool / ".." / "share" / "onebyone", tool / ".."}) {
+    const fs::path candidate = dir / relative;
+    if (folder ? fs::is_directory(candidate) : fs::is_regular_file(candidate))
+      return dir == "." ? relative : fs::weakly_canonical(candidate).string();
+  }
+  return "";
+}
+
+}  // namespace
+
 std::string model_path(const std::string& model) {
-  namespace fs = std::filesystem;
   // A path to anything but a folder is the model: read_file() says so if it is not a file.
   if (fs::exists(model) && !fs::is_directory(model)) return model;
-  for (const std::string& dir : {std::string("models"), std::string(ONEBYONE_SOURCE_DIR) + "/models"}) {
-    const std::string candidate = dir + "/" + model + ".prototxt";
-    if (fs::is_regular_file(candidate)) return candidate;
-  }
-  fail("no model '{}': not a file, and no models/{}.prototxt", model, model);
+  const std::string found = find_beside("models/" + model + ".prototxt", false);
+  if (found.empty()) fail("no model '{}': not a file, and no models/{}.prototxt", model, model);
+  return found;
 }
 
 std::string default_solver(const std::string& model_file) {
@@ -27,12 +42,13 @@ std::string default_solver(const std::string& model_file) {
 }
 
 void add_data_option(CLI::App* app, std::string* dir) {
-  *dir = std::filesystem::is_directory("data/mnist") ? "data/mnist" : std::string(ONEBYONE_SOURCE_DIR) + "/data/mnist";
+  *dir = find_beside("data/mnist", true);
+  if (dir->empty()) *dir = "data/mnist";
   app->add_option("--data", *dir, "Folder with the MNIST IDX files")->capture_default_str();
 }
 
 Dataset load(const std::string& dir, const std::string& split, int64_t limit) {
-  if (!std::filesystem::is_directory(dir))
+  if (!fs::is_directory(dir))
     fail("no MNIST folder '{}': `./run fetch` downloads MNIST into data/mnist, or give --data DIR", dir);
   Dataset d = load_mnist(dir, split);
   if (limit > 0 && limit < d.count) d = split_off(d, limit).first;

@@ -5,14 +5,39 @@
 // `onebyone --help` and `onebyone CMD --help` describe every command.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "framework/error.h"
+#include "framework/registry.h"
 #include "tools/common.h"
+
+namespace {
+
+// --plugin LIB (any number, before or after the command) and ONEBYONE_PLUGINS=LIB:LIB, each
+// loaded once, before the command reads a model: their layers register, their parameter
+// messages join the schema.
+void load_plugins(std::vector<std::string> paths) {
+  if (const char* env = std::getenv("ONEBYONE_PLUGINS"))
+    for (const auto& path : CLI::detail::split(env, ':'))
+      if (!path.empty()) paths.push_back(path);
+  std::vector<std::string> loaded;
+  for (const std::string& path : paths)
+    if (std::find(loaded.begin(), loaded.end(), path) == loaded.end()) {
+      obo::load_plugin(path);
+      loaded.push_back(path);
+    }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"OneByOne: 1x1 convolutions, Network-in-Network and Inception on MNIST, on oneDNN"};
   app.require_subcommand(1);
+  std::vector<std::string> plugins;
+  app.add_option("--plugin", plugins, "Load layers from this shared library (repeatable; also ONEBYONE_PLUGINS=LIB:LIB)");
+  app.fallthrough();  // `onebyone train MODEL --plugin LIB` as well as `onebyone --plugin LIB train MODEL`
+  app.parse_complete_callback([&] { load_plugins(plugins); });
   obo::cli::add_train(app);
   obo::cli::add_test(app);
   obo::cli::add_predict(app);

@@ -1,23 +1,17 @@
-// ReLU on plain and on blocked (convolution output) layouts.
+// ReLU on plain and on blocked (convolution output) layouts, alone and fused into a convolution.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 
 #include "tests/gradient_check.h"
+#include "tests/layers/elementwise.h"
 #include "tests/test_util.h"
 
 using namespace obo;
 using namespace obo::test;
 
-TEST_CASE("ReLU is max(0, x) and its gradient checks", "[relu]") {
-  Graph g(single_layer_net({{7, 3, 5, 9}}, "name: 'r' type: 'ReLU' input: 'x0' output: 'y'"), GraphOptions::for_gradient_check(1));
-  randomize_inputs(g, 3);
-  g.forward(Context::evaluation());
-  const Tensor x = g.value("x0").to_plain(), y = g.value("y").to_plain();
-  for (int64_t i = 0; i < x.count(); ++i) REQUIRE(y.data()[i] == std::max(0.f, x.data()[i]));
-  const GradientReport report = check_gradients(g, {"y"});
-  INFO(report.worst_at);
-  CHECK(report.ok());
+TEST_CASE("ReLU is max(0, x), and its gradients check, alone and after a convolution", "[relu][activation]") {
+  check_elementwise("type: 'ReLU'", [](double x) { return std::max(0.0, x); }, true);
 }
 
 namespace {
@@ -28,24 +22,6 @@ const char* kConvRelu = R"(
     layer { name: 'r' type: 'ReLU' input: 'c' output: 'y' })";
 
 }  // namespace
-
-TEST_CASE("ReLU after a convolution works in the convolution's blocked layout", "[relu]") {
-  const GraphOptions unfused = GraphOptions::for_gradient_check(1).unfused();
-  Graph g(parse_net(kConvRelu), unfused);
-  REQUIRE(g.num_layers() == 3);
-  randomize_inputs(g, 3);
-  randomize_params(g, 4, 0.3f);
-  g.forward(Context::evaluation());
-  CHECK(g.value("y").layout() == g.value("c").layout());
-  const Tensor c = g.value("c").to_plain(), y = g.value("y").to_plain();
-  for (int64_t i = 0; i < c.count(); ++i) REQUIRE(y.data()[i] == std::max(0.f, c.data()[i]));
-  // Each input element reaches 32 ReLUs: a small step keeps most samples clear of their kinks.
-  GradientCheck small_step;
-  small_step.step = 1e-3;
-  const GradientReport report = check_gradients(g, {"y"}, small_step);
-  INFO(report.worst_at);
-  CHECK(report.ok());
-}
 
 TEST_CASE("a ReLU fused into its convolution computes what the two layers do", "[relu][fusion]") {
   const GraphOptions unfused = GraphOptions::for_gradient_check(1).unfused();

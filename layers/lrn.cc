@@ -1,0 +1,70 @@
+// LRN: local response normalisation across channels, as in AlexNet and the original NIN and
+// GoogLeNet (lrn { local_size: 5 alpha: 1e-4 beta: 0.75 k: 1 }, Caffe's defaults):
+//   y = x / (k + alpha / local_size * sum of x^2 over the local_size channels around x's)^beta
+// oneDNN keeps a workspace of the forward pass for the backward one.
+//   (N,C,H,W) -> (same shape, same layout)
+#include <cmath>
+
+#include "framework/dnnl_seam.h"
+#include "framework/registry.h"
+
+namespace obo {
+namespace {
+
+class LRN : public Layer {
+ public:
+  explicit LRN(const LayerParameter& p) : Layer(p) {
+    expect_arity(1, 1, 1);
+    const auto& lrn = p.lrn();
+    if (lrn.local_size() <= 0 || lrn.local_size() % 2 == 0)
+      error("lrn.local_size must be odd and positive, got {}", lrn.local_size());
+    if (!(std::isfinite(lrn.alpha()) && std::isfinite(lrn.beta()) && lrn.k() > 0 && std::isfinite(lrn.k())))
+      error("lrn needs finite alpha and beta and a positive k, got {}, {} and {}", lrn.alpha(), lrn.beta(), lrn.k());
+  }
+
+  Shapes output_shapes(const Shapes& in) const override {
+    if (in[0].size() != 4) error("needs an (N,C,H,W) input, got {}", to_string(in[0]));
+    return {in[0]};
+  }
+
+  void reshape(const Ports& in, const Ports& out) override {
+    const auto& lrn = config().lrn();
+    const dnn::LrnWindow window{lrn.local_size(), lrn.alpha(), lrn.beta(), lrn.k()};
+    const auto md = dnn::desc_of(*in[0].value);
+    out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
+    const auto fwd = dnn::lrn_forward(md, window);
+    x_ = dnn::unbound(md);
+    y_ = dnn::unbound(md);
+    dy_ = dnn::unbound(md);
+    dx_ = dnn::unbound(md);
+    workspace_ = dnn::memory(fwd.workspace_desc(), dnn::engine());
+    forward_ = dnn::create(fwd);
+    backward_ = dnn::create(dnn::lrn_backward(md, md, window, fwd));
+    forward_args_ = {{DNNL_ARG_SRC, x_}, {DNNL_ARG_DST, y_}, {DNNL_ARG_WORKSPACE, workspace_}};
+    backward_args_ = {{DNNL_ARG_SRC, x_}, {DNNL_ARG_DIFF_DST, dy_}, {DNNL_ARG_DIFF_SRC, dx_}, {DNNL_ARG_WORKSPACE, workspace_}};
+  }
+
+  void forward(const Ports& in, const Ports& out, const Context&) override {
+    x_.set_data_handle(in[0].value->data());
+    y_.set_data_handle(out[0].value->data());
+    dnn::execute(forward_, forward_args_);
+  }
+
+  void backward(const Ports& in, const Ports& out) override {
+    x_.set_data_handle(in[0].value->data());
+    dy_.set_data_handle(out[0].grad->data());
+    dx_.set_data_handle(in[0].grad->data());
+    dnn::execute(backward_, backward_args_);
+  }
+
+ private:
+  dnn::memory x_, y_, dy_, dx_, workspace_;
+  dnnl::primitive forward_, backward_;
+  dnn::Args forward_args_, backward_args_;
+};
+
+}  // namespace
+
+REGISTER_LAYER("LRN", LRN);
+
+}  // namespace obo
