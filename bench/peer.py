@@ -3,9 +3,12 @@
 
 Builds exactly the nets of models/*.prototxt in PyTorch (read through the same schema,
 proto/onebyone.proto, compiled by protoc into a temporary folder) and times them in their
-strongest plain form on this machine: channels_last for training; for inference the faster of
-channels_last and TorchScript (frozen, channels_last). Prints one JSON object per line with the
-same fields as `onebyone time --json`.
+strongest plain form on this machine: every variant a PyTorch user could reach for without
+writing kernels is timed, and the fastest is the peer (training: eager NCHW, eager
+channels_last; inference: those two, a frozen TorchScript trace of each, the same after
+torch.jit.optimize_for_inference, which prepacks oneDNN weights and fuses, and to_mkldnn).
+Prints one JSON object per line with the same fields as `onebyone time --json`, plus the
+variant that won and every variant's rate.
 
   bench/peer.py --model models/nin.prototxt --batch 128 --threads 2 [--iterations 20]
 
@@ -13,6 +16,7 @@ Debian's python3-torch (1.13) starts with 1 thread and needs libopenblas0 (with
 OPENBLAS_NUM_THREADS) for fast FC layers; the caller (bench/run) sets both.
 """
 import argparse
+import copy
 import importlib
 import json
 import os
@@ -180,6 +184,34 @@ def full_train(model, a):
     return {"steps": a.steps, "train_images_per_s": a.steps * a.batch / seconds}
 
 
+def inference_variants(model, x):
+    """(name, build) pairs; build() returns a function of one input and that input."""
+    cl = x.contiguous(memory_format=torch.channels_last)
+
+    def eager(fmt):
+        if fmt == "nchw":
+            return copy.deepcopy(model), x
+        return copy.deepcopy(model).to(memory_format=torch.channels_last), cl
+
+    def frozen(fmt, optimize):
+        m, xv = eager(fmt)
+        traced = torch.jit.freeze(torch.jit.trace(m, xv))
+        return (torch.jit.optimize_for_inference(traced) if optimize else traced), xv
+
+    def mkldnn():
+        from torch.utils import mkldnn as mkldnn_utils
+        m = mkldnn_utils.to_mkldnn(copy.deepcopy(model))
+        xm = x.to_mkldnn()
+        return (lambda v: m(v).to_dense()), xm
+
+    yield "eager", lambda: eager("nchw")
+    yield "eager channels_last", lambda: eager("channels_last")
+    for fmt in ("nchw", "channels_last"):
+        yield f"frozen trace {fmt}", lambda fmt=fmt: frozen(fmt, False)
+        yield f"optimize_for_inference {fmt}", lambda fmt=fmt: frozen(fmt, True)
+    yield "to_mkldnn", mkldnn
+
+
 def timed(fn, iterations, warmup):
     for _ in range(warmup):
         fn()
@@ -216,30 +248,35 @@ def main():
         result.update(full_train(model, a))
 
     if a.mode in ("train", "both"):
-        model.train()
-        m = model.to(memory_format=torch.channels_last)
-        xc = x.contiguous(memory_format=torch.channels_last)
-        opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+        rates = {}
+        for fmt in ("nchw", "channels_last"):
+            m = copy.deepcopy(model).train()
+            xf = x
+            if fmt == "channels_last":
+                m = m.to(memory_format=torch.channels_last)
+                xf = x.contiguous(memory_format=torch.channels_last)
+            opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
 
-        def step():
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(m(xc), y).backward()
-            opt.step()
+            def step():
+                opt.zero_grad(set_to_none=True)
+                F.cross_entropy(m(xf), y).backward()
+                opt.step()
 
-        result["train_images_per_s"] = a.batch / timed(step, a.iterations, a.warmup)
+            rates[fmt] = a.batch / timed(step, a.iterations, a.warmup)
+        best = max(rates, key=rates.get)
+        result.update(train_images_per_s=rates[best], train_variant=best, train_variants=rates)
 
     if a.mode in ("infer", "both"):
-        model.eval()
         rates = {}
         with torch.no_grad():
-            m = model.to(memory_format=torch.channels_last)
-            xc = x.contiguous(memory_format=torch.channels_last)
-            rates["channels_last"] = a.batch / timed(lambda: m(xc), a.iterations, a.warmup)
-            scripted = torch.jit.freeze(torch.jit.trace(m, xc))
-            rates["torchscript"] = a.batch / timed(lambda: scripted(xc), a.iterations, a.warmup)
+            for name, make in inference_variants(model.eval(), x):
+                try:
+                    fn, xv = make()
+                    rates[name] = a.batch / timed(lambda: fn(xv), a.iterations, a.warmup)
+                except Exception as e:  # a variant PyTorch cannot build for this net
+                    result.setdefault("infer_failed", {})[name] = str(e).splitlines()[0][:200]
         best = max(rates, key=rates.get)
-        result["infer_images_per_s"] = rates[best]
-        result["infer_variant"] = best
+        result.update(infer_images_per_s=rates[best], infer_variant=best, infer_variants=rates)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result), flush=True)
 

@@ -130,8 +130,8 @@ void restore_params(const onebyone::Checkpoint& checkpoint, Graph& graph) {
   for (size_t i = 0; i < buffers.size(); ++i) restore(checkpoint.buffer(), i, "buffer", buffers[i]->name, buffers[i]->value);
 }
 
-Graph graph_from(const onebyone::Checkpoint& checkpoint) {
-  Graph graph(checkpoint.net());
+Graph graph_from(const onebyone::Checkpoint& checkpoint, const GraphOptions& options) {
+  Graph graph(checkpoint.net(), options);
   restore_params(checkpoint, graph);
   return graph;
 }

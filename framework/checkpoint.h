@@ -30,8 +30,9 @@ void store_params(Graph& graph, onebyone::Checkpoint* checkpoint);
 // must be finite.
 void restore_params(const onebyone::Checkpoint& checkpoint, Graph& graph);
 
-// The checkpoint's net, with its weights and buffers.
-Graph graph_from(const onebyone::Checkpoint& checkpoint);
+// The checkpoint's net, with its weights and buffers (GraphOptions::inference() for a graph that
+// only evaluates).
+Graph graph_from(const onebyone::Checkpoint& checkpoint, const GraphOptions& options = {});
 
 // The checkpoint made ready for inference: every layer that evaluation reduces to an affine map
 // per channel (BatchNorm) and that alone reads the output of a layer computing each output

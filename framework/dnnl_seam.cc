@@ -104,6 +104,24 @@ memory::desc desc_of(const Tensor& t) {
 
 memory unbound(const memory::desc& md) { return memory(md, engine(), DNNL_MEMORY_NONE); }
 
+void SameLayout::init(const memory::desc& md) {
+  x = unbound(md);
+  y = unbound(md);
+  dy = unbound(md);
+  dx = unbound(md);
+}
+
+void SameLayout::bind_forward(const Ports& in, const Ports& out) {
+  x.set_data_handle(in[0].value->data());
+  y.set_data_handle(out[0].value->data());
+}
+
+void SameLayout::bind_backward(const Ports& in, const Ports& out) {
+  bind_forward(in, out);
+  dy.set_data_handle(out[0].grad->data());
+  dx.set_data_handle(in[0].grad->data());
+}
+
 LayoutPtr layout_of(const memory::desc& md) {
   const memory::dims d = md.dims();
   if (md == plain_desc(Shape(d.begin(), d.end()))) return nullptr;
@@ -183,12 +201,16 @@ algorithm conv_algorithm(ConvAlgorithm alg) {
 
 }  // namespace
 
+namespace {
+prop_kind forward_kind(bool training) { return training ? prop_kind::forward_training : prop_kind::forward_inference; }
+}  // namespace
+
 dnnl::convolution_forward::primitive_desc conv_forward(ConvAlgorithm alg, const memory::desc& src,
                                                        const memory::desc& weights,
                                                        const memory::desc& bias,
                                                        const memory::desc& dst, const Window& w,
-                                                       const dnnl::primitive_attr& attr) {
-  dnnl::convolution_forward::desc d(prop_kind::forward_training, conv_algorithm(alg),
+                                                       bool training, const dnnl::primitive_attr& attr) {
+  dnnl::convolution_forward::desc d(forward_kind(training), conv_algorithm(alg),
                                     src, weights, bias, dst, w.strides, w.pad_l, w.pad_r);
   return {d, attr, engine()};
 }
@@ -211,8 +233,8 @@ dnnl::convolution_backward_weights::primitive_desc conv_backward_weights(
 }
 
 dnnl::pooling_forward::primitive_desc pooling_forward(algorithm alg, const memory::desc& src,
-                                                      const memory::desc& dst, const Window& w) {
-  dnnl::pooling_forward::desc d(prop_kind::forward_training, alg, src, dst, w.strides, w.kernel,
+                                                      const memory::desc& dst, const Window& w, bool training) {
+  dnnl::pooling_forward::desc d(forward_kind(training), alg, src, dst, w.strides, w.kernel,
                                 w.pad_l, w.pad_r);
   return {d, engine()};
 }
@@ -293,8 +315,8 @@ dnnl::eltwise_backward::primitive_desc eltwise_backward(const PostOp& f, const m
 dnnl::inner_product_forward::primitive_desc inner_product_forward(const memory::desc& src,
                                                                   const memory::desc& weights,
                                                                   const memory::desc& bias,
-                                                                  const memory::desc& dst) {
-  dnnl::inner_product_forward::desc d(prop_kind::forward_training, src, weights, bias, dst);
+                                                                  const memory::desc& dst, bool training) {
+  dnnl::inner_product_forward::desc d(forward_kind(training), src, weights, bias, dst);
   return {d, engine()};
 }
 
@@ -380,9 +402,14 @@ dnnl::sum::primitive_desc sum(const memory::desc& dst, const std::vector<memory:
   return {dst, std::vector<float>(srcs.size(), 1.f), srcs, engine()};
 }
 
-dnnl::concat::primitive_desc concat(const memory::desc& dst, int axis,
-                                    const std::vector<memory::desc>& srcs) {
-  return {dst, axis, srcs, engine()};
+memory::desc concat_desc(const std::vector<memory::desc>& srcs, const Shape& y) {
+  for (const auto& [block, blocked] : {std::pair{16, tag::aBcd16b}, std::pair{8, tag::aBcd8b}}) {
+    bool all = true;
+    for (const memory::desc& x : srcs)
+      all = all && x.dims()[1] % block == 0 && x == memory::desc(x.dims(), memory::data_type::f32, blocked);
+    if (all) return memory::desc(dims(y), memory::data_type::f32, blocked);
+  }
+  return memory::desc(dims(y), memory::data_type::f32, tag::acdb);
 }
 
 }  // namespace obo::dnn

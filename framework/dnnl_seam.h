@@ -75,6 +75,16 @@ class Arg {
 
 void execute(const dnnl::primitive& p, const Args& args);
 
+// The tensors of a one-input layer whose primitives read and write them all in the input's
+// layout (element-wise functions, softmax, LRN): memories made once at reshape, which each pass
+// binds to that pass's tensors. Primitives' argument lists name them (DNNL_ARG_SRC: x, ...).
+struct SameLayout {
+  memory x, y, dy, dx;
+  void init(const memory::desc& md);
+  void bind_forward(const Ports& in, const Ports& out);   // x, y
+  void bind_backward(const Ports& in, const Ports& out);  // x, y, dy, dx
+};
+
 // Every primitive is created through these, so a test can count them: a steady-state
 // training step creates none.
 int64_t primitives_created();
@@ -84,7 +94,7 @@ Args reorder_args(const memory& from, const memory& to);
 
 // --- Primitive descriptors (the version seam) ---------------------------------------------
 // A zero memory::desc() for bias means "no bias". `training` selects forward_training, which
-// keeps what the backward pass needs (max-pool workspace).
+// keeps what the backward pass needs (max-pool workspace); else forward_inference.
 struct Window {
   memory::dims kernel, strides, pad_l, pad_r;
 };
@@ -95,7 +105,7 @@ enum class ConvAlgorithm { kDirect, kWinograd };
 
 dnnl::convolution_forward::primitive_desc conv_forward(
     ConvAlgorithm alg, const memory::desc& src, const memory::desc& weights, const memory::desc& bias,
-    const memory::desc& dst, const Window& w, const dnnl::primitive_attr& attr = {});
+    const memory::desc& dst, const Window& w, bool training, const dnnl::primitive_attr& attr = {});
 dnnl::convolution_backward_data::primitive_desc conv_backward_data(
     ConvAlgorithm alg, const memory::desc& diff_src, const memory::desc& weights, const memory::desc& diff_dst,
     const Window& w, const dnnl::convolution_forward::primitive_desc& hint);
@@ -105,7 +115,7 @@ dnnl::convolution_backward_weights::primitive_desc conv_backward_weights(
     const dnnl::convolution_forward::primitive_desc& hint);
 
 dnnl::pooling_forward::primitive_desc pooling_forward(
-    dnnl::algorithm alg, const memory::desc& src, const memory::desc& dst, const Window& w);
+    dnnl::algorithm alg, const memory::desc& src, const memory::desc& dst, const Window& w, bool training);
 dnnl::pooling_backward::primitive_desc pooling_backward(
     dnnl::algorithm alg, const memory::desc& diff_src, const memory::desc& diff_dst,
     const Window& w, const dnnl::pooling_forward::primitive_desc& hint);
@@ -123,7 +133,7 @@ dnnl::primitive_attr post_op_attr(const PostOp& f);
 
 dnnl::inner_product_forward::primitive_desc inner_product_forward(
     const memory::desc& src, const memory::desc& weights, const memory::desc& bias,
-    const memory::desc& dst);
+    const memory::desc& dst, bool training);
 dnnl::inner_product_backward_data::primitive_desc inner_product_backward_data(
     const memory::desc& diff_src, const memory::desc& weights, const memory::desc& diff_dst,
     const dnnl::inner_product_forward::primitive_desc& hint);
@@ -164,8 +174,10 @@ dnnl::lrn_backward::primitive_desc lrn_backward(const memory::desc& diff, const 
 // The element-wise sum of same-shaped inputs in any layouts, into `dst` (format any: oneDNN's choice).
 dnnl::sum::primitive_desc sum(const memory::desc& dst, const std::vector<memory::desc>& srcs);
 
-dnnl::concat::primitive_desc concat(const memory::desc& dst, int axis,
-                                    const std::vector<memory::desc>& srcs);
+// The layout of a channel concatenation of `srcs` into shape y: their common channel-blocked
+// layout (nChw8c, nChw16c) when every input holds it with whole blocks of channels, so that each
+// lands in its slice by a straight copy; else NHWC, in which any channel offset is a slice.
+memory::desc concat_desc(const std::vector<memory::desc>& srcs, const Shape& y);
 
 }  // namespace dnn
 }  // namespace obo

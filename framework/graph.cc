@@ -64,6 +64,7 @@ Graph& Graph::operator=(Graph&&) noexcept = default;
 void Graph::build(const onebyone::NetParameter& net) {
   std::vector<Node> nodes = create_layers(net);
   connect(nodes);
+  if (!options_.training) drop_identities(nodes);
   if (options_.fuse_post_ops) fuse_post_ops(nodes);
   order(std::move(nodes));
   infer_shapes();
@@ -82,6 +83,7 @@ std::vector<Graph::Node> Graph::create_layers(const onebyone::NetParameter& net)
       if (other.layer->name() == config.name()) fail("two layers are named '{}'", config.name());
     Node node;
     node.layer = create_layer(config);
+    if (!options_.training) node.layer->set_inference_only();
     for (const std::string& name : config.output()) {
       auto& slot = blobs_[name];
       if (slot)
@@ -124,18 +126,37 @@ void Graph::fuse_post_ops(std::vector<Node>& nodes) {
     if (producer == nodes.end() || readers != 1 || producer->layer->post_op() || !producer->layer->accepts_post_op(*op))
       continue;
     producer->layer->fuse(*op);
-    Blob* y = elementwise.outputs[0];
-    for (Node& n : nodes)
-      for (Blob*& in : n.inputs)
-        if (in == y) in = x;
-    x->consumed = y->consumed;
-    aliases_[y->name] = x->name;
-    for (auto& [alias, target] : aliases_)
-      if (target == y->name) target = x->name;
-    blobs_.erase(y->name);
-    elementwise.layer.reset();
+    remove(nodes, elementwise);
   }
   nodes.erase(std::remove_if(nodes.begin(), nodes.end(), [](const Node& n) { return !n.layer; }), nodes.end());
+}
+
+// Phase 3, in an inference graph, first: a layer that is the identity in evaluation goes, its
+// output an alias of its input.
+void Graph::drop_identities(std::vector<Node>& nodes) {
+  for (Node& node : nodes) {
+    if (!node.layer->identity_in_evaluation() || node.inputs.size() != 1 || node.outputs.size() != 1) continue;
+    remove(nodes, node);
+  }
+  nodes.erase(std::remove_if(nodes.begin(), nodes.end(), [](const Node& n) { return !n.layer; }), nodes.end());
+}
+
+// A layer with one input x and one output y goes: y's readers read x, and y's name (and every
+// alias of it) names x.
+void Graph::remove(std::vector<Node>& nodes, Node& gone) {
+  Blob* x = gone.inputs[0];
+  Blob* y = gone.outputs[0];
+  gone.layer.reset();
+  for (Node& n : nodes)
+    for (Blob*& in : n.inputs)
+      if (in == y) in = x;
+  x->consumed = std::any_of(nodes.begin(), nodes.end(), [&](const Node& n) {
+    return n.layer && std::find(n.inputs.begin(), n.inputs.end(), x) != n.inputs.end();
+  });
+  aliases_[y->name] = x->name;
+  for (auto& [alias, target] : aliases_)
+    if (target == y->name) target = x->name;
+  blobs_.erase(y->name);
 }
 
 // Phase 4: Kahn's algorithm, taking the earliest ready layer in file order each time.
@@ -194,10 +215,10 @@ MemoryEstimate Graph::memory_estimate() const {
   MemoryEstimate m;
   for (const auto& [name, b] : blobs_) {
     m.activations += count(b->shape) * 4;
-    m.gradients += count(b->shape) * 4;
+    if (options_.training) m.gradients += count(b->shape) * 4;
   }
   for (const Node& node : nodes_) {
-    for (const Param& p : node.layer->params()) m.parameters += count(p.shape) * 4 * 4;
+    for (const Param& p : node.layer->params()) m.parameters += count(p.shape) * 4 * (options_.training ? 4 : 1);
     for (const Buffer& b : node.layer->buffers()) m.parameters += count(b.shape) * 4;
   }
   return m;
@@ -222,6 +243,7 @@ void Graph::check_memory() const {
 // order) writes the blob's own gradient buffer, each further one a partial buffer that
 // backward() adds in before the producer runs.
 void Graph::route_gradients() {
+  if (!options_.training) return;
   for (Node& node : nodes_) {
     bool differentiable = !node.layer->params().empty() || (node.layer->role() == Role::kInput && options_.input_grads);
     for (size_t i = 0; i < node.inputs.size(); ++i)
@@ -402,10 +424,12 @@ int64_t Graph::batch() const {
 }
 
 void Graph::forward(const Context& ctx) {
+  if (ctx.train && !options_.training) fail("an inference graph runs evaluation passes only");
   for (size_t i = 0; i < nodes_.size(); ++i) forward_layer(i, ctx);
 }
 
 void Graph::backward() {
+  if (!options_.training) fail("an inference graph has no backward pass");
   seed_losses();
   for (size_t i = nodes_.size(); i-- > 0;) backward_layer(i);
 }

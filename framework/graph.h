@@ -32,11 +32,15 @@ struct GraphOptions {
   // Run an element-wise layer that alone reads a layer's output inside that layer (see
   // Layer::as_post_op). Its output name then names the producer's output blob.
   bool fuse_post_ops = true;
+  // false: an inference graph. Evaluation passes only, on inference primitives, with no
+  // gradients; layers that are the identity in evaluation (Dropout) are dropped.
+  bool training = true;
 
-  static GraphOptions seeded(uint64_t seed) { return {seed, false, true}; }
+  static GraphOptions seeded(uint64_t seed) { return {seed, false, true, true}; }
   // Gradients of the inputs too, for gradient checks.
-  static GraphOptions for_gradient_check(uint64_t seed) { return {seed, true, true}; }
-  GraphOptions unfused() const { return {seed, input_grads, false}; }
+  static GraphOptions for_gradient_check(uint64_t seed) { return {seed, true, true, true}; }
+  static GraphOptions inference() { return {0, false, true, false}; }
+  GraphOptions unfused() const { return {seed, input_grads, false, training}; }
 };
 
 // What training a net at its current shapes takes, estimated from the shapes alone.
@@ -116,7 +120,9 @@ class Graph {
   void build(const onebyone::NetParameter& net);
   std::vector<Node> create_layers(const onebyone::NetParameter& net);
   void connect(std::vector<Node>& nodes);
+  void drop_identities(std::vector<Node>& nodes);
   void fuse_post_ops(std::vector<Node>& nodes);
+  void remove(std::vector<Node>& nodes, Node& gone);
   void order(std::vector<Node> unordered);
   void infer_shapes();
   void check_memory() const;

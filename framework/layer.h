@@ -187,6 +187,15 @@ class Layer {
   virtual std::optional<ChannelAffine> channel_affine() const { return std::nullopt; }
   virtual std::optional<LayerParameter> with_bias() const { return std::nullopt; }
 
+  // Inference graphs (GraphOptions::inference()) call this before setup(): reshape() then builds
+  // forward primitives for inference only (a max-pool keeps no workspace), and backward() is
+  // never called.
+  void set_inference_only() { inference_only_ = true; }
+  bool inference_only() const { return inference_only_; }
+  // Whether in evaluation it passes its one input through unchanged (Dropout): an inference
+  // graph drops it, and its output name names its input.
+  virtual bool identity_in_evaluation() const { return false; }
+
   // Whether it combines the channels of each pixel and nothing across pixels: a 1x1
   // convolution, the idea this project is built around (`graph` highlights these).
   virtual bool pointwise() const { return false; }
@@ -211,6 +220,7 @@ class Layer {
   std::vector<Param> params_;
   std::vector<Buffer> buffers_;
   std::optional<PostOp> post_op_;
+  bool inference_only_ = false;
 };
 
 }  // namespace obo

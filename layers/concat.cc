@@ -1,6 +1,8 @@
-// Concat along channels: the Inception block's join. Inputs may arrive in different layouts;
-// oneDNN's concat reads each as it is. The output is plain NCHW so that backward can hand each
-// input its channel slice (a sub-memory view) through one reorder.
+// Concat along channels: the Inception block's join. Each input is copied into its channel slice
+// of the output (a sub-memory view) by one reorder, forward; backward hands each input its slice
+// of the gradient the same way. The output's layout is the seam's concat_desc(): the inputs'
+// own blocked layout when their channels are whole blocks, else NHWC, never plain NCHW, which
+// leaves a pooling after it to oneDNN's reference kernel on AVX2.
 //   (N,C1,H,W), (N,C2,H,W), ... -> (N,C1+C2+...,H,W)
 #include "framework/dnnl_seam.h"
 #include "framework/registry.h"
@@ -35,49 +37,46 @@ class ConcatLayer : public Layer {
       srcs.push_back(dnn::desc_of(*x.value));
     }
     const Shape y_shape = output_shapes(shapes)[0];
-    const auto y_md = dnn::plain_desc(y_shape);
-    out[0].value->reshape(y_shape);
-    forward_ = dnn::create(dnn::concat(y_md, 1, srcs));
-    y_ = dnn::unbound(y_md);
-    args_ = {{DNNL_ARG_DST, y_}};
-    xs_.clear();
-    slices_.clear();
-    backward_.clear();
-    backward_args_.clear();
+    const auto y_md = dnn::concat_desc(srcs, y_shape);
+    out[0].value->reshape(y_shape, dnn::layout_of(y_md));
+    parts_.clear();
     int64_t offset = 0;
     for (size_t i = 0; i < in.size(); ++i) {
-      xs_.push_back(dnn::unbound(srcs[i]));
-      args_.set(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), xs_.back());
-      const Shape& s = in[i].value->shape();
-      slices_.push_back(dnn::unbound(y_md.submemory_desc({s[0], s[1], s[2], s[3]}, {0, offset, 0, 0})));
-      backward_.push_back(dnn::create_reorder(slices_.back(), xs_.back()));
-      backward_args_.push_back(dnn::reorder_args(slices_.back(), xs_.back()));
+      const Shape& s = shapes[i];
+      Part p{dnn::unbound(srcs[i]), dnn::unbound(y_md.submemory_desc({s[0], s[1], s[2], s[3]}, {0, offset, 0, 0}))};
+      p.forward = dnn::create_reorder(p.x, p.slice);
+      p.forward_args = dnn::reorder_args(p.x, p.slice);
+      p.backward = dnn::create_reorder(p.slice, p.x);
+      p.backward_args = dnn::reorder_args(p.slice, p.x);
+      parts_.push_back(std::move(p));
       offset += s[1];
     }
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {
-    for (size_t i = 0; i < in.size(); ++i) xs_[i].set_data_handle(in[i].value->data());
-    y_.set_data_handle(out[0].value->data());
-    dnn::execute(forward_, args_);
+    for (size_t i = 0; i < in.size(); ++i) {
+      parts_[i].x.set_data_handle(in[i].value->data());
+      parts_[i].slice.set_data_handle(out[0].value->data());
+      dnn::execute(parts_[i].forward, parts_[i].forward_args);
+    }
   }
 
   void backward(const Ports& in, const Ports& out) override {
     for (size_t i = 0; i < in.size(); ++i) {
       if (!in[i].grad) continue;
-      slices_[i].set_data_handle(out[0].grad->data());
-      xs_[i].set_data_handle(in[i].grad->data());
-      dnn::execute(backward_[i], backward_args_[i]);
+      parts_[i].slice.set_data_handle(out[0].grad->data());
+      parts_[i].x.set_data_handle(in[i].grad->data());
+      dnn::execute(parts_[i].backward, parts_[i].backward_args);
     }
   }
 
  private:
-  dnnl::primitive forward_;
-  dnn::memory y_;
-  std::vector<dnn::memory> xs_, slices_;  // per input: its tensor; its channel slice of y
-  std::vector<dnnl::reorder> backward_;
-  std::vector<dnn::Args> backward_args_;
-  dnn::Args args_;
+  struct Part {  // one input: its tensor, its channel slice of the output, the copies between
+    dnn::memory x, slice;
+    dnnl::reorder forward, backward;
+    dnn::Args forward_args, backward_args;
+  };
+  std::vector<Part> parts_;
 };
 
 }  // namespace

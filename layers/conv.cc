@@ -78,9 +78,11 @@ class ConvLayer : public Layer {
     const auto alg = kernel_ == 3 && stride == 1 && channels_ >= 16 && outputs >= 16 ? dnn::ConvAlgorithm::kWinograd
                                                                                      : dnn::ConvAlgorithm::kDirect;
     auto fwd = dnn::conv_forward(alg, dnn::any_desc(x.shape()), dnn::any_desc(w_shape), bias_md,
-                                 dnn::any_desc(y_shape), window_, attr);
+                                 dnn::any_desc(y_shape), window_, !inference_only(), attr);
     out[0].value->reshape(y_shape, dnn::layout_of(fwd.dst_desc()));
     const auto y_md = fwd.dst_desc();
+    ops_.init_forward(dnn::desc_of(x), y_md, dnn::plain_desc(w_shape), bias_md, fwd);
+    if (inference_only()) return;
     if (post_op()) {
       // In place: the output's gradient becomes the gradient before the function. Nothing else
       // reads it: the graph has summed every consumer's part into it before this layer runs.
@@ -94,7 +96,7 @@ class ConvLayer : public Layer {
                                                   dnn::any_desc(y_shape), window_, fwd);
     const auto bwd_weights = dnn::conv_backward_weights(alg, dnn::any_desc(x.shape()), dnn::any_desc(w_shape),
                                                         bias_md, dnn::any_desc(y_shape), window_, fwd);
-    ops_.init(dnn::desc_of(x), y_md, dnn::plain_desc(w_shape), bias_md, fwd, bwd_data, bwd_weights);
+    ops_.init_backward(dnn::desc_of(x), y_md, dnn::plain_desc(w_shape), bias_md, bwd_data, bwd_weights);
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {

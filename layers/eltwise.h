@@ -32,32 +32,26 @@ class EltwiseLayer : public Layer {
     const auto md = dnn::desc_of(*in[0].value);
     out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
     const auto fwd = dnn::eltwise_forward(f_, md, false);
-    x_ = dnn::unbound(md);
-    y_ = dnn::unbound(md);
-    dy_ = dnn::unbound(md);
-    dx_ = dnn::unbound(md);
+    t_.init(md);
     forward_ = dnn::create(fwd);
     backward_ = dnn::create(dnn::eltwise_backward(f_, md, md, false, fwd));
-    forward_args_ = {{DNNL_ARG_SRC, x_}, {DNNL_ARG_DST, y_}};
-    backward_args_ = {{DNNL_ARG_SRC, x_}, {DNNL_ARG_DIFF_DST, dy_}, {DNNL_ARG_DIFF_SRC, dx_}};
+    forward_args_ = {{DNNL_ARG_SRC, t_.x}, {DNNL_ARG_DST, t_.y}};
+    backward_args_ = {{DNNL_ARG_SRC, t_.x}, {DNNL_ARG_DIFF_DST, t_.dy}, {DNNL_ARG_DIFF_SRC, t_.dx}};
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {
-    x_.set_data_handle(in[0].value->data());
-    y_.set_data_handle(out[0].value->data());
+    t_.bind_forward(in, out);
     dnn::execute(forward_, forward_args_);
   }
 
   void backward(const Ports& in, const Ports& out) override {
-    x_.set_data_handle(in[0].value->data());
-    dy_.set_data_handle(out[0].grad->data());
-    dx_.set_data_handle(in[0].grad->data());
+    t_.bind_backward(in, out);
     dnn::execute(backward_, backward_args_);
   }
 
  private:
   PostOp f_;
-  dnn::memory x_, y_, dy_, dx_;  // every tensor here shares the input's layout
+  dnn::SameLayout t_;
   dnnl::primitive forward_, backward_;
   dnn::Args forward_args_, backward_args_;
 };

@@ -45,13 +45,15 @@ class FcLayer : public Layer {
     const bool bias = params().size() > 1;
     const auto bias_md = bias ? dnn::plain_desc(params()[1].shape) : dnn::memory::desc();
     auto fwd = dnn::inner_product_forward(dnn::any_desc(x.shape()), dnn::any_desc(w_shape), bias_md,
-                                          dnn::plain_desc(y_shape));
+                                          dnn::plain_desc(y_shape), !inference_only());
     out[0].value->reshape(y_shape);
+    ops_.init_forward(dnn::desc_of(x), dnn::plain_desc(y_shape), w_md, bias_md, fwd);
+    if (inference_only()) return;
     auto bwd_data = dnn::inner_product_backward_data(dnn::any_desc(x.shape()), dnn::any_desc(w_shape),
                                                      dnn::plain_desc(y_shape), fwd);
     auto bwd_w = dnn::inner_product_backward_weights(dnn::any_desc(x.shape()), dnn::any_desc(w_shape),
                                                      bias_md, dnn::plain_desc(y_shape), fwd);
-    ops_.init(dnn::desc_of(x), dnn::plain_desc(y_shape), w_md, bias_md, fwd, bwd_data, bwd_w);
+    ops_.init_backward(dnn::desc_of(x), dnn::plain_desc(y_shape), w_md, bias_md, bwd_data, bwd_w);
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {

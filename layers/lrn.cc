@@ -33,32 +33,27 @@ class LRN : public Layer {
     const auto md = dnn::desc_of(*in[0].value);
     out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
     const auto fwd = dnn::lrn_forward(md, window);
-    x_ = dnn::unbound(md);
-    y_ = dnn::unbound(md);
-    dy_ = dnn::unbound(md);
-    dx_ = dnn::unbound(md);
+    t_.init(md);
     workspace_ = dnn::memory(fwd.workspace_desc(), dnn::engine());
     forward_ = dnn::create(fwd);
     backward_ = dnn::create(dnn::lrn_backward(md, md, window, fwd));
-    forward_args_ = {{DNNL_ARG_SRC, x_}, {DNNL_ARG_DST, y_}, {DNNL_ARG_WORKSPACE, workspace_}};
-    backward_args_ = {{DNNL_ARG_SRC, x_}, {DNNL_ARG_DIFF_DST, dy_}, {DNNL_ARG_DIFF_SRC, dx_}, {DNNL_ARG_WORKSPACE, workspace_}};
+    forward_args_ = {{DNNL_ARG_SRC, t_.x}, {DNNL_ARG_DST, t_.y}, {DNNL_ARG_WORKSPACE, workspace_}};
+    backward_args_ = {{DNNL_ARG_SRC, t_.x}, {DNNL_ARG_DIFF_DST, t_.dy}, {DNNL_ARG_DIFF_SRC, t_.dx}, {DNNL_ARG_WORKSPACE, workspace_}};
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {
-    x_.set_data_handle(in[0].value->data());
-    y_.set_data_handle(out[0].value->data());
+    t_.bind_forward(in, out);
     dnn::execute(forward_, forward_args_);
   }
 
   void backward(const Ports& in, const Ports& out) override {
-    x_.set_data_handle(in[0].value->data());
-    dy_.set_data_handle(out[0].grad->data());
-    dx_.set_data_handle(in[0].grad->data());
+    t_.bind_backward(in, out);
     dnn::execute(backward_, backward_args_);
   }
 
  private:
-  dnn::memory x_, y_, dy_, dx_, workspace_;
+  dnn::SameLayout t_;
+  dnn::memory workspace_;
   dnnl::primitive forward_, backward_;
   dnn::Args forward_args_, backward_args_;
 };

@@ -2,7 +2,8 @@
 // PyTorch) and GlobalAvgPool, whose window is the whole map: NIN's replacement for FC layers.
 //   MaxPool 2x2:    (N,C,H,W) -> (N,C,H/2,W/2)
 //   GlobalAvgPool:  (N,C,H,W) -> (N,C,1,1)
-// Max pooling keeps oneDNN's workspace (where each maximum was) for the backward pass.
+// Max pooling keeps oneDNN's workspace (where each maximum was) for the backward pass; in an
+// inference graph it keeps none and builds no backward pass.
 #include "framework/dnnl_seam.h"
 #include "framework/registry.h"
 
@@ -46,16 +47,17 @@ class PoolLayer : public Layer {
                      : config().pool().count_include_pad() ? dnnl::algorithm::pooling_avg_include_padding
                                                            : dnnl::algorithm::pooling_avg_exclude_padding;
     const auto x_md = dnn::desc_of(x);
-    auto fwd = dnn::pooling_forward(alg, x_md, dnn::any_desc(y_shape), window);
+    auto fwd = dnn::pooling_forward(alg, x_md, dnn::any_desc(y_shape), window, !inference_only());
     out[0].value->reshape(y_shape, dnn::layout_of(fwd.dst_desc()));
-    auto bwd = dnn::pooling_backward(alg, x_md, fwd.dst_desc(), window, fwd);
     src_.init(x_md, x_md);
     dst_.init(fwd.dst_desc(), fwd.dst_desc());
+    forward_ = dnn::create(fwd);
+    fwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_DST, dst_.mem()}};
+    if (inference_only()) return;  // no workspace, no backward
+    auto bwd = dnn::pooling_backward(alg, x_md, fwd.dst_desc(), window, fwd);
     diff_dst_.init(fwd.dst_desc(), bwd.diff_dst_desc());
     diff_src_.init(x_md, bwd.diff_src_desc());
-    forward_ = dnn::create(fwd);
     backward_ = dnn::create(bwd);
-    fwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_DST, dst_.mem()}};
     bwd_args_ = {{DNNL_ARG_DIFF_DST, diff_dst_.mem()}, {DNNL_ARG_DIFF_SRC, diff_src_.mem()}};
     if (kind_ == Kind::kMax) {
       workspace_ = dnn::memory(fwd.workspace_desc(), dnn::engine());

@@ -20,32 +20,26 @@ class Softmax : public Layer {
     const auto md = dnn::desc_of(*in[0].value);
     out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
     const auto fwd = dnn::softmax_forward(md, 1);
-    x_ = dnn::unbound(md);
-    y_ = dnn::unbound(md);
-    dy_ = dnn::unbound(md);
-    dx_ = dnn::unbound(md);
+    t_.init(md);
     forward_ = dnn::create(fwd);
     backward_ = dnn::create(dnn::softmax_backward(md, md, 1, fwd));
-    forward_args_ = {{DNNL_ARG_SRC, x_}, {DNNL_ARG_DST, y_}};
-    backward_args_ = {{DNNL_ARG_DST, y_}, {DNNL_ARG_DIFF_DST, dy_}, {DNNL_ARG_DIFF_SRC, dx_}};
+    forward_args_ = {{DNNL_ARG_SRC, t_.x}, {DNNL_ARG_DST, t_.y}};
+    // From the output alone: dx = y * (dy - sum(dy * y)).
+    backward_args_ = {{DNNL_ARG_DST, t_.y}, {DNNL_ARG_DIFF_DST, t_.dy}, {DNNL_ARG_DIFF_SRC, t_.dx}};
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {
-    x_.set_data_handle(in[0].value->data());
-    y_.set_data_handle(out[0].value->data());
+    t_.bind_forward(in, out);
     dnn::execute(forward_, forward_args_);
   }
 
-  // From the output alone: dx = y * (dy - sum(dy * y)).
   void backward(const Ports& in, const Ports& out) override {
-    y_.set_data_handle(out[0].value->data());
-    dy_.set_data_handle(out[0].grad->data());
-    dx_.set_data_handle(in[0].grad->data());
+    t_.bind_backward(in, out);
     dnn::execute(backward_, backward_args_);
   }
 
  private:
-  dnn::memory x_, y_, dy_, dx_;  // the input's layout
+  dnn::SameLayout t_;
   dnnl::primitive forward_, backward_;
   dnn::Args forward_args_, backward_args_;
 };

@@ -13,10 +13,10 @@ namespace obo {
 class WeightedOps {
  public:
   // x_md, y_md: the input's and output's layouts; w_md: the plain weight as the primitives see
-  // it; bias_md: a zero desc when there is no bias. Called at reshape.
-  void init(const dnn::memory::desc& x_md, const dnn::memory::desc& y_md, const dnn::memory::desc& w_md,
-            const dnn::memory::desc& bias_md, const dnnl::primitive_desc_base& fwd, const dnnl::primitive_desc_base& bwd_data,
-            const dnnl::primitive_desc_base& bwd_weights) {
+  // it; bias_md: a zero desc when there is no bias. Called at reshape: init_forward() always,
+  // init_backward() unless the layer is for inference only.
+  void init_forward(const dnn::memory::desc& x_md, const dnn::memory::desc& y_md, const dnn::memory::desc& w_md,
+                    const dnn::memory::desc& bias_md, const dnnl::primitive_desc_base& fwd) {
     const bool bias = !bias_md.is_zero();
     src_.init(x_md, fwd.src_desc(0));
     weights_.init(w_md, fwd.weights_desc(0));
@@ -25,7 +25,11 @@ class WeightedOps {
     forward_ = dnn::create(fwd);
     fwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_WEIGHTS, weights_.mem()}, {DNNL_ARG_DST, dst_.mem()}};
     if (bias) fwd_args_.set(DNNL_ARG_BIAS, bias_.mem());
+  }
 
+  void init_backward(const dnn::memory::desc& x_md, const dnn::memory::desc& y_md, const dnn::memory::desc& w_md,
+                     const dnn::memory::desc& bias_md, const dnnl::primitive_desc_base& bwd_data,
+                     const dnnl::primitive_desc_base& bwd_weights) {
     bd_diff_dst_.init(y_md, bwd_data.diff_dst_desc(0));
     bd_weights_.init(w_md, bwd_data.weights_desc(0));
     bd_diff_src_.init(x_md, bwd_data.diff_src_desc(0));
@@ -40,7 +44,7 @@ class WeightedOps {
     backward_weights_ = dnn::create(bwd_weights);
     bw_args_ = {{DNNL_ARG_SRC, bw_src_.mem()}, {DNNL_ARG_DIFF_DST, bw_diff_dst_.mem()},
                 {DNNL_ARG_DIFF_WEIGHTS, bw_diff_weights_.mem()}};
-    if (bias) bw_args_.set(DNNL_ARG_DIFF_BIAS, bw_diff_bias_.mem());
+    if (!bias_md.is_zero()) bw_args_.set(DNNL_ARG_DIFF_BIAS, bw_diff_bias_.mem());
   }
 
   void forward(const Tensor& x, std::vector<Param>& params, Tensor& y) {

@@ -6,6 +6,7 @@
 #include "framework/optimizer.h"
 #include "framework/registry.h"
 #include "tests/gradient_check.h"
+#include "tests/reference.h"
 #include "tests/test_util.h"
 
 using namespace obo;
@@ -166,6 +167,36 @@ TEST_CASE("train and eval modes differ only through dropout", "[graph]") {
   const Tensor eval2 = g.value("score").to_plain();
   CHECK(std::equal(eval1.data(), eval1.data() + eval1.count(), eval2.data()));
   CHECK_FALSE(std::equal(eval1.data(), eval1.data() + eval1.count(), train.data()));
+}
+
+TEST_CASE("an inference graph gives the training graph's evaluation, without dropout or gradients", "[graph][inference]") {
+  const std::string model = GENERATE("nin-fc", "nin-bn", "inception");
+  INFO(model);
+  Graph trained(read_net(model_path(model)), GraphOptions::seeded(3));
+  trained.set_batch(5);
+  randomize_inputs(trained, 1);
+  std::fill(trained.value("label").data(), trained.value("label").data() + 5, 1.f);
+  for (Buffer* b : trained.buffers())  // running statistics other than their initial values
+    for (int64_t i = 0; i < b->value.count(); ++i) b->value.data()[i] += 0.25f + 0.01f * static_cast<float>(i % 7);
+  trained.forward(Context::evaluation());
+  onebyone::Checkpoint c;
+  *c.mutable_net() = read_net(model_path(model));
+  store_params(trained, &c);
+
+  Graph deployed = graph_from(fold_for_inference(c), GraphOptions::inference());
+  deployed.set_batch(5);
+  deployed.value("data").assign_plain(trained.value("data").to_plain());
+  deployed.value("label").assign_plain(trained.value("label").to_plain());
+  deployed.forward(Context::evaluation());
+  CHECK(max_relative_error(deployed.value("score"), to_array(trained.value("score"))) < 1e-4);
+  for (size_t i = 0; i < deployed.num_layers(); ++i) {  // dropouts dropped, BatchNorms folded into the convolutions
+    CHECK(deployed.layer(i).type() != "Dropout");
+    CHECK(deployed.layer(i).type() != "BatchNorm");
+  }
+  if (model == "nin-fc") CHECK(deployed.resolve("drop1") == deployed.resolve("pool1"));
+  CHECK(deployed.grad("score").empty());
+  CHECK_THROWS_WITH(deployed.backward(), "an inference graph has no backward pass");
+  CHECK_THROWS_WITH(deployed.forward(Context::training(1, 0)), "an inference graph runs evaluation passes only");
 }
 
 TEST_CASE("graph errors name the layer and what was expected", "[graph][errors]") {

@@ -40,7 +40,7 @@ struct PredictArgs {
 
 void predict(const PredictArgs& a) {
   const onebyone::Checkpoint checkpoint = load_checkpoint(a.checkpoint);
-  Graph graph = graph_from(fold_for_inference(checkpoint));
+  Graph graph = graph_from(fold_for_inference(checkpoint), GraphOptions::inference());
   graph.set_batch(1);
   const NetRoles roles = find_roles(graph);
   Tensor& input = graph.value(roles.images);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "framework/checkpoint.h"
 #include "framework/optimizer.h"
 #include "framework/proto_io.h"
 #include "framework/random.h"
@@ -61,10 +62,18 @@ void time_model(const TimeArgs& a) {
     optimizer->step(it + a.warmup);
     if (measured) update += seconds(t0, Clock::now());
   }
+  // Inference as `test` and `predict` run it: BatchNorm folded into the convolutions, on an
+  // inference graph (inference primitives, no workspaces, dropout an alias, no gradients).
+  onebyone::Checkpoint trained;
+  *trained.mutable_net() = read_net(path);
+  store_params(graph, &trained);
+  Graph deployed = graph_from(fold_for_inference(trained), GraphOptions::inference());
+  deployed.set_batch(a.batch);
+  deployed.value(roles.images).assign_plain(graph.value(roles.images).to_plain());
   double inference = 0;
   for (int it = -a.warmup; it < a.iterations; ++it) {
     const auto t0 = Clock::now();
-    graph.forward(Context::evaluation());
+    deployed.forward(Context::evaluation());
     if (it >= 0) inference += seconds(t0, Clock::now());
   }
 
