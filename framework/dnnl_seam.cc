@@ -104,22 +104,36 @@ memory::desc desc_of(const Tensor& t) {
 
 memory unbound(const memory::desc& md) { return memory(md, engine(), DNNL_MEMORY_NONE); }
 
-void SameLayout::init(const memory::desc& md) {
-  x = unbound(md);
-  y = unbound(md);
-  dy = unbound(md);
-  dx = unbound(md);
+void SameLayoutOps::init(const dnnl::primitive_desc_base& forward, const dnnl::primitive_desc_base& backward,
+                         int backward_reads) {
+  const memory::desc md = forward.src_desc();
+  x_ = unbound(md);
+  y_ = unbound(md);
+  dy_ = unbound(md);
+  dx_ = unbound(md);
+  forward_ = create(forward);
+  backward_ = create(backward);
+  forward_args_ = {{DNNL_ARG_SRC, x_}, {DNNL_ARG_DST, y_}};
+  backward_args_ = {{backward_reads, backward_reads == DNNL_ARG_DST ? y_ : x_}, {DNNL_ARG_DIFF_DST, dy_}, {DNNL_ARG_DIFF_SRC, dx_}};
+  if (!forward.workspace_desc().is_zero()) {
+    workspace_ = memory(forward.workspace_desc(), engine());
+    forward_args_.set(DNNL_ARG_WORKSPACE, workspace_);
+    backward_args_.set(DNNL_ARG_WORKSPACE, workspace_);
+  }
 }
 
-void SameLayout::bind_forward(const Ports& in, const Ports& out) {
-  x.set_data_handle(in[0].value->data());
-  y.set_data_handle(out[0].value->data());
+void SameLayoutOps::forward(const Ports& in, const Ports& out) {
+  x_.set_data_handle(in[0].value->data());
+  y_.set_data_handle(out[0].value->data());
+  execute(forward_, forward_args_);
 }
 
-void SameLayout::bind_backward(const Ports& in, const Ports& out) {
-  bind_forward(in, out);
-  dy.set_data_handle(out[0].grad->data());
-  dx.set_data_handle(in[0].grad->data());
+void SameLayoutOps::backward(const Ports& in, const Ports& out) {
+  x_.set_data_handle(in[0].value->data());
+  y_.set_data_handle(out[0].value->data());
+  dy_.set_data_handle(out[0].grad->data());
+  dx_.set_data_handle(in[0].grad->data());
+  execute(backward_, backward_args_);
 }
 
 LayoutPtr layout_of(const memory::desc& md) {

@@ -75,14 +75,21 @@ class Arg {
 
 void execute(const dnnl::primitive& p, const Args& args);
 
-// The tensors of a one-input layer whose primitives read and write them all in the input's
-// layout (element-wise functions, softmax, LRN): memories made once at reshape, which each pass
-// binds to that pass's tensors. Primitives' argument lists name them (DNNL_ARG_SRC: x, ...).
-struct SameLayout {
-  memory x, y, dy, dx;
-  void init(const memory::desc& md);
-  void bind_forward(const Ports& in, const Ports& out);   // x, y
-  void bind_backward(const Ports& in, const Ports& out);  // x, y, dy, dx
+// The forward and backward primitive of a one-input layer whose tensors all keep the input's
+// layout (element-wise functions, softmax, LRN), with their arguments, built once at reshape.
+// Forward reads x and writes y; backward reads dy and, as `backward_reads` says, x
+// (DNNL_ARG_SRC) or y (DNNL_ARG_DST), and writes dx. A workspace, when the forward descriptor
+// has one, goes to both.
+class SameLayoutOps {
+ public:
+  void init(const dnnl::primitive_desc_base& forward, const dnnl::primitive_desc_base& backward, int backward_reads);
+  void forward(const Ports& in, const Ports& out);
+  void backward(const Ports& in, const Ports& out);
+
+ private:
+  memory x_, y_, dy_, dx_, workspace_;
+  dnnl::primitive forward_, backward_;
+  Args forward_args_, backward_args_;
 };
 
 // Every primitive is created through these, so a test can count them: a steady-state

@@ -32,28 +32,15 @@ class EltwiseLayer : public Layer {
     const auto md = dnn::desc_of(*in[0].value);
     out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
     const auto fwd = dnn::eltwise_forward(f_, md, false);
-    t_.init(md);
-    forward_ = dnn::create(fwd);
-    backward_ = dnn::create(dnn::eltwise_backward(f_, md, md, false, fwd));
-    forward_args_ = {{DNNL_ARG_SRC, t_.x}, {DNNL_ARG_DST, t_.y}};
-    backward_args_ = {{DNNL_ARG_SRC, t_.x}, {DNNL_ARG_DIFF_DST, t_.dy}, {DNNL_ARG_DIFF_SRC, t_.dx}};
+    ops_.init(fwd, dnn::eltwise_backward(f_, md, md, false, fwd), DNNL_ARG_SRC);
   }
 
-  void forward(const Ports& in, const Ports& out, const Context&) override {
-    t_.bind_forward(in, out);
-    dnn::execute(forward_, forward_args_);
-  }
-
-  void backward(const Ports& in, const Ports& out) override {
-    t_.bind_backward(in, out);
-    dnn::execute(backward_, backward_args_);
-  }
+  void forward(const Ports& in, const Ports& out, const Context&) override { ops_.forward(in, out); }
+  void backward(const Ports& in, const Ports& out) override { ops_.backward(in, out); }
 
  private:
   PostOp f_;
-  dnn::SameLayout t_;
-  dnnl::primitive forward_, backward_;
-  dnn::Args forward_args_, backward_args_;
+  dnn::SameLayoutOps ops_;
 };
 
 }  // namespace obo

@@ -33,29 +33,14 @@ class LRN : public Layer {
     const auto md = dnn::desc_of(*in[0].value);
     out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
     const auto fwd = dnn::lrn_forward(md, window);
-    t_.init(md);
-    workspace_ = dnn::memory(fwd.workspace_desc(), dnn::engine());
-    forward_ = dnn::create(fwd);
-    backward_ = dnn::create(dnn::lrn_backward(md, md, window, fwd));
-    forward_args_ = {{DNNL_ARG_SRC, t_.x}, {DNNL_ARG_DST, t_.y}, {DNNL_ARG_WORKSPACE, workspace_}};
-    backward_args_ = {{DNNL_ARG_SRC, t_.x}, {DNNL_ARG_DIFF_DST, t_.dy}, {DNNL_ARG_DIFF_SRC, t_.dx}, {DNNL_ARG_WORKSPACE, workspace_}};
+    ops_.init(fwd, dnn::lrn_backward(md, md, window, fwd), DNNL_ARG_SRC);
   }
 
-  void forward(const Ports& in, const Ports& out, const Context&) override {
-    t_.bind_forward(in, out);
-    dnn::execute(forward_, forward_args_);
-  }
-
-  void backward(const Ports& in, const Ports& out) override {
-    t_.bind_backward(in, out);
-    dnn::execute(backward_, backward_args_);
-  }
+  void forward(const Ports& in, const Ports& out, const Context&) override { ops_.forward(in, out); }
+  void backward(const Ports& in, const Ports& out) override { ops_.backward(in, out); }
 
  private:
-  dnn::SameLayout t_;
-  dnn::memory workspace_;
-  dnnl::primitive forward_, backward_;
-  dnn::Args forward_args_, backward_args_;
+  dnn::SameLayoutOps ops_;  // with oneDNN's workspace of the forward pass
 };
 
 }  // namespace

@@ -20,28 +20,15 @@ class Softmax : public Layer {
     const auto md = dnn::desc_of(*in[0].value);
     out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
     const auto fwd = dnn::softmax_forward(md, 1);
-    t_.init(md);
-    forward_ = dnn::create(fwd);
-    backward_ = dnn::create(dnn::softmax_backward(md, md, 1, fwd));
-    forward_args_ = {{DNNL_ARG_SRC, t_.x}, {DNNL_ARG_DST, t_.y}};
     // From the output alone: dx = y * (dy - sum(dy * y)).
-    backward_args_ = {{DNNL_ARG_DST, t_.y}, {DNNL_ARG_DIFF_DST, t_.dy}, {DNNL_ARG_DIFF_SRC, t_.dx}};
+    ops_.init(fwd, dnn::softmax_backward(md, md, 1, fwd), DNNL_ARG_DST);
   }
 
-  void forward(const Ports& in, const Ports& out, const Context&) override {
-    t_.bind_forward(in, out);
-    dnn::execute(forward_, forward_args_);
-  }
-
-  void backward(const Ports& in, const Ports& out) override {
-    t_.bind_backward(in, out);
-    dnn::execute(backward_, backward_args_);
-  }
+  void forward(const Ports& in, const Ports& out, const Context&) override { ops_.forward(in, out); }
+  void backward(const Ports& in, const Ports& out) override { ops_.backward(in, out); }
 
  private:
-  dnn::SameLayout t_;
-  dnnl::primitive forward_, backward_;
-  dnn::Args forward_args_, backward_args_;
+  dnn::SameLayoutOps ops_;
 };
 
 }  // namespace
