@@ -137,7 +137,8 @@ Graph graph_from(const onebyone::Checkpoint& checkpoint, const GraphOptions& opt
 }
 
 onebyone::Checkpoint fold_for_inference(const onebyone::Checkpoint& checkpoint) {
-  Graph original = graph_from(checkpoint);
+  // Inference graphs: only their layers' answers and their values are read, no gradient is needed.
+  Graph original = graph_from(checkpoint, GraphOptions::inference());
   std::map<std::string, Tensor> values;  // parameters and buffers by name, as the folded net will read them
   for (Param* p : original.params()) values[p->name] = p->value;
   for (Buffer* b : original.buffers()) values[b->name] = b->value;
@@ -180,7 +181,8 @@ onebyone::Checkpoint fold_for_inference(const onebyone::Checkpoint& checkpoint) 
     net.mutable_layer(producer)->set_output(0, layer.config().output(0));
     net.mutable_layer()->DeleteSubrange(layer_index(layer.name()), 1);
   }
-  Graph folded(net);
+  if (net.layer_size() == checkpoint.net().layer_size()) return checkpoint;  // nothing to fold
+  Graph folded(net, GraphOptions::inference());
   for (Param* p : folded.params()) p->value.assign_plain(values.at(p->name));
   for (Buffer* b : folded.buffers()) b->value.assign_plain(values.at(b->name));
   onebyone::Checkpoint result;
