@@ -224,6 +224,18 @@ dnnl::convolution_forward::primitive_desc conv_forward(ConvAlgorithm alg, const 
                                                        const memory::desc& bias,
                                                        const memory::desc& dst, const Window& w,
                                                        bool training, const dnnl::primitive_attr& attr) {
+  if (alg == ConvAlgorithm::kWinograd && !training) {
+    // convolution_auto never picks Winograd for forward_inference, whose kernel wants its
+    // weights in a Winograd-domain format that oneDNN 2.6 has no reorder into from plain f32.
+    // The forward_training kernel computes the same and transforms the weights itself.
+    try {
+      dnnl::convolution_forward::desc d(prop_kind::forward_training, algorithm::convolution_winograd, src, weights,
+                                        bias, dst, w.strides, w.pad_l, w.pad_r);
+      return {d, attr, engine()};
+    } catch (const dnnl::error&) {  // no Winograd kernel for this machine or shape
+      alg = ConvAlgorithm::kDirect;
+    }
+  }
   dnnl::convolution_forward::desc d(forward_kind(training), conv_algorithm(alg),
                                     src, weights, bias, dst, w.strides, w.pad_l, w.pad_r);
   return {d, attr, engine()};

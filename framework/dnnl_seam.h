@@ -106,8 +106,10 @@ struct Window {
   memory::dims kernel, strides, pad_l, pad_r;
 };
 
-// A convolution's algorithm: kWinograd lets oneDNN choose Winograd where it has a kernel for
-// the shape (3x3, stride 1), which pays from about 16 channels in and out.
+// A convolution's algorithm. kWinograd, in training, lets oneDNN choose Winograd where it has a
+// kernel for the shape (3x3, stride 1), which pays from about 16 channels in and out; an
+// inference convolution runs Winograd wherever oneDNN has a kernel for the machine (AVX-512) and
+// is direct elsewhere.
 enum class ConvAlgorithm { kDirect, kWinograd };
 
 dnnl::convolution_forward::primitive_desc conv_forward(
