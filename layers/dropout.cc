@@ -3,6 +3,8 @@
 // (seed, step, layer name, element), drawn by a counter-based generator: the same seed gives the
 // same masks whatever the thread count, and a resumed run draws what an uninterrupted one would.
 // Element indices are taken modulo 2^32: a tensor of more than 4G elements repeats its mask.
+// Backward draws the mask again rather than keeping it: two hashes an element cost less than
+// storing and reading a mask as large as the input.
 //   (any shape) -> (same shape, same layout)
 #include <cstring>
 
@@ -25,7 +27,6 @@ class DropoutLayer : public Layer {
 
   void reshape(const Ports& in, const Ports& out) override {
     out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
-    mask_.reshape({static_cast<int64_t>(in[0].value->size())});
   }
 
   void forward(const Ports& in, const Ports& out, const Context& ctx) override {
@@ -37,18 +38,8 @@ class DropoutLayer : public Layer {
       std::memcpy(y, x, n * sizeof(float));
       return;
     }
-    // Keys for this layer and step; each element then costs two 32-bit hashes, which vectorise.
-    const uint64_t key = random_bits(ctx.seed, stream_of(name()), ctx.step);
-    const uint32_t k1 = static_cast<uint32_t>(key), k2 = static_cast<uint32_t>(key >> 32);
-    const uint32_t threshold = static_cast<uint32_t>(static_cast<double>(ratio_) * 0x1p24);  // on 24 bits
-    const float scale = 1.f / (1.f - ratio_);
-    float* m = mask_.data();
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-      const uint32_t bits = hash32(hash32(static_cast<uint32_t>(i) ^ k1) + k2) >> 8;
-      m[i] = bits < threshold ? 0.f : scale;
-      y[i] = x[i] * m[i];
-    }
+    key_ = random_bits(ctx.seed, stream_of(name()), ctx.step);
+    apply_mask(x, y, n);
   }
 
   void backward(const Ports& in, const Ports& out) override {
@@ -59,15 +50,26 @@ class DropoutLayer : public Layer {
       std::memcpy(dx, dy, n * sizeof(float));
       return;
     }
-    const float* m = mask_.data();
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * m[i];
+    apply_mask(dy, dx, n);
   }
 
  private:
+  // y = x * mask, the mask drawn from key_: 0 or 1/(1-ratio) per stored element. Each element
+  // costs two 32-bit hashes, which vectorise.
+  void apply_mask(const float* x, float* y, int64_t n) const {
+    const uint32_t k1 = static_cast<uint32_t>(key_), k2 = static_cast<uint32_t>(key_ >> 32);
+    const uint32_t threshold = static_cast<uint32_t>(static_cast<double>(ratio_) * 0x1p24);  // on 24 bits
+    const float scale = 1.f / (1.f - ratio_);
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const uint32_t bits = hash32(hash32(static_cast<uint32_t>(i) ^ k1) + k2) >> 8;
+      y[i] = x[i] * (bits < threshold ? 0.f : scale);
+    }
+  }
+
   float ratio_;
   bool train_ = false;  // whether the last forward pass applied a mask
-  Tensor mask_;         // 0 or 1/(1-ratio) per stored element
+  uint64_t key_ = 0;    // the last forward pass's mask: of this layer, its seed and step
 };
 
 }  // namespace
