@@ -161,10 +161,12 @@ def read_idx(path, offset):
 
 
 def full_train(model, a):
-    """What `onebyone train` holds: all of MNIST in memory, training steps with random
-    batches, then an evaluation of the test set; for the peak resident memory."""
-    train = read_idx(os.path.join(a.data, "train-images-idx3-ubyte"), 16).view(-1, 1, 28, 28)
-    train_labels = read_idx(os.path.join(a.data, "train-labels-idx1-ubyte"), 8).long()
+    """What `onebyone train --train-size STEPS*BATCH` holds: the first STEPS*BATCH training
+    images and the test set in memory, one epoch of random batches over those images, then an
+    evaluation of the test set; for the peak resident memory."""
+    n = a.steps * a.batch
+    train = read_idx(os.path.join(a.data, "train-images-idx3-ubyte"), 16).view(-1, 1, 28, 28)[:n].clone()
+    train_labels = read_idx(os.path.join(a.data, "train-labels-idx1-ubyte"), 8)[:n].long()
     test = read_idx(os.path.join(a.data, "t10k-images-idx3-ubyte"), 16).view(-1, 1, 28, 28)
     m = model.to(memory_format=torch.channels_last).train()
     opt = torch.optim.Adam(m.parameters(), lr=1e-3)

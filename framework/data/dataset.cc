@@ -26,14 +26,19 @@ Dataset load_mnist(const std::string& dir, const std::string& split) {
 std::pair<Dataset, Dataset> split_off(const Dataset& data, int64_t count) {
   if (count < 0 || count > data.count) fail("cannot split {} examples off a set of {}", count, data.count);
   const int64_t image = data.rows * data.cols;
-  Dataset a = data, b = data;
-  a.count = count;
-  b.count = data.count - count;
-  a.pixels.assign(data.pixels.begin(), data.pixels.begin() + count * image);
-  b.pixels.assign(data.pixels.begin() + count * image, data.pixels.end());
-  a.labels.assign(data.labels.begin(), data.labels.begin() + count);
-  b.labels.assign(data.labels.begin() + count, data.labels.end());
-  return {std::move(a), std::move(b)};
+  // Each part gets its own pixels only: copying `data` whole and then shrinking would keep
+  // every page of the full set resident in both parts.
+  auto part = [&](int64_t first, int64_t n) {
+    Dataset d;
+    d.count = n;
+    d.rows = data.rows;
+    d.cols = data.cols;
+    d.classes = data.classes;
+    d.pixels.assign(data.pixels.begin() + first * image, data.pixels.begin() + (first + n) * image);
+    d.labels.assign(data.labels.begin() + first, data.labels.begin() + first + n);
+    return d;
+  };
+  return {part(0, count), part(count, data.count - count)};
 }
 
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
