@@ -72,13 +72,16 @@ class ConvLayer : public Layer {
     const dnn::memory::desc bias_md = bias ? dnn::plain_desc(params()[1].shape) : dnn::memory::desc();
 
     const dnnl::primitive_attr attr = post_op() ? dnn::post_op_attr(*post_op()) : dnnl::primitive_attr();
-    // Winograd halves the time of NIN's 64- and 128-channel 3x3 layers; with few channels (the
-    // first layer's one) it is several times slower than direct. Inference runs a faster direct
-    // kernel, which Winograd beats only from 64 channels: below, at Inception's 16 -> 24 and
-    // ResNet-mini's 16 and 32, whole-net inference was 10 to 25% slower with it (AVX-512).
-    const int64_t outputs = config().conv().num_output(), wide = inference_only() ? 64 : 16;
-    const auto alg = kernel_ == 3 && stride == 1 && channels_ >= wide && outputs >= wide ? dnn::ConvAlgorithm::kWinograd
-                                                                                         : dnn::ConvAlgorithm::kDirect;
+    // Winograd halves the time of NIN's 64- and 128-channel 3x3 layers in training; with few
+    // channels (the first layer's one) it is several times slower than direct. Inference runs a
+    // faster direct kernel, which Winograd beats only from 64 channels in and out and a batch of
+    // 16 (AVX-512, whole-net inference): NIN at batch 32 gained 30% and at batch 256 15 to 30%,
+    // but lost 10% at batch 4 and 40% at batch 1; Inception's 16 -> 24 and ResNet-mini's 16 and
+    // 32 lost 10 to 25% at batch 128 and 256.
+    const int64_t outputs = config().conv().num_output();
+    const bool wide = inference_only() ? channels_ >= 64 && outputs >= 64 && x.dim(0) >= 16
+                                       : channels_ >= 16 && outputs >= 16;
+    const auto alg = kernel_ == 3 && stride == 1 && wide ? dnn::ConvAlgorithm::kWinograd : dnn::ConvAlgorithm::kDirect;
     auto fwd = dnn::conv_forward(alg, dnn::any_desc(x.shape()), dnn::any_desc(w_shape), bias_md,
                                  dnn::any_desc(y_shape), window_, !inference_only(), attr);
     out[0].value->reshape(y_shape, dnn::layout_of(fwd.dst_desc()));
