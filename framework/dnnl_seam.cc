@@ -258,6 +258,17 @@ dnnl::convolution_backward_weights::primitive_desc conv_backward_weights(
   return {d, engine(), hint};
 }
 
+bool runs_winograd(const dnnl::convolution_forward::primitive_desc& pd) {
+  const dnnl_convolution_desc_t* d = nullptr;
+  dnnl::error::wrap_c_api(dnnl_primitive_desc_query(pd.get(), dnnl_query_convolution_d, 0, &d),
+                          "could not query a convolution descriptor");
+  return d->alg_kind == dnnl_convolution_winograd;
+}
+
+dnnl::matmul::primitive_desc matmul(const memory::desc& src, const memory::desc& weights, const memory::desc& dst) {
+  return {dnnl::matmul::desc(src, weights, dst), engine()};
+}
+
 dnnl::pooling_forward::primitive_desc pooling_forward(algorithm alg, const memory::desc& src,
                                                       const memory::desc& dst, const Window& w, bool training) {
   dnnl::pooling_forward::desc d(forward_kind(training), alg, src, dst, w.strides, w.kernel,

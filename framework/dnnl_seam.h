@@ -123,6 +123,12 @@ dnnl::convolution_backward_weights::primitive_desc conv_backward_weights(
     const memory::desc& diff_dst, const Window& w,
     const dnnl::convolution_forward::primitive_desc& hint);
 
+// Whether a convolution's forward primitive runs Winograd (asked for, and there is a kernel).
+bool runs_winograd(const dnnl::convolution_forward::primitive_desc& pd);
+
+// A batched matrix product: dst[b] = src[b] . weights[b].
+dnnl::matmul::primitive_desc matmul(const memory::desc& src, const memory::desc& weights, const memory::desc& dst);
+
 dnnl::pooling_forward::primitive_desc pooling_forward(
     dnnl::algorithm alg, const memory::desc& src, const memory::desc& dst, const Window& w, bool training);
 dnnl::pooling_backward::primitive_desc pooling_backward(

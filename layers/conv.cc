@@ -11,6 +11,7 @@
 #include "framework/dnnl_seam.h"
 #include "framework/filler.h"
 #include "framework/registry.h"
+#include "framework/winograd.h"
 #include "layers/weighted.h"
 
 namespace obo {
@@ -75,15 +76,25 @@ class ConvLayer : public Layer {
     // Winograd halves the time of NIN's 64- and 128-channel 3x3 layers in training; with few
     // channels (the first layer's one) it is several times slower than direct. Inference runs a
     // faster direct kernel, which Winograd beats only from 64 channels in and out and a batch of
-    // 16 (AVX-512, whole-net inference): NIN at batch 32 gained 30% and at batch 256 15 to 30%,
-    // but lost 10% at batch 4 and 40% at batch 1; Inception's 16 -> 24 and ResNet-mini's 16 and
-    // 32 lost 10 to 25% at batch 128 and 256.
+    // 32. On AVX-512 (oneDNN's Winograd), whole-net NIN inference gained 30% at batch 32 and 15
+    // to 30% at batch 256 but lost 10% at batch 4 and 40% at batch 1; Inception's 16 -> 24 and
+    // ResNet-mini's 16 and 32 channels lost 10 to 25%. Held to AVX2 (ours, on oneDNN's matmul),
+    // NIN gained 5 to 20% from batch 32 to 256 and lost 8% at batch 16.
     const int64_t outputs = config().conv().num_output();
-    const bool wide = inference_only() ? channels_ >= 64 && outputs >= 64 && x.dim(0) >= 16
+    const bool wide = inference_only() ? channels_ >= 64 && outputs >= 64 && x.dim(0) >= 32
                                        : channels_ >= 16 && outputs >= 16;
     const auto alg = kernel_ == 3 && stride == 1 && wide ? dnn::ConvAlgorithm::kWinograd : dnn::ConvAlgorithm::kDirect;
     auto fwd = dnn::conv_forward(alg, dnn::any_desc(x.shape()), dnn::any_desc(w_shape), bias_md,
                                  dnn::any_desc(y_shape), window_, !inference_only(), attr);
+    winograd_.reset();
+    if (inference_only() && alg == dnn::ConvAlgorithm::kWinograd && pad_ == 1 && !dnn::runs_winograd(fwd) &&
+        WinogradConv::fits(x.shape(), outputs)) {
+      // No Winograd kernel in oneDNN for this machine: ours, on its matmul.
+      winograd_.emplace();
+      winograd_->init(dnn::desc_of(x), outputs, post_op());
+      out[0].value->reshape(y_shape, winograd_->output_layout());
+      return;
+    }
     out[0].value->reshape(y_shape, dnn::layout_of(fwd.dst_desc()));
     const auto y_md = fwd.dst_desc();
     ops_.init_forward(dnn::desc_of(x), y_md, dnn::plain_desc(w_shape), bias_md, fwd);
@@ -105,7 +116,10 @@ class ConvLayer : public Layer {
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {
-    ops_.forward(*in[0].value, params(), *out[0].value);
+    if (winograd_)
+      winograd_->forward(*in[0].value, params()[0].value, params().size() > 1 ? &params()[1].value : nullptr, *out[0].value);
+    else
+      ops_.forward(*in[0].value, params(), *out[0].value);
   }
 
   void backward(const Ports& in, const Ports& out) override {
@@ -125,6 +139,7 @@ class ConvLayer : public Layer {
   int64_t kernel_ = 0, pad_ = 0, channels_ = 0;
   dnn::Window window_;
   WeightedOps ops_;
+  std::optional<WinogradConv> winograd_;  // an inference convolution's Winograd where oneDNN has none
   // A fused post-op's backward, masking the output's gradient in place.
   dnnl::primitive post_op_backward_;
   dnn::memory post_op_dst_, post_op_grad_;
