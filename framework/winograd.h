@@ -38,7 +38,7 @@ class WinogradConv {
   void transform_output(float* y, const float* bias, int64_t first_image, int64_t images);
 
   int64_t n_ = 0, c_ = 0, k_ = 0, h_ = 0, w_ = 0, tiles_h_ = 0, tiles_w_ = 0;
-  int64_t chunk_ = 0;  // images a pass of the three steps takes: bounds V and M
+  int64_t chunk_ = 0;  // images one pass of the three steps takes: bounds V and M
   dnn::memory::desc y_md_;
   dnn::Arg src_;                      // the input in nChw8c
   std::vector<float> u_, v_, m_;      // the weights, the input and the output in the Winograd domain

@@ -23,15 +23,15 @@ Array relu(Array a) {
 }  // namespace
 
 TEST_CASE("Winograd on matmul matches the naive convolution", "[conv][winograd]") {
-  // 17 images: a chunk of 16 and a tail of 1; odd and even sides cut the edge tiles both ways.
+  // 65 images: a pass of 64 and a tail of 1; odd and even sides cut the edge tiles both ways.
   const bool bias = GENERATE(true, false);
   const bool blocked_input = GENERATE(true, false);
   const bool fused_relu = GENERATE(true, false);
   INFO("bias " << bias << ", blocked input " << blocked_input << ", ReLU " << fused_relu);
-  const Shape x_shape{17, 16, 7, 6};
+  const Shape x_shape{65, 16, 7, 6};
   const int64_t outputs = 24;
   REQUIRE(WinogradConv::fits(x_shape, outputs));
-  REQUIRE_FALSE(WinogradConv::fits({17, 12, 7, 6}, outputs));
+  REQUIRE_FALSE(WinogradConv::fits({65, 12, 7, 6}, outputs));
 
   Tensor x(x_shape), w({outputs, 16, 3, 3}), b({outputs});
   x.assign_plain(random_tensor(x_shape, 1));
@@ -59,9 +59,9 @@ TEST_CASE("Winograd on matmul matches the naive convolution", "[conv][winograd]"
 
 TEST_CASE("an inference graph's wide 3x3 convolution matches the naive reference", "[conv][winograd]") {
   // 64 channels in and out and a batch of 32 or more: Winograd in an inference graph, oneDNN's
-  // kernel on AVX-512 and ours on its matmul below. 33 images: two chunks and a tail of one.
+  // kernel on AVX-512 and ours on its matmul below. 65 images: a pass of 64 and a tail of one.
   const auto net = parse_net(R"(
-    layer { name: 'in' type: 'Input' output: 'x' input_param { shape { dim: 33 dim: 64 dim: 7 dim: 7 } } }
+    layer { name: 'in' type: 'Input' output: 'x' input_param { shape { dim: 65 dim: 64 dim: 7 dim: 7 } } }
     layer { name: 'conv' type: 'Conv3x3' input: 'x' output: 'c' conv { num_output: 64 } }
     layer { name: 'relu' type: 'ReLU' input: 'c' output: 'y' }
   )");
