@@ -109,7 +109,7 @@ struct Window {
 // A convolution's algorithm. kWinograd, in training, lets oneDNN choose Winograd where it has a
 // kernel for the shape (3x3, stride 1), which pays from about 16 channels in and out; an
 // inference convolution runs Winograd wherever oneDNN has a kernel for the machine (AVX-512) and
-// is direct elsewhere.
+// is direct elsewhere (where layers/conv.cc runs framework/winograd.h's instead).
 enum class ConvAlgorithm { kDirect, kWinograd };
 
 dnnl::convolution_forward::primitive_desc conv_forward(

@@ -76,10 +76,10 @@ class ConvLayer : public Layer {
     // Winograd halves the time of NIN's 64- and 128-channel 3x3 layers in training; with few
     // channels (the first layer's one) it is several times slower than direct. Inference runs a
     // faster direct kernel, which Winograd beats only from 64 channels in and out and a batch of
-    // 32. On AVX-512 (oneDNN's Winograd), whole-net NIN inference gained 30% at batch 32 and 15
-    // to 30% at batch 256 but lost 10% at batch 4 and 40% at batch 1; Inception's 16 -> 24 and
+    // 32. On AVX-512 (oneDNN's Winograd), whole-net NIN inference gained 30% at batch 32 and 8
+    // to 27% at batch 256 but lost 10% at batch 4 and 40% at batch 1; Inception's 16 -> 24 and
     // ResNet-mini's 16 and 32 channels lost 10 to 25%. Held to AVX2 (ours, on oneDNN's matmul),
-    // NIN gained 5 to 20% from batch 32 to 256 and lost 8% at batch 16.
+    // NIN gained 5 to 15% at batch 128 and 256, nothing measurable at 32, and lost 8% at 16.
     const int64_t outputs = config().conv().num_output();
     const bool wide = inference_only() ? channels_ >= 64 && outputs >= 64 && x.dim(0) >= 32
                                        : channels_ >= 16 && outputs >= 16;
