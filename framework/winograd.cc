@@ -51,7 +51,8 @@ void WinogradConv::init(const dnn::memory::desc& x_md, int64_t outputs, const st
     return p;
   };
   full_ = product(chunk_);
-  if (n_ % chunk_) tail_ = product(n_ % chunk_);
+  tail_ = n_ % chunk_ ? std::optional<Product>(product(n_ % chunk_)) : std::nullopt;
+  post_op_ = {};
   if (post_op) {
     post_op_ = dnn::create(dnn::eltwise_forward(*post_op, y_md_, false));
     post_op_data_ = dnn::unbound(y_md_);
@@ -66,7 +67,7 @@ void WinogradConv::forward(const Tensor& x, const Tensor& weight, const Tensor* 
   for (int64_t first = 0; first < n_; first += chunk_) {
     const int64_t images = std::min(chunk_, n_ - first);
     transform_input(xs, first, images);
-    const Product& p = images == chunk_ ? *full_ : *tail_;
+    const Product& p = images == chunk_ ? full_ : *tail_;
     dnn::execute(p.primitive, p.args);
     dnn::stream().wait();
     transform_output(y.data(), bias ? bias->data() : nullptr, first, images);

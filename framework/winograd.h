@@ -46,7 +46,8 @@ class WinogradConv {
     dnnl::primitive primitive;
     dnn::Args args;
   };
-  std::optional<Product> full_, tail_;
+  Product full_;
+  std::optional<Product> tail_;
   dnnl::primitive post_op_;
   dnn::memory post_op_data_;
   dnn::Args post_op_args_;
