@@ -23,6 +23,7 @@ struct Graph::Blob {
   bool differentiable = false; // its value depends on parameters (or on inputs, for gradient checks)
   bool receives_grad = false;  // backward computes its gradient
   bool loss = false;           // its gradient is seeded with 1
+  bool kept = true;            // its value has memory of its own (else: planned, see plan_memory)
 };
 
 namespace {
@@ -279,9 +280,12 @@ void Graph::route_gradients() {
   }
 }
 
-// Phase 7: every layer reshaped at the inferred shapes (tensors and primitives), then the
-// gradient buffers.
+// Phase 7: which values must live until the backward pass; every layer reshaped at the inferred
+// shapes (tensors and primitives); then memory for the values that need not, and for gradients.
 void Graph::allocate() {
+  choose_kept_values();
+  for (auto& [name, b] : blobs_)
+    if (b->kept == b->value.placed_by_caller()) b->value = b->kept ? Tensor() : Tensor::unplaced();
   for (Node& node : nodes_) {
     run(node, "reshape", [&] {
       if (node.layer->role() == Role::kInput)
@@ -293,37 +297,67 @@ void Graph::allocate() {
                             to_string(node.out[i].value->shape()), to_string(node.outputs[i]->shape));
     });
   }
-  plan_gradients();
+  plan_memory();
   seed_losses();
 }
 
-void Graph::plan_gradients() {
-  // A gradient buffer is written by its consumer's backward and read by the producer's, which
-  // runs later: backward step s(i) = n - 1 - i for layer i. Buffers alive over disjoint spans of
-  // steps can share memory; largest first, each takes the first shared buffer it fits beside.
-  // The gradients the caller seeds (blobs no layer reads) get memory of their own.
+// A value keeps memory of its own when the caller reads it (an Input blob, a blob no layer reads,
+// one a loss or metric reads: the scores reported next to them) or when a backward pass reads it.
+// Inference graphs keep every value: a caller may read any of them (`visualize` does).
+void Graph::choose_kept_values() {
+  for (auto& [name, b] : blobs_) b->kept = !options_.training || !b->consumed;
+  if (!options_.training) return;
+  for (Node& node : nodes_) {
+    const Role role = node.layer->role();
+    for (size_t i = 0; i < node.inputs.size(); ++i)
+      node.inputs[i]->kept |= role == Role::kLoss || role == Role::kMetric ||
+                              (node.runs_backward && node.layer->backward_reads_input(i));
+    if (role == Role::kInput)
+      for (Blob* b : node.outputs) b->kept = true;
+  }
+  // What other layers need is known; a producer may now keep less for itself (see Layer).
+  for (Node& node : nodes_)
+    for (size_t i = 0; i < node.outputs.size(); ++i) {
+      node.layer->set_output_kept_by_others(i, node.outputs[i]->kept);
+      node.outputs[i]->kept |= node.runs_backward && node.layer->backward_reads_output(i);
+    }
+}
+
+void Graph::plan_memory() {
+  // One timeline for both passes: layer i runs forward at step i and backward at step 2n-1-i. A
+  // value that is not kept lives from its producer's forward to its last reader's; a gradient
+  // from the backward of the consumer that writes it to its producer's backward (which reads
+  // it). Tensors alive over disjoint spans share memory: largest first, each takes the first
+  // buffer whose tensors it does not overlap. So the values that only the forward pass needs
+  // hold the gradients of the backward pass. The gradients the caller seeds (blobs no layer
+  // reads) get memory of their own.
   struct Use {
-    Tensor* grad;
+    Tensor* value;  // a value to place(), or else
+    Tensor* grad;   // a gradient to make a view of `blob`'s value's shape and layout
     const Blob* blob;
     size_t first, last, size;
   };
   const size_t n = nodes_.size();
-  std::map<const Blob*, size_t> producer_step;
-  for (size_t i = 0; i < n; ++i)
-    for (const Blob* b : nodes_[i].outputs) producer_step[b] = n - 1 - i;
+  std::map<const Blob*, size_t> produced, last_read;
+  for (size_t i = 0; i < n; ++i) {
+    for (const Blob* b : nodes_[i].outputs) produced[b] = i;
+    for (const Blob* b : nodes_[i].inputs) last_read[b] = i;  // nodes run in order: the last wins
+  }
   std::vector<Use> uses;
+  for (auto& [name, b] : blobs_)
+    if (!b->kept) uses.push_back({&b->value, nullptr, b.get(), produced.at(b.get()), last_read.at(b.get()), b->value.size()});
   for (size_t i = 0; i < n; ++i)
     for (size_t k = 0; k < nodes_[i].in.size(); ++k)
       if (Tensor* g = nodes_[i].in[k].grad) {
         const Blob* b = nodes_[i].inputs[k];
-        uses.push_back({g, b, n - 1 - i, producer_step.at(b), b->value.size()});
+        uses.push_back({nullptr, g, b, 2 * n - 1 - i, 2 * n - 1 - produced.at(b), b->value.size()});
       }
   for (auto& [name, b] : blobs_)
     if (b->receives_grad && !b->consumed) {
       b->grad.reshape(b->value.shape(), b->value.layout());
       b->grad.zero();
     }
-  std::sort(uses.begin(), uses.end(), [](const Use& a, const Use& b) { return a.size > b.size; });
+  std::stable_sort(uses.begin(), uses.end(), [](const Use& a, const Use& b) { return a.size > b.size; });
   std::vector<std::vector<const Use*>> buffers;
   std::vector<size_t> buffer_of(uses.size());
   for (size_t u = 0; u < uses.size(); ++u) {
@@ -336,13 +370,18 @@ void Graph::plan_gradients() {
     buffers[k].push_back(&uses[u]);
     buffer_of[u] = k;
   }
-  gradient_buffers_.resize(buffers.size());
+  shared_buffers_.resize(buffers.size());
   for (size_t k = 0; k < buffers.size(); ++k) {
     const size_t size = buffers[k].front()->size;  // the largest comes first
-    if (gradient_buffers_[k].count() < static_cast<int64_t>(size)) gradient_buffers_[k].reshape({static_cast<int64_t>(size)});
+    if (shared_buffers_[k].count() < static_cast<int64_t>(size)) shared_buffers_[k].reshape({static_cast<int64_t>(size)});
   }
-  for (size_t u = 0; u < uses.size(); ++u)
-    *uses[u].grad = Tensor::view(uses[u].blob->value.shape(), gradient_buffers_[buffer_of[u]].data(), uses[u].blob->value.layout());
+  for (size_t u = 0; u < uses.size(); ++u) {
+    float* memory = shared_buffers_[buffer_of[u]].data();
+    if (uses[u].value)
+      uses[u].value->place(memory);
+    else
+      *uses[u].grad = Tensor::view(uses[u].blob->value.shape(), memory, uses[u].blob->value.layout());
+  }
 }
 
 bool Graph::seeds_gradient(const std::string& name) const {

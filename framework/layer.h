@@ -165,6 +165,26 @@ class Layer {
     (void)input;
     return role() != Role::kMetric;
   }
+  // Memory planning (training graphs). Which values backward() reads besides the gradients: of
+  // input i, of output i. The graph keeps a value until the backward pass only where some layer
+  // reads it there; every other value lives from its producer's forward to its last reader's, in
+  // memory it shares with values and gradients whose lifetimes do not overlap. The defaults are
+  // the safe answer; a layer that says false must never read that value in backward().
+  virtual bool backward_reads_input(size_t i) const {
+    (void)i;
+    return true;
+  }
+  virtual bool backward_reads_output(size_t i) const {
+    (void)i;
+    return true;
+  }
+  // Before reshape(), the graph says whether output i's value is kept for the backward pass of
+  // other layers anyway. A layer that would keep it only for itself may keep less instead (a
+  // ReLU's mask as bits) and then say so in backward_reads_output().
+  virtual void set_output_kept_by_others(size_t i, bool kept) {
+    (void)i;
+    (void)kept;
+  }
   // Post-op fusion. An element-wise layer says which function it is (as_post_op); a layer
   // whose primitives can apply one to their output says whether it takes it (accepts_post_op).
   // Where an element-wise layer is the only reader of such a layer's output, the graph calls

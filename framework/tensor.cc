@@ -40,6 +40,17 @@ Tensor Tensor::view(Shape shape, float* data, LayoutPtr layout) {
   return t;
 }
 
+Tensor Tensor::unplaced() {
+  Tensor t;
+  t.unplaced_ = true;
+  return t;
+}
+
+void Tensor::place(float* data) {
+  if (!unplaced_) fail("place() is for tensors made by Tensor::unplaced()");
+  data_ = data;
+}
+
 void Tensor::reshape(Shape shape, LayoutPtr layout) {
   for (int64_t d : shape)
     if (d <= 0) fail("tensor dimensions must be positive, got {}", to_string(shape));
@@ -47,7 +58,9 @@ void Tensor::reshape(Shape shape, LayoutPtr layout) {
     fail("layout of shape {} given for a tensor of shape {}", to_string(layout->shape()), to_string(shape));
   const size_t size = layout ? layout->floats() : static_cast<size_t>(obo::count(shape));
   const bool is_view = data_ != nullptr && !owned_;
-  if (size > capacity_) {
+  if (unplaced_) {
+    data_ = nullptr;
+  } else if (size > capacity_) {
     if (is_view) fail("a view of {} floats cannot hold shape {}", size_, to_string(shape));
     // 64-byte alignment: a cache line, and what oneDNN's AVX-512 kernels load best from.
     const size_t bytes = (size * sizeof(float) + 63) / 64 * 64;

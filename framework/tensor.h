@@ -48,9 +48,15 @@ class Tensor {
   // A tensor over memory owned elsewhere (a parameter's slice of the graph's flat buffer, a
   // gradient's share of a buffer the graph plans), plain unless a layout is given.
   static Tensor view(Shape shape, float* data, LayoutPtr layout = nullptr);
+  // A tensor whose storage is placed later by whoever plans memory (the graph, for values that
+  // share memory): reshape() sets only its shape and layout, and leaves it without storage until
+  // place() points it at size() floats owned elsewhere.
+  static Tensor unplaced();
+  void place(float* data);
+  bool placed_by_caller() const { return unplaced_; }
 
   // Sets shape and layout (null: plain). Storage is reused when large enough, otherwise
-  // reallocated and zero-filled; a view cannot grow.
+  // reallocated and zero-filled; a view cannot grow; an unplaced tensor loses its placement.
   void reshape(Shape shape, LayoutPtr layout = nullptr);
 
   const Shape& shape() const { return shape_; }
@@ -78,6 +84,7 @@ class Tensor {
   LayoutPtr layout_;
   size_t size_ = 0;
   size_t capacity_ = 0;  // floats owned; 0 for a view
+  bool unplaced_ = false;  // storage placed by place(), never owned
   std::unique_ptr<float[], Free> owned_;
   float* data_ = nullptr;
 };

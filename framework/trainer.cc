@@ -213,12 +213,13 @@ void Trainer::step(int epoch, int64_t b, const std::vector<int64_t>& order) {
   const int64_t batch = solver_.batch_size(), step = position_.iteration();
   fill_batch(*train_, order, b * batch, {solver_.augment_shift(), solver_.seed(), epoch}, graph_.value(roles_.images),
              graph_.value(roles_.labels));
-  graph_.forward({true, solver_.seed(), static_cast<uint64_t>(step)});
+  const Context ctx = Context::training(solver_.seed(), static_cast<uint64_t>(step));
+  graph_.forward(ctx);
   const float loss = graph_.value(roles_.loss).data()[0];
   if (!std::isfinite(loss))
     fail("training diverged at step {} (epoch {}, batch {}): the loss is {}; {}. Nothing of this step was saved. "
          "Lower base_lr or add warm-up.",
-         step, epoch + 1, b, loss, diagnose_divergence());
+         step, epoch + 1, b, loss, diagnose_divergence(ctx));
   graph_.backward();
   optimizer_->step(step);
 
@@ -242,17 +243,21 @@ void Trainer::step(int epoch, int64_t b, const std::vector<int64_t>& order) {
 }
 
 // Which value went bad first: a parameter (made so by the last update), or else the first
-// layer, in execution order, whose output is not finite.
-std::string Trainer::diagnose_divergence() {
+// layer, in execution order, whose output is not finite. The step's forward pass runs again,
+// layer by layer, each output checked as it is written: values that no backward pass reads
+// share memory, so after the whole pass some hold other layers' values.
+std::string Trainer::diagnose_divergence(const Context& ctx) {
   for (const Param* p : graph_.params())
     if (const int64_t i = first_non_finite(p->value); i >= 0)
       return fmt::format("parameter '{}' holds {} at index {}: the previous update made it so", p->name,
                          p->value.data()[i], i);
-  for (size_t k = 0; k < graph_.num_layers(); ++k)
+  for (size_t k = 0; k < graph_.num_layers(); ++k) {
+    graph_.forward_layer(k, ctx);
     for (const Port& out : graph_.outputs_of(k))
       if (first_non_finite(*out.value) >= 0)
         return fmt::format("layer '{}' ({}) is the first whose output is not finite", graph_.layer(k).name(),
                            graph_.layer(k).type());
+  }
   return "no layer output is non-finite";
 }
 

@@ -126,7 +126,7 @@ class Trainer {
   void step(int epoch, int64_t batch, const std::vector<int64_t>& order);
   void end_epoch(int epoch);
   TrainResult result(bool interrupted);
-  std::string diagnose_divergence();
+  std::string diagnose_divergence(const Context& ctx);
 
   onebyone::NetParameter net_;
   onebyone::SolverParameter written_;  // as the user wrote it: what checkpoints keep

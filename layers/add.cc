@@ -50,6 +50,8 @@ class Add : public Layer {
   }
 
   // d(sum)/d(input i) is the identity: each input's gradient is the output's, in its layout.
+  bool backward_reads_input(size_t) const override { return false; }
+  bool backward_reads_output(size_t) const override { return false; }
   void backward(const Ports& in, const Ports& out) override {
     dy_.set_data_handle(out[0].grad->data());
     for (size_t i = 0; i < in.size(); ++i) {

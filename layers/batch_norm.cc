@@ -116,6 +116,7 @@ class BatchNorm : public Layer {
 
   // The gradient of what forward computed: through the batch's statistics in training, through a
   // fixed affine map in evaluation.
+  bool backward_reads_output(size_t) const override { return false; }
   void backward(const Ports& in, const Ports& out) override {
     x_.set_data_handle(in[0].value->data());
     dy_.set_data_handle(out[0].grad->data());

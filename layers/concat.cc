@@ -61,6 +61,8 @@ class ConcatLayer : public Layer {
     }
   }
 
+  bool backward_reads_input(size_t) const override { return false; }
+  bool backward_reads_output(size_t) const override { return false; }
   void backward(const Ports& in, const Ports& out) override {
     for (size_t i = 0; i < in.size(); ++i) {
       if (!in[i].grad) continue;

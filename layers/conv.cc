@@ -7,11 +7,14 @@
 //   (N,C,H,W) -> (N,num_output,(H+2p-k)/s+1,(W+2p-k)/s+1)
 // A following element-wise layer (ReLU, ...) can be fused (the graph decides): it runs as a
 // post-op of the forward primitive, and backward first masks the incoming gradient, in place,
-// by the function's derivative computed from the output.
+// by the function's derivative computed from the output. A fused ReLU whose output no other
+// layer's backward pass reads (it feeds a max-pool) keeps its derivative as bits instead, and
+// the output itself lives only until its readers have run forward.
 #include "framework/dnnl_seam.h"
 #include "framework/filler.h"
 #include "framework/registry.h"
 #include "framework/winograd.h"
+#include "layers/relu_mask.h"
 #include "layers/weighted.h"
 
 namespace obo {
@@ -37,6 +40,10 @@ class ConvLayer : public Layer {
   // Any function whose derivative its output gives: backward masks the gradient from the output.
   bool accepts_post_op(const PostOp& f) const override { return dnn::derivative_from_output(f); }
   bool pointwise() const override { return kernel_ == 1; }
+  bool backward_reads_output(size_t) const override { return post_op() && !relu_bits_; }
+  void set_output_kept_by_others(size_t, bool kept) override {
+    relu_bits_ = !kept && post_op() && post_op()->function == PostOp::Function::kRelu;
+  }
   std::optional<LayerParameter> with_bias() const override {
     LayerParameter p = config();
     p.mutable_conv()->set_bias_term(true);
@@ -99,7 +106,9 @@ class ConvLayer : public Layer {
     const auto y_md = fwd.dst_desc();
     ops_.init_forward(dnn::desc_of(x), y_md, dnn::plain_desc(w_shape), bias_md, fwd);
     if (inference_only()) return;
-    if (post_op()) {
+    if (relu_bits_) {
+      relu_mask_.init(out[0].value->size(), post_op()->alpha);
+    } else if (post_op()) {
       // In place: the output's gradient becomes the gradient before the function. Nothing else
       // reads it: the graph has summed every consumer's part into it before this layer runs.
       const PostOp& f = *post_op();
@@ -120,10 +129,13 @@ class ConvLayer : public Layer {
       winograd_->forward(*in[0].value, params()[0].value, params().size() > 1 ? &params()[1].value : nullptr, *out[0].value);
     else
       ops_.forward(*in[0].value, params(), *out[0].value);
+    if (relu_bits_) relu_mask_.record(out[0].value->data());
   }
 
   void backward(const Ports& in, const Ports& out) override {
-    if (post_op()) {
+    if (relu_bits_) {
+      relu_mask_.apply(out[0].grad->data());
+    } else if (post_op()) {
       post_op_dst_.set_data_handle(out[0].value->data());
       post_op_grad_.set_data_handle(out[0].grad->data());
       dnn::execute(post_op_backward_, post_op_args_);
@@ -140,7 +152,10 @@ class ConvLayer : public Layer {
   dnn::Window window_;
   WeightedOps ops_;
   std::optional<WinogradConv> winograd_;  // an inference convolution's Winograd where oneDNN has none
-  // A fused post-op's backward, masking the output's gradient in place.
+  // A fused post-op's backward, masking the output's gradient in place: from bits, or from the
+  // output on oneDNN's eltwise primitive.
+  bool relu_bits_ = false;
+  ReluMask relu_mask_;
   dnnl::primitive post_op_backward_;
   dnn::memory post_op_dst_, post_op_grad_;
   dnn::Args post_op_args_;

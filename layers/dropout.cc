@@ -42,6 +42,9 @@ class DropoutLayer : public Layer {
     apply_mask(x, y, n);
   }
 
+  // Backward draws the mask again from its key.
+  bool backward_reads_input(size_t) const override { return false; }
+  bool backward_reads_output(size_t) const override { return false; }
   void backward(const Ports& in, const Ports& out) override {
     const float* dy = out[0].grad->data();
     float* dx = in[0].grad->data();

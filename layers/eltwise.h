@@ -36,6 +36,8 @@ class EltwiseLayer : public Layer {
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override { ops_.forward(in, out); }
+  // Its backward differentiates from the input (DNNL_ARG_SRC above).
+  bool backward_reads_output(size_t) const override { return false; }
   void backward(const Ports& in, const Ports& out) override { ops_.backward(in, out); }
 
  private:

@@ -72,6 +72,9 @@ class PoolLayer : public Layer {
     dnn::execute(forward_, fwd_args_);
   }
 
+  // Max-pool's backward reads its workspace (where each maximum was), average pooling nothing.
+  bool backward_reads_input(size_t) const override { return false; }
+  bool backward_reads_output(size_t) const override { return false; }
   void backward(const Ports& in, const Ports& out) override {
     diff_dst_.read(*out[0].grad);
     diff_src_.bind(*in[0].grad);

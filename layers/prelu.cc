@@ -59,6 +59,7 @@ class PReLU : public Layer {
     dnn::execute(forward_, forward_args_);
   }
 
+  bool backward_reads_output(size_t) const override { return false; }
   void backward(const Ports& in, const Ports& out) override {
     x_.set_data_handle(in[0].value->data());
     dy_.set_data_handle(out[0].grad->data());

@@ -36,6 +36,9 @@ class SoftmaxCrossEntropyLayer : public ScoresLayer {
     out[0].value->data()[0] = static_cast<float>(sum / n_);
   }
 
+  // Backward reads the labels and its own log-probabilities, not the scores.
+  bool backward_reads_input(size_t i) const override { return i == 1; }
+  bool backward_reads_output(size_t) const override { return false; }
   void backward(const Ports& in, const Ports& out) override {
     const float scale = out[0].grad->data()[0] / static_cast<float>(n_);
     const float* lp = log_probs_.data();

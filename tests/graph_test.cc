@@ -117,6 +117,48 @@ TEST_CASE("shapes are inferred through the NIN and change with the batch", "[gra
   CHECK(g.value("label").shape() == Shape{7});
 }
 
+TEST_CASE("values no backward pass reads share memory with gradients; the others keep their own", "[graph][memory]") {
+  Graph g(read_net(model_path("nin")), GraphOptions::seeded(1));
+  g.set_batch(4);
+  g.value("data").assign_plain(random_tensor({4, 1, 28, 28}, 2));
+  for (int i = 0; i < 4; ++i) g.value("label").data()[i] = static_cast<float>(i);
+  g.forward(Context::training(1, 0));
+  g.backward();
+  struct Span {
+    std::string what;
+    const float* begin;
+    const float* end;
+  };
+  std::vector<Span> spans;
+  for (const std::string& name : g.blob_names()) {
+    if (g.resolve(name) != name) continue;  // an alias of a fused post-op's output
+    const Tensor& v = g.value(name);
+    spans.push_back({name + " value", v.data(), v.data() + v.size()});
+    const Tensor& d = g.grad(name);
+    if (!d.empty()) spans.push_back({name + " gradient", d.data(), d.data() + d.size()});
+  }
+  const auto overlapping = [&](const std::string& what) {
+    const Span& s = *std::find_if(spans.begin(), spans.end(), [&](const Span& x) { return x.what == what; });
+    std::vector<std::string> others;
+    for (const Span& o : spans)
+      if (o.what != what && o.begin < s.end && s.begin < o.end) others.push_back(o.what);
+    return others;
+  };
+  // cccp2's output (its ReLU kept as bits) only feeds pool1, whose backward reads its workspace:
+  // both live in memory the gradients of the backward pass use.
+  for (const char* transient : {"cccp2 value", "pool1 value", "pool2 value"}) {
+    INFO(transient);
+    const auto others = overlapping(transient);
+    CHECK(std::any_of(others.begin(), others.end(), [](const std::string& o) { return o.find("gradient") != std::string::npos; }));
+  }
+  // Read by backward passes (cccp1's output by cccp2's, drop1's by conv2's), by the loss (the
+  // scores), or the caller's (images, labels): memory of their own.
+  for (const char* kept : {"cccp1 value", "drop1 value", "score value", "data value", "label value"}) {
+    INFO(kept);
+    CHECK(overlapping(kept).empty());
+  }
+}
+
 TEST_CASE("whole models check their gradients against a double-precision reference", "[graph][models]") {
   const std::string model = GENERATE("nin", "nin-fc", "nin-bn", "inception", "inception-noreduce", "lenet", "resnet-mini");
   INFO(model);

@@ -2,7 +2,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
+#include "layers/relu_mask.h"
 #include "tests/gradient_check.h"
 #include "tests/layers/elementwise.h"
 #include "tests/test_util.h"
@@ -46,4 +49,63 @@ TEST_CASE("a ReLU fused into its convolution computes what the two layers do", "
   const GradientReport report = check_gradients(fused, {"y"}, small_step);
   INFO(report.worst_at);
   CHECK(report.ok());
+}
+
+namespace {
+
+// A ReLU between a convolution and a max-pool: fused, the convolution keeps the ReLU's derivative
+// as bits and its output lives only until the max-pool has run.
+std::string conv_relu_pool(const std::string& activation) {
+  return R"(
+    layer { name: 'in' type: 'Input' output: 'x' input_param { shape { dim: 2 dim: 8 dim: 6 dim: 6 } } }
+    layer { name: 'c' type: 'Conv3x3' input: 'x' output: 'c' conv { num_output: 16 } }
+    layer { name: 'r' )" + activation + R"( input: 'c' output: 'r' }
+    layer { name: 'p' type: 'MaxPool' input: 'r' output: 'y' pool { kernel_size: 2 } })";
+}
+
+}  // namespace
+
+TEST_CASE("a fused ReLU that feeds a max-pool keeps its derivative as bits, with the same gradients", "[relu][fusion][memory]") {
+  const std::string activation = GENERATE(std::string("type: 'ReLU'"),
+                                          std::string("type: 'LeakyReLU' leaky_relu { negative_slope: 0.1 }"));
+  INFO(activation);
+  const onebyone::NetParameter net = parse_net(conv_relu_pool(activation));
+  Graph separate(net, GraphOptions::for_gradient_check(1).unfused()), fused(net, GraphOptions::for_gradient_check(1));
+  REQUIRE(fused.num_layers() == 3);
+  CHECK_FALSE(fused.layer(1).backward_reads_output(0));  // bits, not the output
+  CHECK(separate.layer(1).backward_reads_input(0));
+  for (Graph* g : {&separate, &fused}) {
+    randomize_inputs(*g, 3);
+    randomize_params(*g, 4, 0.3f);
+    g->grad("y").assign_plain(random_tensor(g->value("y").shape(), 8));
+    g->forward(Context::training(1, 0));
+    g->backward();
+  }
+  const Tensor ya = separate.value("y").to_plain(), yb = fused.value("y").to_plain();
+  for (int64_t i = 0; i < ya.count(); ++i) REQUIRE(ya.data()[i] == Approx(yb.data()[i]).margin(1e-6));
+  const Tensor& ga = separate.param_grads();
+  const Tensor& gb = fused.param_grads();
+  for (int64_t i = 0; i < ga.count(); ++i) REQUIRE(ga.data()[i] == Approx(gb.data()[i]).margin(1e-5));
+  const Tensor xa = separate.grad("x").to_plain(), xb = fused.grad("x").to_plain();
+  for (int64_t i = 0; i < xa.count(); ++i) REQUIRE(xa.data()[i] == Approx(xb.data()[i]).margin(1e-5));
+  GradientCheck small_step;
+  small_step.step = 1e-3;
+  const GradientReport report = check_gradients(fused, {"y"}, small_step);
+  INFO(report.worst_at);
+  CHECK(report.ok());
+}
+
+TEST_CASE("a ReLU mask of bits gives each gradient 1 or the slope, whatever the length", "[relu][memory]") {
+  const float alpha = GENERATE(0.f, 0.25f);
+  const size_t n = GENERATE(1, 8, 21, 64);  // whole bytes and a partial last one
+  std::vector<float> y(n), dy(n, 2.f);
+  for (size_t i = 0; i < n; ++i) y[i] = (i % 3 == 0) ? 0.f : ((i * 7) % 5 < 2 ? -1.f - i : 0.5f + i);
+  ReluMask mask;
+  mask.init(n, alpha);
+  mask.record(y.data());
+  mask.apply(dy.data());
+  for (size_t i = 0; i < n; ++i) {
+    INFO("element " << i << " of " << n << ", y = " << y[i]);
+    CHECK(dy[i] == (y[i] > 0 ? 2.f : 2.f * alpha));
+  }
 }
