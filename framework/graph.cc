@@ -23,7 +23,11 @@ struct Graph::Blob {
   bool differentiable = false; // its value depends on parameters (or on inputs, for gradient checks)
   bool receives_grad = false;  // backward computes its gradient
   bool loss = false;           // its gradient is seeded with 1
-  bool kept = true;            // its value has memory of its own (else: planned, see plan_memory)
+  bool owned = true;           // its value has memory of its own (else: planned, see plan_memory)
+  // Of a planned value, the steps that read it (see plan_memory): the last forward step, the
+  // first backward step, the last step of all. A recomputed value is not alive in between.
+  size_t last_forward = 0, first_backward = SIZE_MAX, last_use = 0;
+  bool recomputed = false;
 };
 
 namespace {
@@ -280,12 +284,12 @@ void Graph::route_gradients() {
   }
 }
 
-// Phase 7: which values must live until the backward pass; every layer reshaped at the inferred
-// shapes (tensors and primitives); then memory for the values that need not, and for gradients.
+// Phase 7: how long each value lives; every layer reshaped at the inferred shapes (tensors and
+// primitives); then memory for values and gradients, shared where their lifetimes allow.
 void Graph::allocate() {
-  choose_kept_values();
+  choose_value_lifetimes();
   for (auto& [name, b] : blobs_)
-    if (b->kept == b->value.placed_by_caller()) b->value = b->kept ? Tensor() : Tensor::unplaced();
+    if (b->owned == b->value.placed_by_caller()) b->value = b->owned ? Tensor() : Tensor::unplaced();
   for (Node& node : nodes_) {
     run(node, "reshape", [&] {
       if (node.layer->role() == Role::kInput)
@@ -301,56 +305,96 @@ void Graph::allocate() {
   seed_losses();
 }
 
-// A value keeps memory of its own when the caller reads it (an Input blob, a blob no layer reads,
-// one a loss or metric reads: the scores reported next to them) or when a backward pass reads it.
-// Inference graphs keep every value: a caller may read any of them (`visualize` does).
-void Graph::choose_kept_values() {
-  for (auto& [name, b] : blobs_) b->kept = !options_.training || !b->consumed;
-  if (!options_.training) return;
-  for (Node& node : nodes_) {
-    const Role role = node.layer->role();
-    for (size_t i = 0; i < node.inputs.size(); ++i)
-      node.inputs[i]->kept |= role == Role::kLoss || role == Role::kMetric ||
-                              (node.runs_backward && node.layer->backward_reads_input(i));
-    if (role == Role::kInput)
-      for (Blob* b : node.outputs) b->kept = true;
+// A value the caller reads has memory of its own: an Input blob, a blob no layer reads, one a
+// loss or metric reads (the scores reported next to them), and every value of an inference graph
+// (a caller may read any: `visualize` does). Every other value lives from its producer's forward
+// to its last use: the forward of its last reader, or the latest backward pass that reads it (as
+// each layer says). A cheap layer whose inputs are owned has its outputs recomputed before the
+// first backward pass that reads them; they are not alive between the passes. Steps as in
+// plan_memory.
+void Graph::choose_value_lifetimes() {
+  const size_t n = nodes_.size();
+  for (auto& [name, b] : blobs_) {
+    b->owned = !options_.training || !b->consumed;
+    b->last_forward = 0;
+    b->first_backward = SIZE_MAX;
+    b->last_use = 0;
   }
-  // What other layers need is known; a producer may now keep less for itself (see Layer).
-  for (Node& node : nodes_)
-    for (size_t i = 0; i < node.outputs.size(); ++i) {
-      node.layer->set_output_kept_by_others(i, node.outputs[i]->kept);
-      node.outputs[i]->kept |= node.runs_backward && node.layer->backward_reads_output(i);
+  for (Node& node : nodes_) node.recompute.clear();
+  if (!options_.training) return;
+  const auto read_in_backward = [&](Blob* b, size_t i) {
+    b->first_backward = std::min(b->first_backward, 2 * n - 1 - i);
+    b->last_use = std::max(b->last_use, 2 * n - 1 - i);
+  };
+  for (size_t i = 0; i < n; ++i) {
+    Node& node = nodes_[i];
+    const Role role = node.layer->role();
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+      Blob* b = node.inputs[k];
+      b->owned |= role == Role::kLoss || role == Role::kMetric;
+      b->last_forward = std::max(b->last_forward, i);
+      b->last_use = std::max(b->last_use, i);
+      if (node.runs_backward && node.layer->backward_reads_input(k)) read_in_backward(b, i);
     }
+    if (role == Role::kInput)
+      for (Blob* b : node.outputs) b->owned = true;
+    for (size_t k = 0; k < node.outputs.size(); ++k)
+      if (node.runs_backward && node.layer->backward_reads_output(k)) read_in_backward(node.outputs[k], i);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    Node& node = nodes_[i];
+    const auto owned = [](const Blob* b) { return b->owned; };
+    const auto read_later = [](const Blob* b) { return !b->owned && b->first_backward != SIZE_MAX; };
+    if (!node.layer->cheap_to_recompute() || !std::all_of(node.inputs.begin(), node.inputs.end(), owned) ||
+        !std::all_of(node.outputs.begin(), node.outputs.end(), read_later))
+      continue;
+    size_t first = SIZE_MAX;
+    for (Blob* b : node.outputs) {
+      b->recomputed = true;
+      first = std::min(first, b->first_backward);
+    }
+    for (Blob* b : node.outputs) b->first_backward = first;  // all are written when it runs again
+    nodes_[2 * n - 1 - first].recompute.push_back(i);
+  }
 }
 
 void Graph::plan_memory() {
   // One timeline for both passes: layer i runs forward at step i and backward at step 2n-1-i. A
-  // value that is not kept lives from its producer's forward to its last reader's; a gradient
-  // from the backward of the consumer that writes it to its producer's backward (which reads
-  // it). Tensors alive over disjoint spans share memory: largest first, each takes the first
-  // buffer whose tensors it does not overlap. So the values that only the forward pass needs
-  // hold the gradients of the backward pass. The gradients the caller seeds (blobs no layer
-  // reads) get memory of their own.
+  // value the caller does not read lives from its producer's forward to its last use; a
+  // gradient from the backward of the consumer that writes it to its producer's backward (which
+  // reads it). Tensors alive over disjoint spans share memory: largest first, each takes the
+  // first buffer whose tensors it does not overlap. So the gradients of the backward pass live
+  // where values lived that only the forward pass needed, or that earlier backward passes have
+  // finished with. The gradients the caller seeds (blobs no layer reads) get memory of their own.
   struct Use {
     Tensor* value;  // a value to place(), or else
     Tensor* grad;   // a gradient to make a view of `blob`'s value's shape and layout
     const Blob* blob;
-    size_t first, last, size;
+    std::vector<std::pair<size_t, size_t>> spans;  // the steps it is alive, first to last
+    size_t size;
+    bool overlaps(const Use& o) const {
+      for (const auto& [first, last] : spans)
+        for (const auto& [other_first, other_last] : o.spans)
+          if (first <= other_last && other_first <= last) return true;
+      return false;
+    }
   };
   const size_t n = nodes_.size();
-  std::map<const Blob*, size_t> produced, last_read;
-  for (size_t i = 0; i < n; ++i) {
+  std::map<const Blob*, size_t> produced;
+  for (size_t i = 0; i < n; ++i)
     for (const Blob* b : nodes_[i].outputs) produced[b] = i;
-    for (const Blob* b : nodes_[i].inputs) last_read[b] = i;  // nodes run in order: the last wins
-  }
   std::vector<Use> uses;
-  for (auto& [name, b] : blobs_)
-    if (!b->kept) uses.push_back({&b->value, nullptr, b.get(), produced.at(b.get()), last_read.at(b.get()), b->value.size()});
+  for (auto& [name, b] : blobs_) {
+    if (b->owned) continue;
+    const size_t first = produced.at(b.get());
+    uses.push_back({&b->value, nullptr, b.get(), {{first, b->last_use}}, b->value.size()});
+    if (b->recomputed) uses.back().spans = {{first, b->last_forward}, {b->first_backward, b->last_use}};
+  }
   for (size_t i = 0; i < n; ++i)
     for (size_t k = 0; k < nodes_[i].in.size(); ++k)
       if (Tensor* g = nodes_[i].in[k].grad) {
         const Blob* b = nodes_[i].inputs[k];
-        uses.push_back({nullptr, g, b, 2 * n - 1 - i, 2 * n - 1 - produced.at(b), b->value.size()});
+        uses.push_back({nullptr, g, b, {{2 * n - 1 - i, 2 * n - 1 - produced.at(b)}}, b->value.size()});
       }
   for (auto& [name, b] : blobs_)
     if (b->receives_grad && !b->consumed) {
@@ -363,8 +407,7 @@ void Graph::plan_memory() {
   for (size_t u = 0; u < uses.size(); ++u) {
     size_t k = 0;
     for (; k < buffers.size(); ++k)
-      if (std::none_of(buffers[k].begin(), buffers[k].end(),
-                       [&](const Use* o) { return o->first <= uses[u].last && uses[u].first <= o->last; }))
+      if (std::none_of(buffers[k].begin(), buffers[k].end(), [&](const Use* o) { return o->overlaps(uses[u]); }))
         break;
     if (k == buffers.size()) buffers.emplace_back();
     buffers[k].push_back(&uses[u]);
@@ -474,6 +517,7 @@ void Graph::backward() {
 }
 
 void Graph::forward_layer(size_t i, const Context& ctx) {
+  context_ = ctx;
   Node& node = nodes_.at(i);
   run(node, "forward", [&] { node.layer->forward(node.in, node.out, ctx); });
   dnn::stream().wait();
@@ -490,6 +534,7 @@ void Graph::backward_layer(size_t i) {
       for (int64_t k = 0; k < n; ++k) sum[k] += g[k];
     }
   }
+  for (size_t p : node.recompute) forward_layer(p, context_);
   if (node.runs_backward) run(node, "backward", [&] { node.layer->backward(node.in, node.out); });
   dnn::stream().wait();
 }

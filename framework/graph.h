@@ -9,10 +9,10 @@
 // Building runs named phases (Graph::build): create the layers, connect their blobs, fuse
 // ReLUs into their producers, order the layers, infer every shape (and refuse a net that would
 // not fit in memory, before anything is allocated), route gradients, then allocate: reshape
-// every layer (its tensors and oneDNN primitives) and plan memory. A value that no backward pass
-// reads, and that the caller does not read, lives only until its last reader has run forward;
-// it shares memory with such values and with the gradients of the backward pass. A change of
-// input shapes (reshape) runs the last three again. Layers run in topological order (the file's
+// every layer (its tensors and oneDNN primitives) and plan memory. A value the caller does not
+// read lives until its last reader has run forward, or until the last backward pass that reads
+// it has run; values and gradients that are not alive at the same time share memory. A change
+// of input shapes (reshape) runs the last three again. Layers run in topological order (the file's
 // order where it is free); backward runs in reverse: each consumer of a blob writes its own
 // gradient buffer and the graph sums them before the blob's producer runs. All parameters live
 // in one contiguous buffer and all gradients in another, in the same order, so an optimizer
@@ -86,9 +86,11 @@ class Graph {
   // The blob a name refers to: itself, or for a fused post-op's output, its producer's output.
   const std::string& resolve(const std::string& name) const;
   std::vector<std::string> blob_names() const;  // sorted, aliases included
-  // After forward(), a training graph still holds the values of Input blobs, of blobs no layer
-  // reads or a loss or metric reads, and of blobs a backward pass reads; the others share memory
-  // (see Graph::choose_kept_values). Inference graphs hold every value.
+  // A training graph holds the values of Input blobs, of blobs no layer reads and of blobs a loss
+  // or metric reads. Every other value shares memory with values and gradients that are not alive
+  // at the same time: after forward() it holds its value only if some backward pass reads it, and
+  // after backward() not at all (see Graph::choose_value_lifetimes). Inference graphs hold every
+  // value.
   Tensor& value(const std::string& name);
   // Empty when no gradient flows to this blob. Gradients of blobs between layers share memory
   // with others that are not alive at the same time, so after backward() only the gradients of
@@ -120,6 +122,7 @@ class Graph {
     Ports in, out;
     bool set_up = false;
     bool runs_backward = false;
+    std::vector<size_t> recompute;  // layers whose forward runs again before this one's backward
   };
 
   void build(const onebyone::NetParameter& net);
@@ -133,7 +136,7 @@ class Graph {
   void check_memory() const;
   void route_gradients();
   void allocate();
-  void choose_kept_values();
+  void choose_value_lifetimes();
   void plan_memory();
   void seed_losses();
   void allocate_state(uint64_t seed);
@@ -148,6 +151,7 @@ class Graph {
   std::vector<std::string> input_blobs_;
   std::map<std::string, Shape> input_shapes_;   // the caller's shapes for Input blobs
   Tensor param_values_, param_grads_;
+  Context context_;  // of the last forward pass, for recomputing layers in backward
   std::vector<Tensor> shared_buffers_;  // shared by values and gradients whose lifetimes do not overlap
 };
 

@@ -178,13 +178,12 @@ class Layer {
     (void)i;
     return true;
   }
-  // Before reshape(), the graph says whether output i's value is kept for the backward pass of
-  // other layers anyway. A layer that would keep it only for itself may keep less instead (a
-  // ReLU's mask as bits) and then say so in backward_reads_output().
-  virtual void set_output_kept_by_others(size_t i, bool kept) {
-    (void)i;
-    (void)kept;
-  }
+  // Whether running forward() again in the backward pass, on the same inputs, costs less than
+  // keeping the outputs meanwhile (a first convolution over one or three image channels). It
+  // must then give the same outputs every time and change no state. The graph recomputes such a
+  // layer's outputs, when their inputs are kept anyway, just before the first backward pass that
+  // reads them, and lets their memory serve other tensors in between.
+  virtual bool cheap_to_recompute() const { return false; }
   // Post-op fusion. An element-wise layer says which function it is (as_post_op); a layer
   // whose primitives can apply one to their output says whether it takes it (accepts_post_op).
   // Where an element-wise layer is the only reader of such a layer's output, the graph calls
