@@ -152,7 +152,7 @@ class Graph {
   std::map<std::string, Shape> input_shapes_;   // the caller's shapes for Input blobs
   Tensor param_values_, param_grads_;
   Context context_;  // of the last forward pass, for recomputing layers in backward
-  std::vector<Tensor> shared_buffers_;  // shared by values and gradients whose lifetimes do not overlap
+  Tensor arena_;  // values and gradients that are not alive at the same time share it
 };
 
 }  // namespace obo
