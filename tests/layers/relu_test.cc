@@ -19,6 +19,21 @@ TEST_CASE("ReLU is max(0, x), and its gradients check, alone and after a convolu
 
 namespace {
 
+// Element by element, to within `margin`: what a fused graph must give of what separate layers do.
+void require_close(const Tensor& a, const Tensor& b, double margin) {
+  const Tensor pa = a.to_plain(), pb = b.to_plain();
+  REQUIRE(pa.count() == pb.count());
+  for (int64_t i = 0; i < pa.count(); ++i) REQUIRE(pa.data()[i] == Approx(pb.data()[i]).margin(margin));
+}
+
+void check_gradients_with_small_steps(Graph& g) {
+  GradientCheck small_step;
+  small_step.step = 1e-3;
+  const GradientReport report = check_gradients(g, {"y"}, small_step);
+  INFO(report.worst_at);
+  CHECK(report.ok());
+}
+
 const char* kConvRelu = R"(
     layer { name: 'in' type: 'Input' output: 'x' input_param { shape { dim: 2 dim: 16 dim: 6 dim: 6 } } }
     layer { name: 'c' type: 'Conv1x1' input: 'x' output: 'c' conv { num_output: 32 } }
@@ -41,14 +56,8 @@ TEST_CASE("a ReLU fused into its convolution computes what the two layers do", "
   }
   const Tensor a = separate.value("y").to_plain(), b = fused.value("y").to_plain();
   CHECK(std::equal(a.data(), a.data() + a.count(), b.data()));
-  const Tensor& ga = separate.param_grads();
-  const Tensor& gb = fused.param_grads();
-  for (int64_t i = 0; i < ga.count(); ++i) REQUIRE(ga.data()[i] == Approx(gb.data()[i]).margin(1e-5));
-  GradientCheck small_step;
-  small_step.step = 1e-3;
-  const GradientReport report = check_gradients(fused, {"y"}, small_step);
-  INFO(report.worst_at);
-  CHECK(report.ok());
+  require_close(separate.param_grads(), fused.param_grads(), 1e-5);
+  check_gradients_with_small_steps(fused);
 }
 
 namespace {
@@ -81,18 +90,10 @@ TEST_CASE("a fused ReLU that feeds a max-pool keeps its derivative as bits, with
     g->forward(Context::training(1, 0));
     g->backward();
   }
-  const Tensor ya = separate.value("y").to_plain(), yb = fused.value("y").to_plain();
-  for (int64_t i = 0; i < ya.count(); ++i) REQUIRE(ya.data()[i] == Approx(yb.data()[i]).margin(1e-6));
-  const Tensor& ga = separate.param_grads();
-  const Tensor& gb = fused.param_grads();
-  for (int64_t i = 0; i < ga.count(); ++i) REQUIRE(ga.data()[i] == Approx(gb.data()[i]).margin(1e-5));
-  const Tensor xa = separate.grad("x").to_plain(), xb = fused.grad("x").to_plain();
-  for (int64_t i = 0; i < xa.count(); ++i) REQUIRE(xa.data()[i] == Approx(xb.data()[i]).margin(1e-5));
-  GradientCheck small_step;
-  small_step.step = 1e-3;
-  const GradientReport report = check_gradients(fused, {"y"}, small_step);
-  INFO(report.worst_at);
-  CHECK(report.ok());
+  require_close(separate.value("y"), fused.value("y"), 1e-6);
+  require_close(separate.param_grads(), fused.param_grads(), 1e-5);
+  require_close(separate.grad("x"), fused.grad("x"), 1e-5);
+  check_gradients_with_small_steps(fused);
 }
 
 TEST_CASE("a ReLU mask of bits gives each gradient 1 or the slope, whatever the length", "[relu][memory]") {
