@@ -319,6 +319,7 @@ void Graph::choose_value_lifetimes() {
     b->last_forward = 0;
     b->first_backward = SIZE_MAX;
     b->last_use = 0;
+    b->recomputed = false;
   }
   for (Node& node : nodes_) node.recompute.clear();
   if (!options_.training) return;
