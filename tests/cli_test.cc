@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "framework/checkpoint.h"
 #include "framework/data/dataset.h"
 #include "tools/image_io.h"
@@ -45,6 +47,25 @@ TEST_CASE("summary counts parameters and FLOPs for any input size", "[cli]") {
   REQUIRE(seed.status == 0);
   // 1,000 weights + 20 biases; 2 * 50*20*600*600 = 720 MFLOPs.
   CHECK_THAT(seed.output, Catch::Contains("(1,20,600,600)") && Catch::Contains("1020") && Catch::Contains("720.00"));
+}
+
+TEST_CASE("time --json gives each layer's forward and backward time: they add up to the totals", "[cli]") {
+  const ToolRun r = run_tool("time lenet --batch 4 --iterations 2 --warmup 1 --threads 1 --json");
+  REQUIRE(r.status == 0);
+  const auto j = nlohmann::json::parse(r.output);
+  const auto& layers = j.at("layers");
+  REQUIRE(layers.size() >= 6);  // LeNet's convolutions, pools, FC layers and loss, less what was fused
+  CHECK(layers.front().at("type") == "Input");
+  CHECK(layers.back().at("name") == "accuracy");
+  double forward = 0, backward = 0;
+  for (const auto& layer : layers) {
+    CHECK(layer.at("forward_ms").get<double>() >= 0);
+    forward += layer.at("forward_ms").get<double>();
+    backward += layer.at("backward_ms").get<double>();
+  }
+  CHECK(forward == Approx(j.at("forward_ms").get<double>()).epsilon(1e-9));
+  CHECK(backward == Approx(j.at("backward_ms").get<double>()).epsilon(1e-9));
+  CHECK(j.at("train_images_per_s").get<double>() > 0);
 }
 
 TEST_CASE("a malformed model file is reported with line and column", "[cli][errors]") {

@@ -97,6 +97,13 @@ void time_model(const TimeArgs& a) {
   const int threads = omp_get_max_threads();
 
   if (a.json) {
+    // Per layer too, so that bench/profile can set where our step goes beside PyTorch's.
+    nlohmann::json layers = nlohmann::json::array();
+    for (size_t i = 0; i < n; ++i)
+      layers.push_back({{"name", graph.layer(i).name()},
+                        {"type", graph.layer(i).type()},
+                        {"forward_ms", 1e3 * fwd[i] / a.iterations},
+                        {"backward_ms", 1e3 * bwd[i] / a.iterations}});
     std::cout << nlohmann::json{{"model", a.model},
                                 {"batch", a.batch},
                                 {"threads", threads},
@@ -107,7 +114,8 @@ void time_model(const TimeArgs& a) {
                                 {"peak_rss_mb", peak_rss_mb},
                                 {"forward_ms", 1e3 * total_fwd / a.iterations},
                                 {"backward_ms", 1e3 * total_bwd / a.iterations},
-                                {"update_ms", 1e3 * update / a.iterations}}
+                                {"update_ms", 1e3 * update / a.iterations},
+                                {"layers", layers}}
                      .dump()
               << "\n";
     return;
