@@ -8,7 +8,8 @@ writing kernels is timed, and the fastest is the peer (training: eager NCHW, eag
 channels_last; inference: those two, a frozen TorchScript trace of each, the same after
 torch.jit.optimize_for_inference, which prepacks oneDNN weights and fuses, and to_mkldnn).
 Prints one JSON object per line with the same fields as `onebyone time --json`, plus the
-variant that won and every variant's rate.
+variant that won and every variant's rate (with --profile, also where the fastest training
+variant's step goes, by kind of layer, for bench/profile).
 
   bench/peer.py --model models/nin.prototxt --batch 128 --threads 2 [--iterations 20]
 
@@ -214,6 +215,53 @@ def inference_variants(model, x):
     yield "to_mkldnn", mkldnn
 
 
+# Where a PyTorch training step goes, in the classes bench/profile sets ours beside. An operator
+# counts for the first class that names it or one of its callers, so nested work (the zeroing
+# inside a max-pool's backward, the mask inside dropout) stays with the layer that asked for it.
+PROFILE_CLASSES = [
+    ("convolution and ReLU, forward", ("aten::convolution", "aten::relu")),
+    ("convolution and ReLU, backward", ("aten::convolution_backward", "aten::threshold_backward")),
+    ("max-pooling, forward", ("aten::max_pool2d",)),
+    ("max-pooling, backward", ("aten::max_pool2d_with_indices_backward",)),
+    ("dropout", ("aten::dropout", "MulBackward0")),
+    ("fully connected (and flatten)", ("aten::linear", "AddmmBackward0", "MmBackward0")),
+    ("concatenation", ("aten::cat", "CatBackward0")),
+    ("global pooling and loss", ("aten::adaptive_avg_pool2d", "AdaptiveAvgPool2DBackward0", "MeanBackward1",
+                                 "aten::cross_entropy_loss", "NllLossBackward0", "LogSoftmaxBackward0")),
+    ("optimizer", ("Optimizer.step",)),
+]
+
+
+def profile_classes(step, iterations):
+    """Milliseconds per step in each of PROFILE_CLASSES, from torch.profiler over ITERATIONS steps,
+    and the whole step as it ran under the profiler ("step")."""
+    from torch.profiler import profile, ProfilerActivity
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        for _ in range(iterations):
+            step()
+        wall = time.perf_counter() - start
+
+    def owner(event):
+        for name, ops in PROFILE_CLASSES:
+            if any(event.name == op or event.name.startswith(op + "#") or event.name.endswith(": " + op)
+                   for op in ops):
+                return name
+        return None
+
+    ms = {name: 0.0 for name, _ in PROFILE_CLASSES}
+    for event in prof.events():
+        name, parent = owner(event), event.cpu_parent
+        while name and parent is not None:  # counted already as part of a caller?
+            if owner(parent):
+                name = None
+            parent = parent.cpu_parent
+        if name:
+            ms[name] += event.cpu_time_total / 1e3 / iterations
+    ms["step"] = wall * 1e3 / iterations
+    return ms
+
+
 def timed(fn, iterations, warmup):
     for _ in range(warmup):
         fn()
@@ -233,6 +281,7 @@ def main():
     ap.add_argument("--mode", choices=["train", "infer", "both", "fulltrain"], default="both")
     ap.add_argument("--data", default=os.path.join(HERE, "..", "data", "mnist"))
     ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--profile", action="store_true", help="also where the fastest training variant's step goes")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -250,7 +299,7 @@ def main():
         result.update(full_train(model, a))
 
     if a.mode in ("train", "both"):
-        rates = {}
+        rates, steps = {}, {}
         for fmt in ("nchw", "channels_last"):
             m = copy.deepcopy(model).train()
             xf = x
@@ -259,14 +308,17 @@ def main():
                 xf = x.contiguous(memory_format=torch.channels_last)
             opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
 
-            def step():
+            def step(m=m, xf=xf, opt=opt):  # bound now: the profile reruns the fastest one
                 opt.zero_grad(set_to_none=True)
                 F.cross_entropy(m(xf), y).backward()
                 opt.step()
 
             rates[fmt] = a.batch / timed(step, a.iterations, a.warmup)
+            steps[fmt] = step
         best = max(rates, key=rates.get)
         result.update(train_images_per_s=rates[best], train_variant=best, train_variants=rates)
+        if a.profile:
+            result["train_profile_ms"] = profile_classes(steps[best], a.iterations)
 
     if a.mode in ("infer", "both"):
         rates = {}
