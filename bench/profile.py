@@ -41,8 +41,7 @@ def main():
             mine[name] += layer["forward_ms"] + layer["backward_ms"]
     mine["optimizer"] += ours["update_ms"]
     ours_step = ours["forward_ms"] + ours["backward_ms"] + ours["update_ms"]
-    theirs = dict(peer["train_profile_ms"])
-    peer_step = theirs.pop("step")
+    theirs, peer_step = dict(peer["train_profile_ms"]), peer["train_profile_step_ms"]
     theirs[ELSE] = peer_step - sum(theirs.values())
 
     model = peer["model"]  # the net's name (ours holds the path it was given)
