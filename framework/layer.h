@@ -198,6 +198,10 @@ class Layer {
   const std::optional<PostOp>& post_op() const { return post_op_; }
   // The type, and a fused post-op's: "Conv3x3+ReLU".
   std::string description() const { return post_op_ ? type() + "+" + post_op_->name : type(); }
+  // Which of its algorithms a layer runs at its current shapes, where it has a choice that
+  // depends on the machine (a convolution: "winograd", "winograd on matmul", "direct"); empty
+  // where it has none. A test that needs one asserts it, or says that it was skipped.
+  virtual std::string kernel() const { return {}; }
   // Inference folding (fold_for_inference in framework/checkpoint.h). A layer that in evaluation
   // is an affine map per channel gives it, from its parameters and buffers as they are now. A
   // layer whose output channel o is a dot product with its weights' row o plus a bias says how

@@ -40,6 +40,9 @@ class ConvLayer : public Layer {
   // Any function whose derivative its output gives: backward masks the gradient from the output.
   bool accepts_post_op(const PostOp& f) const override { return dnn::derivative_from_output(f); }
   bool pointwise() const override { return kernel_ == 1; }
+  std::string kernel() const override {
+    return winograd_ ? "winograd on matmul" : oneDNN_winograd_ ? "winograd" : "direct";
+  }
   bool backward_reads_output(size_t) const override { return post_op() && !relu_bits(); }
   // At most 27 multiply-adds an output (a 3x3 first layer over grey or RGB images) runs at the
   // speed of writing the output: NIN's conv1, recomputed, costs 2 ms of a 170 ms step at batch
@@ -95,6 +98,7 @@ class ConvLayer : public Layer {
     auto fwd = dnn::conv_forward(alg, dnn::any_desc(x.shape()), dnn::any_desc(w_shape), bias_md,
                                  dnn::any_desc(y_shape), window_, !inference_only(), attr);
     winograd_.reset();
+    oneDNN_winograd_ = dnn::runs_winograd(fwd);
     if (inference_only() && alg == dnn::ConvAlgorithm::kWinograd && pad_ == 1 && !dnn::runs_winograd(fwd) &&
         WinogradConv::fits(x.shape(), outputs)) {
       // No Winograd kernel in oneDNN for this machine: ours, on its matmul.
@@ -153,6 +157,7 @@ class ConvLayer : public Layer {
   dnn::Window window_;
   WeightedOps ops_;
   std::optional<WinogradConv> winograd_;  // an inference convolution's Winograd where oneDNN has none
+  bool oneDNN_winograd_ = false;          // whether oneDNN's primitive runs Winograd
   // A fused post-op's backward, masking the output's gradient in place: from bits, or from the
   // output on oneDNN's eltwise primitive.
   bool relu_bits() const {

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
       check(g.value("y").shape() == Shape{3, 4, 4, 5}, "the output has a quarter of the channels" + where);
       check(max_relative_error(g.value("y"), expected) < 1e-6, "the output is the groups' maxima" + where);
       const GradientReport report = check_gradients(g, {"y"});
-      check(report.ok(), "gradients check" + where + " (worst: " + report.worst_at + ")");
+      check(report.ok(), "gradients check" + where + " (worst: " + report.worst_at() + ")");
     }
     try {
       Graph(parse_net("layer { name: 'in' type: 'Input' output: 'x' input_param { shape { dim: 1 dim: 6 dim: 2 dim: 2 } } }\n"

@@ -24,7 +24,7 @@ TEST_CASE("Add sums blobs in any layouts, and its gradients check", "[add]") {
   for (size_t i = 0; i < expected.data.size(); ++i) expected.data[i] += x.data[i] + p.data[i];
   CHECK(max_relative_error(g.value("y"), expected) < 1e-6);
   const GradientReport report = check_gradients(g, {"y"});
-  INFO(report.worst_at);
+  INFO(report.summary());
   CHECK(report.ok());
   CHECK_THROWS_WITH(Graph(parse_net(R"(
     layer { name: 'in' type: 'Input' output: 'x' output: 'z' input_param { shape { dim: 2 dim: 3 } shape { dim: 2 dim: 4 } } }

@@ -30,7 +30,7 @@ TEST_CASE("Concat stacks channels in input order and splits the gradient back", 
     }
   }
   const GradientReport report = check_gradients(g, {"y"});
-  INFO(report.worst_at);
+  INFO(report.summary());
   CHECK(report.ok());
 }
 

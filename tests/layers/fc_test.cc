@@ -26,7 +26,7 @@ TEST_CASE("FC matches the naive reference and its gradients check", "[fc]") {
   const Array ref = fc_ref(to_array(g.value("x0")), to_array(g.params()[0]->value), bias ? &b : nullptr);
   CHECK(max_relative_error(g.value("y"), ref) < 1e-5);
   const GradientReport report = check_gradients(g, {"y"});
-  INFO(report.worst_at);
+  INFO(report.summary());
   CHECK(report.ok());
 }
 
@@ -44,7 +44,7 @@ TEST_CASE("FC reads a convolution's blocked output as C,H,W features", "[fc]") {
   CHECK(max_relative_error(g.value("y"), ref) < 1e-5);
   CHECK(g.params()[2]->shape == Shape{5, 144});
   const GradientReport report = check_gradients(g, {"y"});
-  INFO(report.worst_at);
+  INFO(report.summary());
   CHECK(report.ok());
 }
 

@@ -22,6 +22,6 @@ TEST_CASE("Flatten gives the plain C,H,W order of a blocked input, and back", "[
   const Tensor c = g.value("c").to_plain();
   CHECK(std::memcmp(c.data(), g.value("y").data(), c.count() * sizeof(float)) == 0);
   const GradientReport report = check_gradients(g, {"y"});
-  INFO(report.worst_at);
+  INFO(report.summary());
   CHECK(report.ok());
 }

@@ -20,7 +20,7 @@ TEST_CASE("LRN normalises across neighbouring channels, and its gradients check"
   g.forward(Context::evaluation());
   CHECK(max_relative_error(g.value("y"), lrn_ref(to_array(x), size, 0.5, 0.75, 2)) < 1e-5);
   const GradientReport report = check_gradients(g, {"y"});
-  INFO(report.worst_at);
+  INFO(report.summary());
   CHECK(report.ok());
   CHECK_THROWS_WITH(Graph(single_layer_net({{1, 3, 2, 2}}, "name: 'n' type: 'LRN' input: 'x0' output: 'y' lrn { local_size: 4 }")),
                     "layer 'n' (LRN): lrn.local_size must be odd and positive, got 4");

@@ -41,20 +41,28 @@ TEST_CASE("pooling matches the naive reference and its gradients check", "[pool]
                                                        k.kernel, k.stride, k.pad, k.include_pad ? "true" : "false");
   Graph g(single_layer_net({{k.n, k.c, k.h, k.w}}, fmt::format("name: 'pool' type: '{}' input: 'x0' output: 'y' {}", k.type, params)),
           GraphOptions::for_gradient_check(1));
-  distinct_inputs(g, 5);
-  g.forward(Context::evaluation());
   const PoolKind kind = std::string(k.type) == "MaxPool" ? PoolKind::kMax
                         : k.include_pad                   ? PoolKind::kAvgIncludePad
                                                           : PoolKind::kAvgExcludePad;
+  // A max-pool's inputs 0.05 apart: no tie for the checker's steps to straddle. Averages take
+  // inputs of the size activations have, so that float rounding stays small.
+  if (kind == PoolKind::kMax)
+    distinct_inputs(g, 5);
+  else
+    randomize_inputs(g, 5);
+  g.forward(Context::evaluation());
   const Array x = to_array(g.value("x0"));
   const Array ref = global ? pool_ref(x, kind, k.h, k.w, k.h, k.w, 0)
                            : pool_ref(x, kind, k.kernel, k.kernel, k.stride, k.stride, k.pad);
   REQUIRE(g.value("y").shape() == ref.shape);
   CHECK(max_relative_error(g.value("y"), ref) < 1e-5);
-  const GradientReport report = check_gradients(g, {"y"});
-  INFO(report.worst_at);
+  // A max-pool selects: steps within half the inputs' spacing never change its choice.
+  GradientCheck check;
+  if (kind == PoolKind::kMax) check.step = 0.02;
+  const GradientReport report = check_gradients(g, {"y"}, check);
+  INFO(report.summary());
   CHECK(report.ok());
-  CHECK(report.kinks == 0);
+  CHECK(report.kinks() == 0);
 }
 
 TEST_CASE("pooling errors name the layer", "[pool][errors]") {

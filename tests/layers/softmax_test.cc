@@ -17,6 +17,6 @@ TEST_CASE("Softmax gives probabilities over the channels, and its gradients chec
   g.forward(Context::evaluation());
   CHECK(max_relative_error(g.value("y"), softmax_ref(to_array(x))) < 1e-6);
   const GradientReport report = check_gradients(g, {"y"});
-  INFO(report.worst_at);
+  INFO(report.summary());
   CHECK(report.ok());
 }
