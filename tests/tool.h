@@ -1,6 +1,7 @@
 // The onebyone tool run as a user runs it, for the tests of the command line.
 #pragma once
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +40,38 @@ inline ToolRun run_tool(const std::string& args, const std::string& dir = "", in
                            setup.empty() ? "" : setup + " && ", timeout, ONEBYONE_TOOL, args));
 }
 
+// A child process, killed and reaped if the test leaves before waiting for it: a failed REQUIRE
+// never leaves a run training in the background.
+class Child {
+ public:
+  explicit Child(pid_t pid) : pid_(pid) {}
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() {
+    if (pid_ > 0 && !reaped_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  pid_t pid() const { return pid_; }
+  bool running() {
+    if (!reaped_ && ::waitpid(pid_, &status_, WNOHANG) == pid_) reaped_ = true;
+    return !reaped_;
+  }
+  // The exit status (128 + the signal that ended it).
+  int wait() {
+    if (!reaped_) ::waitpid(pid_, &status_, 0);
+    reaped_ = true;
+    return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+  }
+
+ private:
+  pid_t pid_;
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
 // `onebyone ARGS` started in the background, its output going to the file `log`.
 inline pid_t start_tool(const std::string& args, const std::string& log) {
   const pid_t child = fork();
@@ -48,13 +81,6 @@ inline pid_t start_tool(const std::string& args, const std::string& log) {
     _exit(127);
   }
   return child;
-}
-
-// The exit status of a started tool (128 + signal if a signal ended it).
-inline int wait_tool(pid_t child) {
-  int status = 0;
-  waitpid(child, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 // A new, empty folder under the system's temporary folder.

@@ -204,11 +204,12 @@ int train(TrainArgs a) {
   if (!a.resume.empty()) {
     folder.emplace(resume_folder(a));
   } else if (!a.out.empty()) {
+    // The lock first: a folder another run is writing into is in use, whatever it holds so far.
+    folder.emplace(RunFolder::claim(a.out));
     if (RunFolder::holds_run(a.out))
       fail("--out '{}' already holds a run: resume it with `onebyone train --resume {}/last.ckpt`, or choose another "
            "folder",
            a.out, a.out);
-    folder.emplace(RunFolder::claim(a.out));
   } else {
     const std::string base = "runs/" + file_name_of(net.name());
     folder.emplace(RunFolder::claim_next(base));

@@ -1,11 +1,13 @@
 // What the fuzzers feed their inputs to: each function takes any bytes and must end in a clear
-// error (obo::Error, swallowed here) or in success; a crash, a sanitizer report, a hang, a giant
-// allocation or any other exception is a finding. tests/fuzz_regression_test.cc replays every
-// input that ever was one (tests/fuzz/regressions/<target>/) through the same functions.
+// error (obo::Error, caught here and reported) or in success; a crash, a sanitizer report, a hang,
+// a giant allocation or any other exception is a finding. tests/fuzz_regression_test.cc replays
+// every input that ever was one (tests/fuzz/regressions/<target>/), and the seed corpora, through
+// the same functions, and holds each to the outcome it must have.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace obo::fuzz {
 
@@ -14,15 +16,19 @@ namespace obo::fuzz {
 // not for nets too large to build.
 constexpr int64_t kMemoryLimit = int64_t{512} << 20;
 
+// What became of an input, one line per thing tried with it: "net: accepted", or
+// "solver: refused: <the error's message>".
+using Outcome = std::vector<std::string>;
+
 // Net and solver text: parsed, then a net is built, run forward and backward; a solver is
 // resolved and its schedule evaluated.
-void model(const std::string& bytes);
-// A checkpoint file, or (first byte odd) a checkpoint payload given its header: parsed, then a
-// run is resumed from it on a few synthetic digits for one step.
-void checkpoint(const std::string& bytes);
+Outcome model(const std::string& bytes);
+// After a first byte that says which: a checkpoint file (even), or a checkpoint payload given its
+// header (odd); parsed, then a run is resumed from it on a few synthetic digits for one step.
+Outcome checkpoint(const std::string& bytes);
 // IDX image and label files.
-void idx(const std::string& bytes);
+Outcome idx(const std::string& bytes);
 // PGM and PNG images.
-void image(const std::string& bytes);
+Outcome image(const std::string& bytes);
 
 }  // namespace obo::fuzz
