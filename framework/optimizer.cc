@@ -146,10 +146,11 @@ class Sgd : public Optimizer {
   }
 };
 
-// Adam (Kingma & Ba) with L2 weight decay added to the gradient and bias-corrected moments.
+// Adam (Kingma & Ba) with bias-corrected moments, in PyTorch's form. Weight decay is added to
+// the gradient as L2 (ADAM), or decoupled from the moments (ADAMW): w -= lr * decay * w.
 class Adam : public Optimizer {
  public:
-  Adam(const SolverParameter& s, Graph& g) : Optimizer(s, g) {
+  Adam(const SolverParameter& s, Graph& g, bool decoupled) : Optimizer(s, g), decoupled_(decoupled) {
     state_.emplace_back(Shape{n_});  // first moment
     state_.emplace_back(Shape{n_});  // second moment
   }
@@ -160,16 +161,19 @@ class Adam : public Optimizer {
     const double t = static_cast<double>(iter + 1);
     const float c1 = static_cast<float>(1.0 / (1.0 - std::pow(b1, t)));
     const float c2 = static_cast<float>(1.0 / (1.0 - std::pow(b2, t)));
+    const float l2 = decoupled_ ? 0.f : decay, shrink = decoupled_ ? 1.f - lr * decay : 1.f;
     float* m = state_[0].data();
     float* v = state_[1].data();
 #pragma omp simd
     for (int64_t i = begin; i < end; ++i) {
-      const float g = g_[i] + decay * w_[i];
+      const float g = g_[i] + l2 * w_[i];
       m[i] = b1 * m[i] + (1 - b1) * g;
       v[i] = b2 * v[i] + (1 - b2) * g * g;
-      w_[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
+      w_[i] = shrink * w_[i] - lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
     }
   }
+
+  const bool decoupled_;
 };
 
 }  // namespace
@@ -180,7 +184,9 @@ std::unique_ptr<Optimizer> make_optimizer(const SolverParameter& solver, Graph& 
     case SolverParameter::SGD:
       return std::make_unique<Sgd>(solver, graph);
     case SolverParameter::ADAM:
-      return std::make_unique<Adam>(solver, graph);
+      return std::make_unique<Adam>(solver, graph, false);
+    case SolverParameter::ADAMW:
+      return std::make_unique<Adam>(solver, graph, true);
   }
   fail("solver: unknown optimizer {}", static_cast<int>(solver.optimizer()));
 }

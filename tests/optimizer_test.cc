@@ -71,21 +71,53 @@ TEST_CASE("SGD's momentum, Nesterov and weight decay match hand-computed steps",
   CHECK(w[0] == Approx(w1 - 0.1 * (nesterov ? g1 + 0.9 * v1 : v1)).epsilon(1e-6));
 }
 
-TEST_CASE("Adam's first step moves each weight by about the learning rate", "[optimizer]") {
-  Graph g = sixteen_parameters();
-  auto opt = make_optimizer(solver("optimizer: ADAM base_lr: 0.01"), g);
+TEST_CASE("Adam and AdamW follow a hand-written reference over steps with changing gradients", "[optimizer]") {
+  const bool decoupled = GENERATE(false, true);
+  INFO((decoupled ? "ADAMW" : "ADAM"));
+  // The weight learns at the base rate with decay; the bias at twice the rate, without decay.
+  Graph g = sixteen_parameters("param { lr_mult: 1 } param { lr_mult: 2 decay_mult: 0 }");
+  const double base_lr = 0.01, b1 = 0.8, b2 = 0.95, eps = 1e-8, decay = 0.1;
+  auto opt = make_optimizer(solver(fmt::format("optimizer: {} base_lr: {} beta1: {} beta2: {} epsilon: {} weight_decay: {} "
+                                               "schedule: STEP step_size: 3 gamma: 0.5",
+                                               decoupled ? "ADAMW" : "ADAM", base_lr, b1, b2, eps, decay)),
+                            g);
   float* w = g.param_values().data();
   float* grad = g.param_grads().data();
-  w[0] = 1.f;
-  w[1] = 1.f;
-  grad[0] = 0.5f;
-  grad[1] = -2e-3f;
-  opt->step(0);
-  // Bias-corrected m/sqrt(v) is sign(g) on the first step.
-  CHECK(w[0] == Approx(0.99).epsilon(1e-6));
-  CHECK(w[1] == Approx(1.01).epsilon(1e-5));
-  opt->step(1);  // same gradients: m/sqrt(v) stays sign(g)
-  CHECK(w[0] == Approx(0.98).epsilon(1e-6));
+  std::vector<double> ref_w(16), m(16, 0), v(16, 0);
+  for (int i = 0; i < 16; ++i) ref_w[i] = w[i] = static_cast<float>(0.5 * std::cos(i));
+  for (int t = 0; t < 7; ++t) {
+    const double lr = base_lr * std::pow(0.5, t / 3);  // STEP: halved at steps 3 and 6
+    for (int i = 0; i < 16; ++i) {
+      // Gradients that change sign and size from step to step, unlike any constant one.
+      grad[i] = static_cast<float>(std::sin(0.7 * t + i) * (1 + 0.3 * i));
+      const bool bias = i >= 12;
+      const double rate = lr * (bias ? 2 : 1), d = bias ? 0 : decay;
+      const double gi = grad[i] + (decoupled ? 0 : d * ref_w[i]);
+      m[i] = b1 * m[i] + (1 - b1) * gi;
+      v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+      const double m_hat = m[i] / (1 - std::pow(b1, t + 1)), v_hat = v[i] / (1 - std::pow(b2, t + 1));
+      ref_w[i] -= (decoupled ? rate * d * ref_w[i] : 0) + rate * m_hat / (std::sqrt(v_hat) + eps);
+    }
+    opt->step(t);
+    for (int i = 0; i < 16; ++i) {
+      INFO("step " << t << ", parameter " << i);
+      CHECK(w[i] == Approx(ref_w[i]).epsilon(1e-5).margin(1e-7));
+    }
+  }
+}
+
+TEST_CASE("a STEP schedule lowers the rate at the step it names, not one later", "[optimizer]") {
+  Graph g = sixteen_parameters();
+  auto opt = make_optimizer(solver("base_lr: 0.1 momentum: 0 schedule: STEP step_size: 3 gamma: 0.5"), g);
+  float* w = g.param_values().data();
+  const double expected[] = {0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025};
+  for (int t = 0; t < 7; ++t) {
+    std::fill(g.param_grads().data(), g.param_grads().data() + 16, 1.f);
+    const float before = w[0];
+    opt->step(t);
+    INFO("step " << t);
+    CHECK(before - w[0] == Approx(expected[t]).epsilon(1e-5));
+  }
 }
 
 TEST_CASE("per-parameter learning-rate and decay multipliers apply", "[optimizer]") {
