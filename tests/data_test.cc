@@ -1,12 +1,16 @@
-// The IDX reader's validation, real MNIST, the per-epoch order and batch preparation.
+// The IDX reader's validation, real MNIST and its normalisation, the per-epoch order, batch
+// preparation, and what a net is fed in training and in evaluation.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
 
 #include "framework/data/dataset.h"
 #include "framework/data/idx.h"
+#include "framework/registry.h"
+#include "framework/trainer.h"
 #include "tests/test_util.h"
 
 using namespace obo;
@@ -66,30 +70,147 @@ TEST_CASE("the epoch order is a seeded permutation that changes every epoch", "[
   CHECK(a != epoch_order(1000, 8, 0));
 }
 
-TEST_CASE("batches are normalised, shifted within bounds, and labelled", "[data]") {
+TEST_CASE("MNIST's normalisation constants are its training pixels' mean and standard deviation", "[data][mnist]") {
+  const Dataset train = load_mnist(mnist_dir(), "train");
+  double sum = 0, squares = 0;
+  for (const uint8_t p : train.pixels) {
+    sum += p / 255.0;
+    squares += (p / 255.0) * (p / 255.0);
+  }
+  const double n = static_cast<double>(train.pixels.size()), mean = sum / n;
+  const double sd = std::sqrt(squares / n - mean * mean);
+  CHECK(kMnistMean == Approx(mean).margin(5e-5));  // 0.13066
+  CHECK(kMnistStd == Approx(sd).margin(5e-5));     // 0.30811
+}
+
+namespace {
+
+// 8 images of 5x5 whose pixels (1 to 200) are all different, so that where each came from, and by
+// which shift, can be read off the batch.
+Dataset distinct_pixels() {
   Dataset d;
-  d.count = 2;
+  d.count = 8;
   d.rows = d.cols = 5;
-  d.pixels.assign(50, 0);
-  d.pixels[12] = 255;  // example 0: one bright pixel at the centre (2, 2)
-  d.pixels[25 + 12] = 255;
-  d.labels = {3, 8};
-  Tensor images({2, 1, 5, 5}), labels({2});
-  fill_batch(d, {1, 0}, 0, {}, images, labels);
-  CHECK(labels.data()[0] == 8);
-  CHECK(labels.data()[1] == 3);
-  CHECK(images.data()[12] == Approx((1.f - kMnistMean) / kMnistStd));
-  CHECK(images.data()[0] == Approx(-kMnistMean / kMnistStd));
+  for (int i = 0; i < 200; ++i) d.pixels.push_back(static_cast<uint8_t>(1 + (i * 77) % 200));
+  for (int i = 0; i < 8; ++i) d.labels.push_back(static_cast<uint8_t>(i));
+  return d;
+}
+
+// The shifts (dy, dx) in [-3, 3]^2 by which `image` (a batch's, normalised) is example `e` of `d`
+// moved as a whole, the pixels moved in from outside filled with normalised black.
+std::vector<std::pair<int, int>> shifts_of(const float* image, const Dataset& d, int64_t e) {
+  std::vector<std::pair<int, int>> found;
+  for (int dy = -3; dy <= 3; ++dy)
+    for (int dx = -3; dx <= 3; ++dx) {
+      bool same = true;
+      for (int y = 0; y < 5 && same; ++y)
+        for (int x = 0; x < 5 && same; ++x) {
+          const int sy = y - dy, sx = x - dx;
+          const int pixel = sy < 0 || sy >= 5 || sx < 0 || sx >= 5 ? 0 : d.pixels[e * 25 + sy * 5 + sx];
+          same = image[y * 5 + x] == (pixel / 255.f - kMnistMean) / kMnistStd;
+        }
+      if (same) found.emplace_back(dy, dx);
+    }
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("batches are normalised, labelled, and shifted as whole images within bounds", "[data]") {
+  const Dataset d = distinct_pixels();
+  Tensor images({8, 1, 5, 5}), labels({8});
+  const std::vector<int64_t> order = {5, 0, 7, 1, 2, 6, 3, 4};
+  fill_batch(d, order, 0, {}, images, labels);
+  for (int b = 0; b < 8; ++b) {
+    CHECK(labels.data()[b] == order[b]);
+    CHECK(shifts_of(images.data() + b * 25, d, order[b]) == std::vector<std::pair<int, int>>{{0, 0}});
+  }
+  // The normalisation, in figures: pixel 255 is (1 - 0.1307) / 0.3081, pixel 0 is -0.1307 / 0.3081.
+  Dataset extremes = d;
+  extremes.pixels[0] = 255;
+  extremes.pixels[1] = 0;
+  Tensor one({1, 1, 5, 5}), its_label({1});
+  fill_batch(extremes, {0}, 0, {}, one, its_label);
+  CHECK(one.data()[0] == Approx(2.821486).epsilon(1e-6));
+  CHECK(one.data()[1] == Approx(-0.424213).epsilon(1e-5));
+
+  // Shifted: each image moved as a whole by one (dy, dx) in [-2, 2]^2, the border filled with
+  // black; over 40 epochs every one of the 25 shifts occurs.
   std::set<std::pair<int, int>> moves;
   for (int epoch = 0; epoch < 40; ++epoch) {
-    fill_batch(d, {0, 1}, 0, {2, 1, epoch}, images, labels);
-    for (int b = 0; b < 2; ++b) {
-      const float* img = images.data() + b * 25;
-      const auto bright = std::max_element(img, img + 25) - img;  // the pixel moved by (dy, dx)
-      REQUIRE(img[bright] > 1.f);
-      moves.insert({static_cast<int>(bright / 5) - 2, static_cast<int>(bright % 5) - 2});
+    fill_batch(d, order, 0, {2, 1, epoch}, images, labels);
+    for (int b = 0; b < 8; ++b) {
+      const auto found = shifts_of(images.data() + b * 25, d, order[b]);
+      INFO("epoch " << epoch << ", image " << b);
+      REQUIRE(found.size() == 1);
+      CHECK((std::abs(found[0].first) <= 2 && std::abs(found[0].second) <= 2));
+      moves.insert(found[0]);
     }
   }
-  CHECK(moves.size() > 15);  // of the 25 possible shifts in [-2, 2]^2
-  for (const auto& [dy, dx] : moves) CHECK((std::abs(dy) <= 2 && std::abs(dx) <= 2));
+  CHECK(moves.size() == 25);
+}
+
+namespace {
+
+// The identity, recording each pass's input and whether it trained: what a net is fed.
+class RecordImages : public Layer {
+ public:
+  static std::vector<std::pair<bool, Tensor>>& seen() {
+    static std::vector<std::pair<bool, Tensor>> passes;
+    return passes;
+  }
+  explicit RecordImages(const LayerParameter& p) : Layer(p) { expect_arity(1, 1, 1); }
+  Shapes output_shapes(const Shapes& in) const override { return {in[0]}; }
+  void reshape(const Ports& in, const Ports& out) override { out[0].value->reshape(in[0].value->shape()); }
+  void forward(const Ports& in, const Ports& out, const Context& ctx) override {
+    std::copy(in[0].value->data(), in[0].value->data() + in[0].value->count(), out[0].value->data());
+    seen().emplace_back(ctx.train, in[0].value->to_plain());
+  }
+  void backward(const Ports& in, const Ports& out) override {
+    if (in[0].grad) std::copy(out[0].grad->data(), out[0].grad->data() + out[0].grad->count(), in[0].grad->data());
+  }
+};
+
+REGISTER_LAYER("TestRecordImages", RecordImages);
+
+}  // namespace
+
+TEST_CASE("training steps see shifted images, evaluation the images as they are", "[data][training]") {
+  const Dataset d = distinct_pixels();
+  const auto net = parse_net(R"(
+    layer { name: 'data' type: 'Input' output: 'data' output: 'label' input_param { shape { dim: 4 dim: 1 dim: 5 dim: 5 } shape { dim: 4 } } }
+    layer { name: 'record' type: 'TestRecordImages' input: 'data' output: 'seen' }
+    layer { name: 'fc' type: 'FC' input: 'seen' output: 'score' fc { num_output: 8 } }
+    layer { name: 'loss' type: 'SoftmaxCrossEntropy' input: 'score' input: 'label' output: 'loss' })");
+  onebyone::SolverParameter solver;
+  parse_text("base_lr: 0.01 batch_size: 4 epochs: 1 augment_shift: 2 seed: 3", "<test solver>", &solver);
+  RecordImages::seen().clear();
+  Trainer trainer(net, solver, d, d, {});
+  trainer.run();
+  // Two training steps of four images, then the evaluation of all eight, four at a time.
+  const auto& passes = RecordImages::seen();
+  REQUIRE(passes.size() == 4);
+  int shifted = 0;
+  std::set<int64_t> trained_on;
+  for (int pass = 0; pass < 2; ++pass) {
+    REQUIRE(passes[pass].first);
+    for (int b = 0; b < 4; ++b) {
+      int matches = 0;
+      for (int64_t e = 0; e < d.count; ++e)
+        for (const auto& [dy, dx] : shifts_of(passes[pass].second.data() + b * 25, d, e)) {
+          ++matches;
+          trained_on.insert(e);
+          shifted += dy != 0 || dx != 0;
+          CHECK((std::abs(dy) <= 2 && std::abs(dx) <= 2));
+        }
+      CHECK(matches == 1);
+    }
+  }
+  CHECK(trained_on.size() == 8);  // an epoch takes each image once
+  CHECK(shifted > 0);
+  for (int pass = 2; pass < 4; ++pass) {
+    REQUIRE_FALSE(passes[pass].first);
+    for (int b = 0; b < 4; ++b)
+      CHECK(shifts_of(passes[pass].second.data() + b * 25, d, (pass - 2) * 4 + b) == std::vector<std::pair<int, int>>{{0, 0}});
+  }
 }
