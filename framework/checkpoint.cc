@@ -4,6 +4,7 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -14,7 +15,12 @@
 namespace obo {
 namespace {
 
-constexpr char kMagic[8] = {'O', 'B', 'O', 'C', 'K', 'P', 'T', '1'};
+// "OBOCKPT" and the format's version, one character. Format 1 is the binary Checkpoint message of
+// proto/onebyone.proto, which grows by new fields only: every file written since the first
+// commit that wrote checkpoints loads (tests/data/checkpoint-v1/). A change that an older reader
+// would misread takes the next version.
+constexpr char kMagic[7] = {'O', 'B', 'O', 'C', 'K', 'P', 'T'};
+constexpr char kFormat = '1';
 constexpr size_t kHeader = 8 + 8 + 4;
 // Protobuf parses at most 2 GB; a larger file cannot be a checkpoint of ours.
 constexpr int64_t kCheckpointLimit = (int64_t{1} << 31) - 1;
@@ -30,7 +36,8 @@ void check_finite(const onebyone::BlobProto& blob, const std::string& what) {
 
 void save_checkpoint(const std::string& path, const onebyone::Checkpoint& checkpoint,
                      const std::function<void()>& before_rename) {
-  std::string bytes(kMagic, 8);
+  std::string bytes(kMagic, 7);
+  bytes += kFormat;
   const uint64_t length = checkpoint.ByteSizeLong();
   bytes.append(reinterpret_cast<const char*>(&length), 8);
   bytes.append(4, '\0');  // the CRC, once the payload is there
@@ -46,8 +53,13 @@ onebyone::Checkpoint load_checkpoint(const std::string& path) {
 }
 
 onebyone::Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
-  if (bytes.size() < kHeader || std::memcmp(bytes.data(), kMagic, 8) != 0)
-    fail("'{}' is not a OneByOne checkpoint (no OBOCKPT1 header)", path);
+  if (bytes.size() < kHeader || std::memcmp(bytes.data(), kMagic, 7) != 0)
+    fail("'{}' is not a OneByOne checkpoint (no OBOCKPT header)", path);
+  if (bytes[7] != kFormat)
+    fail("checkpoint '{}' is in format {}, which this OneByOne does not read (it reads format {}): it was written by "
+         "a newer OneByOne",
+         path, std::isprint(static_cast<unsigned char>(bytes[7])) ? std::string(1, bytes[7]) : fmt::format("0x{:02x}", bytes[7]),
+         kFormat);
   uint64_t length;
   uint32_t crc;
   std::memcpy(&length, bytes.data() + 8, 8);

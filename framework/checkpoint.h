@@ -1,8 +1,8 @@
-// Checkpoints on disk: "OBOCKPT1", the payload's length and CRC-32, then the binary Checkpoint
-// message. Saving is atomic (framework/io.h), so a crash or a full disk at any moment leaves the
-// previous checkpoint whole; loading rejects a truncated or corrupted file by name, before any
-// of it is used, and restoring rejects contents that cannot be (shapes that disagree with the
-// net, weights that are not finite).
+// Checkpoints on disk: "OBOCKPT" and the format's version ("1"), the payload's length and CRC-32,
+// then the binary Checkpoint message. Saving is atomic (framework/io.h), so a crash or a full disk
+// at any moment leaves the previous checkpoint whole; loading rejects a truncated or corrupted
+// file, or one of a newer format, by name, before any of it is used, and restoring rejects
+// contents that cannot be (shapes that disagree with the net, weights that are not finite).
 //
 //   onebyone::Checkpoint c;  store_params(graph, &c);  save_checkpoint("runs/nin/last.ckpt", c);
 //   restore_params(load_checkpoint("runs/nin/last.ckpt"), graph);

@@ -1,4 +1,5 @@
-// Checkpoints: round trip, atomic replacement, and rejection of damaged files.
+// Checkpoints: round trip, atomic replacement, rejection of damaged files and of newer formats,
+// and a checkpoint written by the first build that wrote any, which every build must still read.
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
@@ -10,6 +11,7 @@
 #include "framework/checkpoint.h"
 #include "framework/io.h"
 #include "framework/optimizer.h"
+#include "framework/trainer.h"
 #include "tests/test_util.h"
 #include "tests/tool.h"
 
@@ -109,7 +111,7 @@ TEST_CASE("damaged checkpoints are rejected with the reason", "[checkpoint][erro
   write(flipped);
   CHECK_THROWS_WITH(load_checkpoint(path), "checkpoint '" + path + "' is corrupted: its CRC-32 does not match");
   write("not a checkpoint at all");
-  CHECK_THROWS_WITH(load_checkpoint(path), "'" + path + "' is not a OneByOne checkpoint (no OBOCKPT1 header)");
+  CHECK_THROWS_WITH(load_checkpoint(path), "'" + path + "' is not a OneByOne checkpoint (no OBOCKPT header)");
   CHECK_THROWS_WITH(load_checkpoint(path + ".missing"),
                     "cannot open checkpoint '" + path + ".missing': No such file or directory");
 
@@ -117,4 +119,48 @@ TEST_CASE("damaged checkpoints are rejected with the reason", "[checkpoint][erro
   Graph nin(read_net(model_path("nin")));
   CHECK_THROWS_WITH(restore_params(load_checkpoint(path), nin),
                     "checkpoint parameter 0 is 'stem.weight' (32,1,3,3), the net expects 'conv1.weight' (64,1,3,3)");
+}
+
+TEST_CASE("a checkpoint of a newer format is refused, naming the format", "[checkpoint][errors]") {
+  Graph g(read_net(model_path("inception")), GraphOptions::seeded(5));
+  const std::string path = temp_path("newer.ckpt");
+  save_checkpoint(path, checkpoint_of(g, 1));
+  std::string bytes = read_file(path, 1 << 30, "checkpoint");
+  REQUIRE(bytes.substr(0, 8) == "OBOCKPT1");
+  bytes[7] = '2';
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  CHECK_THROWS_WITH(load_checkpoint(path), "checkpoint '" + path +
+                                               "' is in format 2, which this OneByOne does not read (it reads format 1): "
+                                               "it was written by a newer OneByOne");
+}
+
+TEST_CASE("a checkpoint written by the first build that wrote checkpoints loads, tests as it did, and resumes", "[checkpoint][mnist]") {
+  // tests/data/checkpoint-v1/README.md: commit 79d823b, before checkpoints held the run's context.
+  const std::string dir = scratch_dir("checkpoint_v1");
+  std::filesystem::copy_file(std::string(ONEBYONE_SOURCE_DIR) + "/tests/data/checkpoint-v1/last.ckpt", dir + "/last.ckpt");
+  const onebyone::Checkpoint old = load_checkpoint(dir + "/last.ckpt");
+  CHECK(old.net().name() == "tiny");
+  CHECK(old.epoch() == 2);
+  CHECK(old.iteration() == 400);
+  CHECK_FALSE(old.has_context());
+  CHECK(old.optimizer_state_size() == 2);  // Adam's moments
+  // 237 of the first 500 test digits, as the build that wrote it measured (its metrics.json).
+  Graph g = graph_from(old, GraphOptions::inference());
+  const Dataset test = split_off(load_mnist(mnist_dir(), "t10k"), 500).first;
+  CHECK(std::lround(evaluate(g, test, 100).accuracy * 500) == 237);
+  const ToolRun tested = run_tool(fmt::format("test {}/last.ckpt --test-size 500 --data {}", dir, mnist_dir()));
+  CHECK(tested.status == 0);
+  CHECK_THAT(tested.output, Catch::StartsWith("test accuracy 47.40% (237 of 500)"));
+  // Resumed for a third epoch; what the old file does not say (the data) is given.
+  const ToolRun resumed = run_tool(fmt::format("train --resume {}/last.ckpt --epochs 3 --train-size 6400 --test-size 500 "
+                                               "--data {} --quiet",
+                                               dir, mnist_dir()));
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  CHECK_THAT(resumed.output, !Catch::Contains("warning"));
+  const onebyone::Checkpoint now = load_checkpoint(dir + "/last.ckpt");
+  CHECK(now.epoch() == 3);
+  CHECK(now.iteration() == 600);
+  CHECK(now.history_size() == 3);
+  CHECK(now.context().train_size() == 6400);
 }

@@ -203,6 +203,7 @@ TEST_CASE("a resume reads what the run read, and names what differs", "[runs][mn
   CHECK_THAT(other.output, Catch::Contains("warning: the run used 1 threads, now 2; the weights will not match an "
                                            "uninterrupted run's bit for bit"));
   CHECK_THAT(other.output, Catch::Contains("warning: the run used --test-size 100, now 200"));
+  CHECK(load_checkpoint(dir + "/copy/last.ckpt").context().test_size() == 200);  // what it read, for the next resume
   // Another training subset: allowed where the checkpoint's position fits it, and named.
   const ToolRun train_size = run_tool("train --resume copy/last.ckpt --epochs 3 --train-size 320 --quiet", dir);
   CHECK(train_size.status == 0);

@@ -133,14 +133,19 @@ void take_context(TrainArgs& a, const onebyone::RunContext& was) {
     else if (!fs::exists(was.data_dir()) || !fs::equivalent(a.data, was.data_dir()))
       warn(fmt::format("the run read MNIST from '{}', now from '{}'{}", was.data_dir(), a.data, bits));
   }
-  auto size = [&](int64_t& value, bool given, int64_t recorded, const char* option) {
-    if (!given) value = recorded;
-    else if (value != recorded)
-      warn(fmt::format("the run used {} {}, now {}{}", option, recorded ? std::to_string(recorded) : "(all)",
+  auto size = [&](int64_t& value, bool given, bool recorded, int64_t was_value, const char* option) {
+    if (!recorded) {  // a checkpoint written before checkpoints held the run's context
+      if (!given) warn(fmt::format("the checkpoint does not say which {} its run used: using all images (give {} N if the "
+                                   "run used N)", option, option));
+    } else if (!given) {
+      value = was_value;
+    } else if (value != was_value) {
+      warn(fmt::format("the run used {} {}, now {}{}", option, was_value ? std::to_string(was_value) : "(all)",
                        value ? std::to_string(value) : "(all)", bits));
+    }
   };
-  size(a.train_size, a.train_size_given, was.train_size(), "--train-size");
-  size(a.test_size, a.test_size_given, was.test_size(), "--test-size");
+  size(a.train_size, a.train_size_given, was.has_train_size(), was.train_size(), "--train-size");
+  size(a.test_size, a.test_size_given, was.has_test_size(), was.test_size(), "--test-size");
   if (was.threads() > 0) {
     if (!a.threads_given && was.threads() <= 4 * omp_get_num_procs()) a.threads = was.threads();
     else if (!a.threads_given) warn(fmt::format("the run used {} threads, too many for this machine{}", was.threads(), bits));
