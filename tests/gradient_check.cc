@@ -136,7 +136,16 @@ class Derivative {
   std::map<float, double> seen_;
 };
 
-// Judges each tensor's probes: its scale, and every element against the rule.
+// An element's relative error |a - n| / max(|a|, |n|, floor * scale), and the same less what
+// rounding explains: what the tolerance bounds.
+std::pair<double, double> relative_errors(const Probe& p, double floor) {
+  const double size = std::max({std::abs(p.analytic), std::abs(p.numeric), floor, std::numeric_limits<double>::min()});
+  const double raw = std::abs(p.analytic - p.numeric);
+  return {raw / size, std::max(0.0, raw - p.rounding) / size};
+}
+
+// Judges each tensor's probes: its scale, and every element against the rule. The worst element
+// is the one furthest beyond rounding, or where none is, the one with the largest error.
 void judge(GradientReport& report) {
   const GradientCheck& o = report.options;
   for (TensorCheck& t : report.tensors) {
@@ -146,21 +155,20 @@ void judge(GradientReport& report) {
     t.worst_index = -1;
     for (const Probe& p : t.probes)
       if (!p.kink) t.scale = std::max({t.scale, std::abs(p.analytic), std::abs(p.numeric)});
+    double worst_raw_there = -1;  // of the worst element
     for (const Probe& p : t.probes) {
       if (p.kink) {
         ++t.kinks;
         continue;
       }
       ++t.checked;
-      // The error beyond what rounding explains, relative to the larger gradient or the floor.
-      const double size = std::max({std::abs(p.analytic), std::abs(p.numeric), o.floor * t.scale,
-                                    std::numeric_limits<double>::min()});
-      const double raw = std::abs(p.analytic - p.numeric), err = std::max(0.0, raw - p.rounding) / size;
-      t.worst_raw = std::max(t.worst_raw, raw / size);
+      const auto [raw, err] = relative_errors(p, o.floor * t.scale);
+      t.worst_raw = std::max(t.worst_raw, raw);
       if (err > o.tolerance) ++t.failures;
-      if (err >= t.worst) {
+      if (err > t.worst || (err == t.worst && raw > worst_raw_there)) {
         t.worst = err;
         t.worst_index = p.index;
+        worst_raw_there = raw;
       }
     }
   }
@@ -219,8 +227,9 @@ std::string GradientReport::worst_at() const {
     if (t.worst_index >= 0 && (!worst || t.worst > worst->worst)) worst = &t;
   if (!worst) return "nothing was checked";
   const Probe& p = worst->probes[static_cast<size_t>(worst->worst_index)];
-  return fmt::format("{}[{}]: analytic {}, numeric {} (relative error {:.2g})", worst->name, p.index, p.analytic,
-                     p.numeric, worst->worst);
+  const auto [raw, err] = relative_errors(p, options.floor * worst->scale);
+  return fmt::format("{}[{}]: analytic {}, numeric {} (relative error {:.2g}, {:.2g} beyond rounding)", worst->name,
+                     p.index, p.analytic, p.numeric, raw, err);
 }
 
 std::string GradientReport::summary() const {

@@ -80,8 +80,11 @@ struct GradientReport {
   int kinks_in(const std::string& tensor) const;  // throws for a name that is not checked
   double worst() const;                           // largest relative error beyond rounding
   double worst_raw() const;                       // largest relative error
-  std::string worst_at() const;                   // "conv.weight[17]: analytic 0.1, numeric 0.2"
-  // One line per tensor: elements, checked, kinks, failures, worst error.
+  // "conv.weight[17]: analytic 0.1, numeric 0.2 (relative error 0.67, 0.67 beyond rounding)": the
+  // element furthest beyond rounding, or where none is, the one with the largest error.
+  std::string worst_at() const;
+  // One line per tensor: its elements, how many were checked, skipped as kinks and failed, and
+  // the worst relative error (and beyond rounding); then worst_at().
   std::string summary() const;
 
   // The same derivatives judged against analytic gradients with relative error `error` planted:

@@ -4,8 +4,8 @@
 // in one typical element of any one tensor, or in all of them, fails the check. A layer whose
 // backward pass really is wrong in one element fails too, and the checker names the element.
 //
-//   unit_tests "[mutation]" -s   prints, per layer, the worst relative error of its check and
-//                                the smallest planted error it catches
+//   unit_tests "[mutation]"   prints, per layer, the worst relative error of its check and the
+//                             smallest planted error it catches
 #include <catch2/catch.hpp>
 
 #include <cstdio>

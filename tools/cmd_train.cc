@@ -176,7 +176,7 @@ int train(TrainArgs a) {
   onebyone::Checkpoint checkpoint;
   onebyone::NetParameter net;
   onebyone::SolverParameter solver;
-  std::string source;
+  std::string source, solver_source;
   int previous_epochs = 0;
   if (!a.resume.empty()) {
     if (!a.model.empty() || !a.solver.empty())
@@ -200,7 +200,8 @@ int train(TrainArgs a) {
     if (a.model.empty()) fail("train needs a MODEL, or --resume CKPT");
     source = model_path(a.model);
     net = read_net(source);
-    solver = read_solver(a.solver.empty() ? default_solver(source) : a.solver);
+    solver_source = a.solver.empty() ? default_solver(source) : a.solver;
+    solver = read_solver(solver_source);
     if (a.epochs > 0) solver.set_epochs(a.epochs);
   }
   validate(solver);
@@ -245,8 +246,9 @@ int train(TrainArgs a) {
     }
   } else {
     trainer = std::make_unique<Trainer>(net, solver, train, test, options);
-    std::cout << fmt::format("training '{}' ({}) on {} images, testing on {}; checkpoints in {}/", net.name(), source,
-                             train.count - solver.validation_size(), test.count, folder->path())
+    std::cout << fmt::format("training '{}' ({}, solver {}: {} from {:g}) on {} images, testing on {}; checkpoints in {}/",
+                             net.name(), source, solver_source, onebyone::SolverParameter::Optimizer_Name(solver.optimizer()),
+                             solver.base_lr(), train.count - solver.validation_size(), test.count, folder->path())
               << std::endl;
   }
   for (const std::string& notice : trainer->notices()) std::cout << "note: " << notice << "\n";
@@ -268,7 +270,7 @@ int train(TrainArgs a) {
 void add_train(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand("train", "Train a model on MNIST (checkpoint each epoch; Ctrl-C checkpoints and stops)");
-  cmd->add_option("model", args->model, "Model file or name in models/ (nin, nin-fc, inception, lenet)");
+  cmd->add_option("model", args->model, "Model file, or the name of one in models/ (nin, lenet, ...)");
   cmd->add_option("--solver", args->solver, "Solver file (default: the model's .solver.prototxt)");
   cmd->add_option("--resume", args->resume, "Continue the run this checkpoint was taken from (in its folder)");
   add_data_option(cmd, &args->data);
