@@ -100,6 +100,7 @@ TEST_CASE("a fused ReLU that feeds a max-pool keeps its derivative as bits, with
   const GradientReport report = check_gradients(fused, {"y"});
   INFO(report.summary());
   CHECK(report.ok());
+  CHECK(report.kinks() == 0);
 }
 
 TEST_CASE("a ReLU mask of bits gives each gradient 1 or the slope, whatever the length", "[relu][memory]") {
