@@ -170,7 +170,7 @@ RunFolder RunFolder::claim(const std::string& path) {
 }
 
 bool RunFolder::holds_run(const std::string& path) {
-  for (const char* name : {"last.ckpt", "best.ckpt", "metrics.json", "metrics.csv", "summary.json"})
+  for (const char* name : {"last.ckpt", "best.ckpt", "metrics.json", "metrics.csv", "summary.json", "sweep.json"})
     if (fs::exists(path + "/" + name)) return true;
   return false;
 }

@@ -146,7 +146,7 @@ TEST_CASE("a checkpoint written by the first build that wrote checkpoints loads,
   CHECK(old.optimizer_state_size() == 2);  // Adam's moments
   // 237 of the first 500 test digits, as the build that wrote it measured (its metrics.json).
   Graph g = graph_from(old, GraphOptions::inference());
-  const Dataset test = split_off(load_mnist(mnist_dir(), "t10k"), 500).first;
+  const Dataset test = split_off(load_dataset(mnist_dir(), "t10k"), 500).first;
   CHECK(std::lround(evaluate(g, test, 100).accuracy * 500) == 237);
   const ToolRun tested = run_tool(fmt::format("test {}/last.ckpt --test-size 500 --data {}", dir, mnist_dir()));
   CHECK(tested.status == 0);

@@ -127,7 +127,7 @@ TEST_CASE("predict classifies PGM and PNG images of any size, and test-set digit
   const ToolRun trained = run_tool(fmt::format("train lenet --train-size 6000 --test-size 500 --epochs 2 --quiet --out {} --data {}",
                                       out, obo::test::mnist_dir()));
   REQUIRE(trained.status == 0);
-  const obo::Dataset test = obo::load_mnist(obo::test::mnist_dir(), "t10k");
+  const obo::Dataset test = obo::load_dataset(obo::test::mnist_dir(), "t10k");
   // Test digit 0 is a 7. Drawn dark on light at three times the size, as a person would draw it.
   const uint8_t* digit = test.pixels.data();
   std::string pgm = "P5\n# a 7\n84 84\n255\n";
@@ -154,4 +154,23 @@ TEST_CASE("predict classifies PGM and PNG images of any size, and test-set digit
   const ToolRun garbage = run_tool(fmt::format("predict {0}/last.ckpt {0}/last.ckpt", out));
   CHECK(garbage.status == 1);
   CHECK_THAT(garbage.output, Catch::Contains("last.ckpt: neither a PNG nor an 8-bit PGM image"));
+}
+
+TEST_CASE("data sets by name: Fashion-MNIST's class names in test and predict; an unknown name lists the known", "[cli][fashion]") {
+  // Any checkpoint will do to read the names: this one was trained on MNIST digits.
+  const std::string checkpoint = std::string(ONEBYONE_SOURCE_DIR) + "/tests/data/checkpoint-v1/last.ckpt";
+  const ToolRun tested = run_tool("test " + checkpoint + " --data fashion-mnist --test-size 200");
+  INFO(tested.output);
+  REQUIRE(tested.status == 0);
+  CHECK_THAT(tested.output, Catch::Contains("confusion matrix (rows: true class, columns: predicted class)"));
+  CHECK_THAT(tested.output, Catch::Contains("\n0 T-shirt/top ") && Catch::Contains("\n9 Ankle boot "));
+  const ToolRun predicted = run_tool("predict " + checkpoint + " --index 0 --data fashion-mnist");
+  CHECK_THAT(predicted.output, Catch::StartsWith("test image 0 (label 9 Ankle boot)\n"));
+  // The same by folder; MNIST's classes are their numbers.
+  CHECK(run_tool("predict " + checkpoint + " --index 0 --data " + obo::test::fashion_mnist_dir()).output == predicted.output);
+  CHECK_THAT(run_tool("predict " + checkpoint + " --index 0 --data mnist").output, Catch::StartsWith("test image 0 (label 7)\n"));
+  const ToolRun unknown = run_tool("test " + checkpoint + " --data fasion-mnist");
+  CHECK(unknown.status == 1);
+  CHECK_THAT(unknown.output, Catch::Contains("error: no data set or folder 'fasion-mnist' (data sets: ") &&
+                                 Catch::Contains("fashion-mnist") && Catch::Contains("mnist"));
 }

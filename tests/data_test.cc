@@ -48,7 +48,7 @@ TEST_CASE("IDX files are validated", "[data][errors]") {
 }
 
 TEST_CASE("MNIST loads with the sizes and labels of the real data set", "[data][mnist]") {
-  const Dataset train = load_mnist(mnist_dir(), "train"), test = load_mnist(mnist_dir(), "t10k");
+  const Dataset train = load_dataset(mnist_dir(), "train"), test = load_dataset(mnist_dir(), "t10k");
   CHECK(train.count == 60000);
   CHECK(test.count == 10000);
   CHECK(train.rows == 28);
@@ -71,7 +71,7 @@ TEST_CASE("the epoch order is a seeded permutation that changes every epoch", "[
 }
 
 TEST_CASE("MNIST's normalisation constants are its training pixels' mean and standard deviation", "[data][mnist]") {
-  const Dataset train = load_mnist(mnist_dir(), "train");
+  const Dataset train = load_dataset(mnist_dir(), "train");
   double sum = 0, squares = 0;
   for (const uint8_t p : train.pixels) {
     sum += p / 255.0;
@@ -213,4 +213,41 @@ TEST_CASE("training steps see shifted images, evaluation the images as they are"
     for (int b = 0; b < 4; ++b)
       CHECK(shifts_of(passes[pass].second.data() + b * 25, d, (pass - 2) * 4 + b) == std::vector<std::pair<int, int>>{{0, 0}});
   }
+}
+
+TEST_CASE("Fashion-MNIST loads with its sizes, labels and class names", "[data][fashion]") {
+  const Dataset train = load_dataset(fashion_mnist_dir(), "train"), test = load_dataset(fashion_mnist_dir(), "t10k");
+  CHECK(train.count == 60000);
+  CHECK(test.count == 10000);
+  CHECK(train.rows == 28);
+  // Zalando's first training items are an ankle boot, two T-shirts, a dress, a T-shirt; the first
+  // test items an ankle boot, a pullover, two trousers, a shirt.
+  CHECK(std::vector<int>(train.labels.begin(), train.labels.begin() + 5) == std::vector<int>{9, 0, 0, 3, 0});
+  CHECK(std::vector<int>(test.labels.begin(), test.labels.begin() + 5) == std::vector<int>{9, 2, 1, 1, 6});
+  CHECK(test.class_names == std::vector<std::string>{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                                                      "Shirt", "Sneaker", "Bag", "Ankle boot"});
+  CHECK(class_label(test.class_names, 9) == "9 Ankle boot");
+  CHECK(class_label({}, 7) == "7");
+  CHECK(split_off(test, 10).first.class_names == test.class_names);
+}
+
+TEST_CASE("a data set's class names come from its classes.txt, checked against its labels", "[data][errors]") {
+  const std::string dir = (std::filesystem::temp_directory_path() / "onebyone_classes").string();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& name, const std::vector<uint8_t>& bytes) {
+    std::ofstream(dir + "/" + name, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  };
+  write("train-images-idx3-ubyte", idx_images(3));
+  write("train-labels-idx1-ubyte", {0, 0, 8, 1, 0, 0, 0, 3, 0, 2, 1});
+  CHECK(load_dataset(dir, "train").class_names.empty());  // none: 10 classes by number
+  std::ofstream(dir + "/classes.txt") << "cat\ndog\nbird\n";
+  const Dataset named = load_dataset(dir, "train");
+  CHECK(named.classes == 3);
+  CHECK(named.class_names == std::vector<std::string>{"cat", "dog", "bird"});
+  std::ofstream(dir + "/classes.txt") << "cat\ndog\n";
+  CHECK_THROWS_WITH(load_dataset(dir, "train"),
+                    dir + "/train-labels-idx1-ubyte: label 2 of example 1 is not one of the 2 classes");
+  std::ofstream(dir + "/classes.txt") << "cat\n";
+  CHECK_THROWS_WITH(load_dataset(dir, "train"), dir + "/classes.txt: 1 class names; a data set has 2 to 256 classes, one name a line");
 }

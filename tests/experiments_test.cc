@@ -84,7 +84,7 @@ TEST_CASE("compare prints the table and writes CSV, JSON, PNG and SVG", "[experi
   std::ofstream(out + "/short.solver.prototxt")
       << "optimizer: ADAM base_lr: 0.003 schedule: COSINE warmup_iter: 5 batch_size: 64 epochs: 2 augment_shift: 2\n";
   const ToolRun r = run_tool(fmt::format("compare inception inception-noreduce --solver {0}/short.solver.prototxt "
-                                        "--train-size 2000 --test-size 500 --seeds 2 --out {0} --data {1}",
+                                        "--train-sizes 2000 --test-size 500 --seeds 2 --out {0} --data {1}",
                                         out, mnist_dir()));
   INFO(r.output);
   REQUIRE(r.status == 0);
@@ -93,9 +93,9 @@ TEST_CASE("compare prints the table and writes CSV, JSON, PNG and SVG", "[experi
   std::string header, row;
   std::getline(csv, header);
   std::getline(csv, row);
-  CHECK_THAT(header, Catch::StartsWith("model,parameters,mflops_per_image,"));
-  CHECK_THAT(row, Catch::StartsWith("inception,7122,2.915,"));  // 2 * 1,457,456 multiply-adds
-  for (const char* f : {"summary.json", "curves.csv", "curves.png", "curves.svg"}) CHECK(std::filesystem::exists(out + "/" + f));
+  CHECK_THAT(header, Catch::StartsWith("model,shift,train_size,parameters,mflops_per_image,epochs,steps,"));
+  CHECK_THAT(row, Catch::StartsWith("inception,2,2000,7122,2.915,2,62,"));  // 2 * 1,457,456 multiply-adds; 2 epochs of 31 steps
+  for (const char* f : {"summary.json", "curves.png", "curves.svg"}) CHECK(std::filesystem::exists(out + "/" + f));
   CHECK(has_png_signature(out + "/curves.png"));
   CHECK(png_size(out + "/curves.png") == std::pair<uint32_t, uint32_t>{1500, 480});
   xmlDocPtr svg = xmlReadFile((out + "/curves.svg").c_str(), nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR);

@@ -101,7 +101,7 @@ TEST_CASE("a steady-state training step creates no primitive and allocates nothi
   REQUIRE(g_dnnl_hi > g_dnnl_lo);
   const std::string model = GENERATE("nin", "nin-fc", "inception");
   INFO(model);
-  const Dataset train = split_off(load_mnist(mnist_dir(), "train"), 512).first;
+  const Dataset train = split_off(load_dataset(mnist_dir(), "train"), 512).first;
   Graph g(read_net(model_path(model)), GraphOptions::seeded(1));
   g.set_batch(64);
   onebyone::SolverParameter solver;

@@ -28,6 +28,8 @@ inline onebyone::NetParameter parse_net(const std::string& text) {
 #ifdef ONEBYONE_SOURCE_DIR  // the project's own tests
 // MNIST as fetched by `./run fetch` (the test command fetches it first).
 inline std::string mnist_dir() { return std::string(ONEBYONE_SOURCE_DIR) + "/data/mnist"; }
+// Fashion-MNIST as `./run fetch fashion-mnist` unpacks it (the test command fetches it too).
+inline std::string fashion_mnist_dir() { return std::string(ONEBYONE_SOURCE_DIR) + "/data/fashion-mnist"; }
 
 inline std::string model_path(const std::string& name) {
   return std::string(ONEBYONE_SOURCE_DIR) + "/models/" + name + ".prototxt";

@@ -35,8 +35,8 @@ TEST_CASE("LeNet learns 6,000 real digits to at least 96% test accuracy", "[trai
   // The bar is the measured spread's mean less 4 standard deviations: this run with seeds 1 to
   // 10, natively (AVX-512) and held to AVX2, reached 96.45% to 97.00% on the first 2,000 test
   // digits (mean 96.69%, sd 0.17); seed 1 reached 96.75% natively and 96.90% held to AVX2.
-  const Dataset train = split_off(load_mnist(mnist_dir(), "train"), 6000).first;
-  const Dataset test = split_off(load_mnist(mnist_dir(), "t10k"), 2000).first;
+  const Dataset train = split_off(load_dataset(mnist_dir(), "train"), 6000).first;
+  const Dataset test = split_off(load_dataset(mnist_dir(), "t10k"), 2000).first;
   Trainer trainer(read_net(model_path("lenet")),
                   solver("base_lr: 0.02 momentum: 0.9 schedule: COSINE batch_size: 64 epochs: 4 seed: 1"), train, test,
                   {});
@@ -54,8 +54,8 @@ TEST_CASE("LeNet learns 6,000 real digits to at least 96% test accuracy", "[trai
 }
 
 TEST_CASE("a diverging run stops naming the step and where the first non-finite value appeared", "[training][mnist]") {
-  const Dataset train = split_off(load_mnist(mnist_dir(), "train"), 1280).first;
-  const Dataset test = split_off(load_mnist(mnist_dir(), "t10k"), 100).first;
+  const Dataset train = split_off(load_dataset(mnist_dir(), "train"), 1280).first;
+  const Dataset test = split_off(load_dataset(mnist_dir(), "t10k"), 100).first;
   const auto net = read_net(model_path("lenet"));
   SECTION("a learning rate far too high") {
     Trainer trainer(net, solver("base_lr: 0.3 momentum: 0.9 batch_size: 64 epochs: 1"), train, test, {});
@@ -80,8 +80,8 @@ TEST_CASE("a diverging run stops naming the step and where the first non-finite 
 }
 
 TEST_CASE("weights that are not finite are never saved", "[training][mnist]") {
-  const Dataset train = split_off(load_mnist(mnist_dir(), "train"), 640).first;
-  const Dataset test = split_off(load_mnist(mnist_dir(), "t10k"), 100).first;
+  const Dataset train = split_off(load_dataset(mnist_dir(), "train"), 640).first;
+  const Dataset test = split_off(load_dataset(mnist_dir(), "t10k"), 100).first;
   const std::string dir = fresh_dir("nan");
   std::filesystem::create_directories(dir);
   RunFiles files(dir);
@@ -118,8 +118,8 @@ TEST_CASE("metrics stay valid JSON and CSV when a figure is not finite", "[train
 
 TEST_CASE("a stopped run resumes to the same weights, bit for bit", "[training][mnist]") {
   // NIN with dropout, shifts and Adam: everything random or stateful takes part.
-  const Dataset train = split_off(load_mnist(mnist_dir(), "train"), 320).first;
-  const Dataset test = split_off(load_mnist(mnist_dir(), "t10k"), 100).first;
+  const Dataset train = split_off(load_dataset(mnist_dir(), "train"), 320).first;
+  const Dataset test = split_off(load_dataset(mnist_dir(), "t10k"), 100).first;
   const auto net = read_net(model_path("nin"));
   const auto s = solver("optimizer: ADAM base_lr: 0.001 schedule: COSINE warmup_iter: 3 batch_size: 32 epochs: 2 seed: 9 augment_shift: 2");
 

@@ -46,7 +46,7 @@ void add_cost(CLI::App& app) {
   auto args = std::make_shared<CostArgs>();
   CLI::App* cmd = app.add_subcommand("cost", "Parameters, multiply-adds and forward time of models side by side");
   cmd->add_option("models", args->models, "Model files or names in models/")->required()->expected(1, 16);
-  cmd->add_option("--iterations", args->iterations, "Timed forward passes per model")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--iterations", args->iterations, "Timed forward passes per model")->capture_default_str()->check(at_least(1));
   add_threads_option(cmd, &args->threads);
   cmd->callback([args] { cost(*args); });
 }

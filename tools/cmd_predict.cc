@@ -46,11 +46,14 @@ void predict(const PredictArgs& a) {
   Tensor& input = graph.value(roles.images);
   const int64_t rows = input.dim(2), cols = input.dim(3);
   std::string what;
+  // The classes' names: the test set's, or the training set's as the checkpoint recorded them.
+  std::vector<std::string> names(checkpoint.context().class_names().begin(), checkpoint.context().class_names().end());
   if (a.index >= 0) {
     const Dataset test = load(a.data, "t10k");
     if (a.index >= test.count) fail("--index {} is past the {} test images", a.index, test.count);
     fill_batch(test, {a.index}, 0, {}, input, graph.value(roles.labels));
-    what = fmt::format("test image {} (label {})", a.index, test.labels[a.index]);
+    names = test.class_names;
+    what = fmt::format("test image {} (label {})", a.index, class_label(names, test.labels[a.index]));
   } else {
     if (a.image.empty()) fail("predict needs an IMAGE or --index N");
     const GrayImage g = read_image(a.image);
@@ -75,8 +78,11 @@ void predict(const PredictArgs& a) {
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return p[x] > p[y]; });
   std::cout << what << "\n";
-  for (int i = 0; i < std::min<int64_t>(a.top, k); ++i)
-    std::cout << fmt::format("  {}  {:6.2f}%\n", order[i], 100 * p[order[i]] / z);
+  const int64_t shown = std::min<int64_t>(a.top, k);
+  size_t width = 0;
+  for (int64_t i = 0; i < shown; ++i) width = std::max(width, class_label(names, order[i]).size());
+  for (int64_t i = 0; i < shown; ++i)
+    std::cout << fmt::format("  {:<{}}  {:6.2f}%\n", class_label(names, order[i]), width, 100 * p[order[i]] / z);
 }
 
 }  // namespace
@@ -86,8 +92,8 @@ void add_predict(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("predict", "Classify a PGM/PNG image or a test-set digit");
   cmd->add_option("checkpoint", args->checkpoint, "Checkpoint (holds the net and its weights)")->required();
   cmd->add_option("image", args->image, "PGM or PNG image, any size; scaled to the net's input");
-  cmd->add_option("--index", args->index, "Classify this test-set digit instead")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--top", args->top, "How many classes to show")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--index", args->index, "Classify this test-set digit instead")->check(at_least(0));
+  cmd->add_option("--top", args->top, "How many classes to show")->capture_default_str()->check(at_least(1));
   add_data_option(cmd, &args->data);
   cmd->callback([args] { predict(*args); });
 }

@@ -1,6 +1,7 @@
 // onebyone test [MODEL] CKPT: accuracy, per-class accuracy and the confusion matrix on the test
 // set. The checkpoint holds its net; a MODEL given beside it must describe the same net (the
 // batch size aside), or the weights would be evaluated in a net they were not trained in.
+#include <algorithm>
 #include <iostream>
 
 #include "framework/checkpoint.h"
@@ -34,13 +35,16 @@ void test(const TestArgs& a) {
   const Evaluation e = evaluate(graph, data, a.batch);
   std::cout << fmt::format("test accuracy {:.2f}% ({} of {}), loss {:.4f}\n\n", 100 * e.accuracy,
                            static_cast<int64_t>(e.accuracy * e.count + 0.5), e.count, e.loss);
+  // Rows by class, named where the data set names its classes; columns by class number.
   const int k = data.classes;
-  std::cout << "confusion matrix (rows: true digit, columns: predicted)\n      ";
+  size_t width = 0;
+  for (int i = 0; i < k; ++i) width = std::max(width, class_label(data.class_names, i).size());
+  std::cout << "confusion matrix (rows: true class, columns: predicted class)\n" << std::string(width, ' ');
   for (int j = 0; j < k; ++j) std::cout << fmt::format("{:>6}", j);
   std::cout << "   accuracy\n";
   for (int i = 0; i < k; ++i) {
     int64_t row = 0;
-    std::cout << fmt::format("{:>6}", i);
+    std::cout << fmt::format("{:<{}}", class_label(data.class_names, i), width);
     for (int j = 0; j < k; ++j) {
       std::cout << fmt::format("{:>6}", e.confusion[i * k + j]);
       row += e.confusion[i * k + j];
@@ -53,14 +57,14 @@ void test(const TestArgs& a) {
 
 void add_test(CLI::App& app) {
   auto args = std::make_shared<TestArgs>();
-  CLI::App* cmd = app.add_subcommand("test", "Evaluate a checkpoint on the MNIST test set");
+  CLI::App* cmd = app.add_subcommand("test", "Evaluate a checkpoint on a data set's test images (default: MNIST's)");
   cmd->add_option("files", args->files, "[MODEL] CKPT: the checkpoint (it holds its net), and optionally the model file it "
                                         "must match")
       ->required()
       ->expected(1, 2);
   add_data_option(cmd, &args->data);
-  cmd->add_option("--batch", args->batch, "Evaluation batch size")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--test-size", args->test_size, "Use only the first N test images")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", args->batch, "Evaluation batch size")->capture_default_str()->check(at_least(1));
+  cmd->add_option("--test-size", args->test_size, "Use only the first N test images")->check(at_least(1));
   add_threads_option(cmd, &args->threads);
   cmd->callback([args] { test(*args); });
 }

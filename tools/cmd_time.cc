@@ -145,9 +145,9 @@ void add_time(CLI::App& app) {
   auto args = std::make_shared<TimeArgs>();
   CLI::App* cmd = app.add_subcommand("time", "Time forward and backward per layer, training and inference throughput");
   cmd->add_option("model", args->model, "Model file or name in models/")->required();
-  cmd->add_option("--batch", args->batch, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--iterations", args->iterations, "Measured iterations")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--warmup", args->warmup, "Unmeasured iterations first")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--batch", args->batch, "Batch size")->capture_default_str()->check(at_least(1));
+  cmd->add_option("--iterations", args->iterations, "Measured iterations")->capture_default_str()->check(at_least(1));
+  cmd->add_option("--warmup", args->warmup, "Unmeasured iterations first")->capture_default_str()->check(at_least(0));
   cmd->add_flag("--json", args->json, "Print one JSON object");
   add_threads_option(cmd, &args->threads);
   cmd->callback([args] { time_model(*args); });

@@ -6,15 +6,13 @@
 // checkpoint's folder unless that would replace a different last.ckpt there, in which case it
 // branches into a new folder. Everything that can be checked is checked before the first step.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <omp.h>
-#include <pthread.h>
 
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <optional>
-#include <thread>
 
 #include "framework/checkpoint.h"
 #include "framework/error.h"
@@ -29,24 +27,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::atomic<bool> g_stop{false};
-
-// Ctrl-C and SIGTERM go to one thread that does nothing but wait for them: they are blocked in
-// every other thread (OpenMP's and oneDNN's inherit the mask from this one, which creates them
-// later), so no computing thread is ever interrupted. With an ordinary handler, about one run in
-// thirty stopped this way died inside oneDNN's convolution backward (libgomp asked for 10^11
-// threads) instead of saving its checkpoint.
-void stop_on_signals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::thread([signals] {
-    for (int signal; sigwait(&signals, &signal) == 0;) g_stop.store(true);
-  }).detach();
-}
-
 struct TrainArgs {
   std::string model, solver, resume, data, out;
   int epochs = 0, threads = 0;
@@ -55,11 +35,6 @@ struct TrainArgs {
   // Which of data, threads and sizes were given: a resumed run takes the others from its checkpoint.
   bool data_given = false, threads_given = false, train_size_given = false, test_size_given = false;
 };
-
-std::string duration(double seconds) {
-  const int s = static_cast<int>(seconds + 0.5);
-  return s >= 60 ? fmt::format("{}m{:02d}s", s / 60, s % 60) : fmt::format("{}s", s);
-}
 
 // The progress line (on a terminal), a line per epoch and the final report.
 class Console : public Reporter {
@@ -129,9 +104,9 @@ void take_context(TrainArgs& a, const onebyone::RunContext& was) {
   const std::string bits = "; the weights will not match an uninterrupted run's bit for bit";
   if (was.has_data_dir()) {
     if (!a.data_given && fs::is_directory(was.data_dir())) a.data = was.data_dir();
-    else if (!a.data_given) warn(fmt::format("the run read MNIST from '{}', which is not here: reading '{}'", was.data_dir(), a.data));
-    else if (!fs::exists(was.data_dir()) || !fs::equivalent(a.data, was.data_dir()))
-      warn(fmt::format("the run read MNIST from '{}', now from '{}'{}", was.data_dir(), a.data, bits));
+    else if (!a.data_given) warn(fmt::format("the run read its data from '{}', which is not here: reading '{}'", was.data_dir(), a.data));
+    else if (!fs::exists(was.data_dir()) || !fs::equivalent(data_folder(a.data), was.data_dir()))
+      warn(fmt::format("the run read its data from '{}', now from '{}'{}", was.data_dir(), a.data, bits));
   }
   auto size = [&](int64_t& value, bool given, bool recorded, int64_t was_value, const char* option) {
     if (!recorded) {  // a checkpoint written before checkpoints held the run's context
@@ -204,6 +179,7 @@ int train(TrainArgs a) {
     solver = read_solver(solver_source);
     if (a.epochs > 0) solver.set_epochs(a.epochs);
   }
+  a.data = data_folder(a.data);
   validate(solver);
   apply_threads(a.threads);
   std::optional<RunFolder> folder;
@@ -233,6 +209,7 @@ int train(TrainArgs a) {
   options.context.set_train_size(a.train_size);
   options.context.set_test_size(a.test_size);
   options.context.set_threads(omp_get_max_threads());
+  *options.context.mutable_class_names() = {train.class_names.begin(), train.class_names.end()};
   std::unique_ptr<Trainer> trainer;
   if (!a.resume.empty()) {
     trainer = std::make_unique<Trainer>(checkpoint, train, test, options);
@@ -276,9 +253,9 @@ void add_train(CLI::App& app) {
   add_data_option(cmd, &args->data);
   cmd->add_option("--out", args->out, "Folder for checkpoints and metrics (default: runs/<net name>, or a new runs/<net name>-N)");
   cmd->add_option("--epochs", args->epochs, "Train this many epochs (a resumed run: in all, stretching a cosine schedule)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--train-size", args->train_size, "Use only the first N training images")->check(CLI::PositiveNumber);
-  cmd->add_option("--test-size", args->test_size, "Use only the first N test images")->check(CLI::PositiveNumber);
+      ->check(at_least(1));
+  cmd->add_option("--train-size", args->train_size, "Use only the first N training images")->check(at_least(1));
+  cmd->add_option("--test-size", args->test_size, "Use only the first N test images")->check(at_least(1));
   cmd->add_flag("--quiet", args->quiet, "No progress line");
   add_threads_option(cmd, &args->threads);
   cmd->callback([args, cmd] {

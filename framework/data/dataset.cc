@@ -1,14 +1,19 @@
 #include "framework/data/dataset.h"
 
+#include <filesystem>
+#include <sstream>
+
 #include "framework/data/idx.h"
 #include "framework/error.h"
+#include "framework/io.h"
 #include "framework/random.h"
 
 namespace obo {
 
-Dataset load_mnist(const std::string& dir, const std::string& split) {
+Dataset load_dataset(const std::string& dir, const std::string& split) {
   const std::string images_path = dir + "/" + split + "-images-idx3-ubyte";
   const std::string labels_path = dir + "/" + split + "-labels-idx1-ubyte";
+  const std::string names_path = dir + "/classes.txt";
   IdxImages images = read_idx_images(images_path);
   Dataset d;
   d.count = images.count;
@@ -18,9 +23,22 @@ Dataset load_mnist(const std::string& dir, const std::string& split) {
   d.labels = read_idx_labels(labels_path);
   if (static_cast<int64_t>(d.labels.size()) != d.count)
     fail("{} holds {} labels for the {} images of {}", labels_path, d.labels.size(), d.count, images_path);
+  if (std::filesystem::exists(names_path)) {
+    std::istringstream lines(read_file(names_path, int64_t{1} << 16, "class names"));
+    for (std::string name; std::getline(lines, name);)
+      if (!name.empty()) d.class_names.push_back(name);
+    if (d.class_names.size() < 2 || d.class_names.size() > 256)
+      fail("{}: {} class names; a data set has 2 to 256 classes, one name a line", names_path, d.class_names.size());
+    d.classes = static_cast<int>(d.class_names.size());
+  }
   for (size_t i = 0; i < d.labels.size(); ++i)
-    if (d.labels[i] >= d.classes) fail("{}: label {} of example {} is not a digit", labels_path, d.labels[i], i);
+    if (d.labels[i] >= d.classes)
+      fail("{}: label {} of example {} is not one of the {} classes", labels_path, d.labels[i], i, d.classes);
   return d;
+}
+
+std::string class_label(const std::vector<std::string>& class_names, int64_t k) {
+  return k < static_cast<int64_t>(class_names.size()) ? fmt::format("{} {}", k, class_names[k]) : std::to_string(k);
 }
 
 std::pair<Dataset, Dataset> split_off(const Dataset& data, int64_t count) {
@@ -34,6 +52,7 @@ std::pair<Dataset, Dataset> split_off(const Dataset& data, int64_t count) {
     d.rows = data.rows;
     d.cols = data.cols;
     d.classes = data.classes;
+    d.class_names = data.class_names;
     d.pixels.assign(data.pixels.begin() + first * image, data.pixels.begin() + (first + n) * image);
     d.labels.assign(data.labels.begin() + first, data.labels.begin() + first + n);
     return d;
