@@ -263,7 +263,7 @@ TEST_CASE("mistakes in paths and options are reported before the first step", "[
   fs::create_directories(dir + "/bin");
   fs::create_symlink(shell("command -v timeout").output.substr(0, shell("command -v timeout").output.size() - 1),
                      dir + "/bin/timeout");
-  const ToolRun no_gnuplot = run_tool(fmt::format("compare lenet lenet --out {}/cmp --train-size 640 --data {}", dir,
+  const ToolRun no_gnuplot = run_tool(fmt::format("compare lenet lenet --out {}/cmp --train-sizes 640 --data {}", dir,
                                                   mnist_dir()),
                                       "", 60,
                                       "export PATH=" + dir + "/bin");
