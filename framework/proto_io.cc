@@ -5,6 +5,7 @@
 
 #include "framework/error.h"
 #include "framework/io.h"
+#include "framework/registry.h"
 
 namespace obo {
 namespace {
@@ -34,7 +35,14 @@ void parse_text(const std::string& text, const std::string& origin, google::prot
   FirstError errors;
   google::protobuf::TextFormat::Parser parser;
   parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(text, message)) fail("{}:{}", origin, errors.message());
+  if (parser.ParseFromString(text, message)) return;
+  // A plugin's parameter block, read without the plugin: say where the type comes from.
+  if (errors.message().find("Extension \"") != std::string::npos && errors.message().find("is not defined") != std::string::npos) {
+    const std::vector<std::string> plugins = loaded_plugins();
+    fail("{}:{} ({}: --plugin LIB or ONEBYONE_PLUGINS=LIB loads the library that defines it)", origin, errors.message(),
+         plugins.empty() ? "no plugin is loaded" : fmt::format("plugins loaded: {}", fmt::join(plugins, ", ")));
+  }
+  fail("{}:{}", origin, errors.message());
 }
 
 onebyone::NetParameter read_net(const std::string& path) { return read<onebyone::NetParameter>(path, "model file"); }

@@ -21,15 +21,20 @@ using LayerFactory = std::function<std::unique_ptr<Layer>(const LayerParameter&)
 // Called from static initialisers, so it never throws: a type registered twice keeps its first
 // factory, and load_plugin() reports the clash.
 bool register_layer(const std::string& type, LayerFactory factory);
-// Throws, listing the known types and the plugins loaded, when the type is unknown.
+// Throws, listing the known types and the plugins loaded, when the type is unknown, and naming
+// the block when the layer carries a plugin's parameters that are not its own type's.
 std::unique_ptr<Layer> create_layer(const LayerParameter& config);
 std::vector<std::string> registered_layer_types();  // sorted
 
 // Loads a shared library whose layers register themselves; returns the types it registered.
-// Throws naming the library if it cannot be loaded, registers a type already registered, or
-// registers none.
+// `path` is a path like any file argument (relative to the working folder). The same file again
+// (by any path) is loaded once. Throws naming the library, and the other party, if it cannot be
+// loaded, registers a type already registered, declares a LayerParameter extension number or a
+// schema file that another library declares, or registers no type: the library is first loaded
+// in a child process, so that none of these leaves it half loaded here, nor aborts (as Protobuf
+// does on a second declaration).
 std::vector<std::string> load_plugin(const std::string& path);
-const std::vector<std::string>& loaded_plugins();
+std::vector<std::string> loaded_plugins();  // the paths, as given
 
 }  // namespace obo
 

@@ -57,6 +57,7 @@ const std::map<std::string, Case>& cases() {
       {"Sigmoid", {"type: 'Sigmoid'", {{2, 3, 4, 5}}}},
       {"Tanh", {"type: 'Tanh'", {{2, 3, 4, 5}}}},
       {"Softplus", {"type: 'Softplus'", {{2, 3, 4, 5}}}},
+      {"SiLU", {"type: 'SiLU'", {{2, 3, 4, 5}}}},
       {"PReLU", {"type: 'PReLU'", {{2, 3, 4, 5}}}},
       {"BatchNorm", {"type: 'BatchNorm'", {{4, 3, 3, 3}}}},
       {"LRN", {"type: 'LRN' lrn { local_size: 3 alpha: 0.5 beta: 0.75 k: 2 }", {{2, 5, 3, 3}}}},

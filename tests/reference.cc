@@ -179,9 +179,13 @@ Array concat_ref(const std::vector<const Array*>& xs) {
   return y;
 }
 
+std::map<std::string, LayerReference>& registered_references() {
+  static std::map<std::string, LayerReference> references;
+  return references;
+}
+
 // One layer of a net on the references; `param(suffix)` is the layer's parameter or null.
-template <typename Param>
-Array layer_ref(const LayerParameter& l, const std::vector<const Array*>& in, Param param) {
+Array layer_ref(const LayerParameter& l, const std::vector<const Array*>& in, const ParamOf& param) {
   const std::string& type = l.type();
   const Array& x = *in.at(0);
   if (type == "Conv" || type == "Conv1x1" || type == "Conv3x3") {
@@ -206,6 +210,7 @@ Array layer_ref(const LayerParameter& l, const std::vector<const Array*>& in, Pa
   }
   if (type == "Sigmoid") return map([](double v) { return 1 / (1 + std::exp(-v)); });
   if (type == "Tanh") return map([](double v) { return std::tanh(v); });
+  if (type == "SiLU") return map([](double v) { return v / (1 + std::exp(-v)); });
   if (type == "PReLU") return prelu_ref(x, *param("slope"));
   if (type == "BatchNorm")  // evaluation: the running statistics
     return batch_norm_ref(x, *param("scale"), *param("shift"), param("running_mean"), param("running_var"),
@@ -233,10 +238,16 @@ Array layer_ref(const LayerParameter& l, const std::vector<const Array*>& in, Pa
   if (type == "Dropout") return x;  // evaluation mode
   if (type == "Flatten") return {{x.shape[0], count(x.shape) / x.shape[0]}, x.data};
   if (type == "Concat") return concat_ref(in);
-  fail("ReferenceNet: no reference for layer '{}' of type '{}'", l.name(), type);
+  if (const auto it = registered_references().find(type); it != registered_references().end()) return it->second(l, in, param);
+  fail("ReferenceNet: no reference for layer '{}' of type '{}' (a plugin's type: give it one with register_reference())",
+       l.name(), type);
 }
 
 }  // namespace
+
+void register_reference(const std::string& type, LayerReference reference) {
+  registered_references()[type] = std::move(reference);
+}
 
 ReferenceNet::ReferenceNet(onebyone::NetParameter net) : net_(std::move(net)) {}
 
@@ -257,7 +268,7 @@ std::map<std::string, Array> ReferenceNet::forward(std::map<std::string, Array> 
       for (const std::string& name : l.input())
         if (blobs.count(name)) in.push_back(&blobs.at(name));
       if (in.size() != static_cast<size_t>(l.input_size())) continue;
-      auto param = [&](const std::string& suffix) -> const Array* {
+      const ParamOf param = [&](const std::string& suffix) -> const Array* {
         const auto it = params.find(l.name() + "." + suffix);
         return it == params.end() ? nullptr : &it->second;
       };

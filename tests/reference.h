@@ -3,6 +3,7 @@
 // a whole net on them so that whole-model gradients can be differenced without float rounding.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -46,14 +47,25 @@ Array lrn_ref(const Array& x, int size, double alpha, double beta, double k);
 // mean over examples of -log softmax(scores)[label]; scores (N,K)
 double softmax_cross_entropy_ref(const Tensor& scores, const Tensor& labels);
 
+// A reference for a layer type the ones here do not know (a plugin's), for ReferenceNet: the
+// output from the layer's description, its inputs and its parameters by suffix ("weight"; null
+// where the layer has none of that name). Registered once, before the first ReferenceNet runs:
+//
+//   register_reference("Swish", [](const LayerParameter& l, const std::vector<const Array*>& in, const ParamOf&) {...});
+using ParamOf = std::function<const Array*(const std::string& suffix)>;
+using LayerReference =
+    std::function<Array(const onebyone::LayerParameter&, const std::vector<const Array*>&, const ParamOf&)>;
+void register_reference(const std::string& type, LayerReference reference);
+
 // Largest |a - b| / max(1, |b|) between a layer's output and a reference.
 double max_relative_error(const Tensor& actual, const Array& expected);
 
 // A net run on the references above, in evaluation mode (dropout is the identity, BatchNorm uses
 // its running statistics). It reads the NetParameter itself, so it shares nothing with the Graph
 // but the file: the layers the shipped models use (Input, Conv, Conv1x1, Conv3x3, ReLU,
-// LeakyReLU, ELU, Sigmoid, Tanh, PReLU, BatchNorm, MaxPool, AvgPool, GlobalAvgPool, Dropout, FC,
-// Flatten, Concat, Add, Softmax, LRN); any other type is an error naming it.
+// LeakyReLU, ELU, Sigmoid, Tanh, SiLU, PReLU, BatchNorm, MaxPool, AvgPool, GlobalAvgPool, Dropout, FC,
+// Flatten, Concat, Add, Softmax, LRN, and those given register_reference()); any other type is
+// an error naming it.
 class ReferenceNet {
  public:
   explicit ReferenceNet(onebyone::NetParameter net);

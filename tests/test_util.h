@@ -128,6 +128,7 @@ inline void distinct_inputs(Graph& g, uint64_t seed) {
 // Overwrites every parameter with uniform values in [-scale, scale), so biases are non-zero too.
 inline void randomize_params(Graph& g, uint64_t seed, float scale = 1.f) {
   Tensor& w = g.param_values();
+  if (w.empty()) return;  // a net without parameters
   for (int64_t i = 0; i < w.count(); ++i) w.data()[i] = scale * (2.f * uniform(seed, 9, i) - 1.f);
 }
 

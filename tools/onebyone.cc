@@ -14,19 +14,14 @@
 
 namespace {
 
-// --plugin LIB (any number, before or after the command) and ONEBYONE_PLUGINS=LIB:LIB, each
-// loaded once, before the command reads a model: their layers register, their parameter
-// messages join the schema.
+// --plugin LIB (any number, before or after the command) and ONEBYONE_PLUGINS=LIB:LIB, loaded
+// before the command reads a model: their layers register, their parameter messages join the
+// schema. A library named twice (by any paths) is loaded once.
 void load_plugins(std::vector<std::string> paths) {
   if (const char* env = std::getenv("ONEBYONE_PLUGINS"))
     for (const auto& path : CLI::detail::split(env, ':'))
       if (!path.empty()) paths.push_back(path);
-  std::vector<std::string> loaded;
-  for (const std::string& path : paths)
-    if (std::find(loaded.begin(), loaded.end(), path) == loaded.end()) {
-      obo::load_plugin(path);
-      loaded.push_back(path);
-    }
+  for (const std::string& path : paths) obo::load_plugin(path);
 }
 
 }  // namespace
@@ -47,6 +42,9 @@ int main(int argc, char** argv) {
   obo::cli::add_cost(app);
   obo::cli::add_visualize(app);
   obo::cli::add_graph(app);
+  for (CLI::App* cmd : app.get_subcommands({}))
+    cmd->footer("Every command takes --plugin LIB (any number of times; or ONEBYONE_PLUGINS=LIB:LIB): layers from a "
+                "shared library, loaded before the model is read.");
   if (argc > 1 && argv[1][0] != '-') {
     std::vector<std::string> names;
     for (const CLI::App* cmd : app.get_subcommands({})) names.push_back(cmd->get_name());
