@@ -16,6 +16,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 namespace obo {
 namespace {
@@ -72,7 +73,9 @@ struct Probe {
   std::string said;  // the child's stderr, or what it reported of the registry
 };
 
-constexpr int kClash = 2, kNoLayer = 3, kThrew = 4;
+// The child's exit statuses; any other (a sanitizer's report, an exit() in a static initialiser)
+// means the library cannot be loaded safely.
+constexpr int kLoaded = 0, kClash = 2, kNoLayer = 3, kThrew = 4, kNotOpened = 5;
 
 Probe probe(const std::string& path, const std::string& file) {
   int fds[2];
@@ -89,7 +92,7 @@ Probe probe(const std::string& path, const std::string& file) {
     // Protobuf throws its FATAL (an exception) out of the library's static initialisers.
     static void* (*volatile const open_library)(const char*, int) = dlopen;
     try {
-      if (!open_library(file.c_str(), RTLD_NOW | RTLD_GLOBAL)) _exit(1);  // dlopen's own error: the real load reports it
+      if (!open_library(file.c_str(), RTLD_NOW | RTLD_GLOBAL)) _exit(kNotOpened);  // the real load reports dlerror()
     } catch (const std::exception& e) {  // Protobuf's FATAL, thrown where it does not abort
       const std::string what = e.what();
       if (write(STDERR_FILENO, what.data(), what.size()) < 0) _exit(1);
@@ -102,7 +105,7 @@ Probe probe(const std::string& path, const std::string& file) {
       if (write(STDERR_FILENO, clash.data(), clash.size()) < 0) _exit(1);
       _exit(kClash);
     }
-    _exit(r.factories.size() == types ? kNoLayer : 0);
+    _exit(r.factories.size() == types ? kNoLayer : kLoaded);
   }
   close(fds[1]);
   Probe p;
@@ -111,18 +114,21 @@ Probe probe(const std::string& path, const std::string& file) {
   close(fds[0]);
   int status = 0;
   waitpid(child, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) == kThrew) {
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (code == kLoaded || code == kNotOpened) return p;
+  if (code != kClash && code != kNoLayer) {
     p.survived = false;
     if (p.said.empty())
-      p.said = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status)) : "an exception of no known type";
+      p.said = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
+                                   : fmt::format("the trial process exited with status {}", code);
     return p;
   }
-  if (WEXITSTATUS(status) == kClash) {
+  if (code == kClash) {
     const size_t tab = p.said.find('\t');
     fail("plugin '{}' registers layer type '{}', which {} already registered", path, p.said.substr(0, tab),
          p.said.substr(tab + 1));
   }
-  if (WEXITSTATUS(status) == kNoLayer) fail("plugin '{}' registers no layer type (no REGISTER_LAYER in it?)", path);
+  if (code == kNoLayer) fail("plugin '{}' registers no layer type (no REGISTER_LAYER in it?)", path);
   return p;
 }
 
@@ -150,9 +156,15 @@ Probe probe(const std::string& path, const std::string& file) {
     fail("plugin '{}' holds the schema file '{}', which {} already loaded: give each plugin's .proto a name of its own",
          path, std::string(m[1]), other ? fmt::format("plugin '{}'", other->path) : "OneByOne or another library");
   }
-  std::string last = said.substr(0, said.find_last_not_of('\n') + 1);
-  last = last.substr(last.find_last_of('\n') + 1);
-  fail("plugin '{}' crashed while loading: {}", path, last);
+  // Otherwise the line that says most: the first error reported, else the last line.
+  std::string line, first_error, last;
+  for (std::stringstream lines(said); std::getline(lines, line);) {
+    if (line.empty()) continue;
+    const bool error = line.find("ERROR") != std::string::npos || line.find("FATAL") != std::string::npos;
+    if (error && first_error.empty()) first_error = line;
+    last = line;
+  }
+  fail("plugin '{}' cannot be loaded safely: in a trial load, {}", path, first_error.empty() ? last : first_error);
 }
 
 }  // namespace

@@ -103,8 +103,13 @@ TEST_CASE("two plugins that claim one type, extension number or schema file are 
                         "' already declares as [scaled.scaled]: each plugin's parameters need a number of their own (1000 and up)");
   // A copy of a plugin with a schema declares its schema file a second time.
   const std::string scaled = copy_of(TEST_PLUGIN_SCALED, "libscaled-copy.so");
+#ifdef __SANITIZE_ADDRESS__
+  // AddressSanitizer ends the trial load first, on the copy's second definition of each global.
+  CHECK_THROWS_WITH(load_plugin(scaled), Catch::StartsWith("plugin '" + scaled + "' cannot be loaded safely"));
+#else
   CHECK_THROWS_WITH(load_plugin(scaled), Catch::StartsWith("plugin '" + scaled + "'") &&
                                              Catch::Contains(std::string("plugin '") + TEST_PLUGIN_SCALED + "'"));
+#endif
   // None of them was loaded here: what loaded before works as it did.
   const std::vector<std::string> loaded = loaded_plugins();
   for (const std::string& refused : {identity, scaled, std::string(TEST_PLUGIN_NUMBER_CLASH)})
