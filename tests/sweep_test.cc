@@ -114,7 +114,7 @@ TEST_CASE("a sweep writes its table, CSV, JSON and picture, with one subset of i
   const ToolRun r = run_tool(small_sweep(out));
   INFO(r.output);
   REQUIRE(r.status == 0);
-  CHECK_THAT(r.output, Catch::Contains("shifts of up to 1 pixels, 2 seed(s): 8 cells of about 30 steps of 32 images"));
+  CHECK_THAT(r.output, Catch::Contains("shifts of up to 1 pixels (0: none), 2 seed(s): 8 cells of about 30 steps of 32 images"));
   CHECK_THAT(r.output, Catch::Contains("[8/8] inception on 320 images, seed 2: test "));
 
   // Sizes ascending, a row per model and size.

@@ -423,7 +423,7 @@ std::vector<Row> run_cells(const CompareArgs& a, const Sweep& sweep, const Datas
           const auto solver = cell_solver(sweep, cells.back());
           total_steps += size / solver.batch_size() * solver.epochs();
         }
-  std::cout << fmt::format("sweep of {}: {} training-set size(s) ({}), shifts of up to {} pixels, {} seed(s): {} cells "
+  std::cout << fmt::format("sweep of {}: {} training-set size(s) ({}), shifts of up to {} pixels (0: none), {} seed(s): {} cells "
                            "of about {} steps of {} images; {} test images of {}; in {}/\n",
                            fmt::join(sweep.models, ", "), sweep.sizes.size(), fmt::join(sweep.sizes, ", "),
                            fmt::join(sweep.shifts, " and "), sweep.seeds, cells.size(), sweep.steps,
