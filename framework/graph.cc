@@ -7,6 +7,7 @@
 
 #include "framework/dnnl_seam.h"
 #include "framework/filler.h"
+#include "framework/memory_plan.h"
 #include "framework/random.h"
 #include "framework/registry.h"
 
@@ -24,7 +25,7 @@ struct Graph::Blob {
   bool receives_grad = false;  // backward computes its gradient
   bool loss = false;           // its gradient is seeded with 1
   bool owned = true;           // its value has memory of its own (else: planned, see plan_memory)
-  // Of a planned value, the steps that read it (see plan_memory): the last forward step, the
+  // Of a planned value, the steps that read it (see framework/memory_plan.h): the last forward step, the
   // first backward step, the last step of all. A recomputed value is not alive in between.
   size_t last_forward = 0, first_backward = SIZE_MAX, last_use = 0;
   bool recomputed = false;
@@ -311,7 +312,7 @@ void Graph::allocate() {
 // to its last use: the forward of its last reader, or the latest backward pass that reads it (as
 // each layer says). A cheap layer whose inputs are owned has its outputs recomputed before the
 // first backward pass that reads them; they are not alive between the passes. Steps as in
-// plan_memory.
+// framework/memory_plan.h.
 void Graph::choose_value_lifetimes() {
   const size_t n = nodes_.size();
   for (auto& [name, b] : blobs_) {
@@ -324,8 +325,8 @@ void Graph::choose_value_lifetimes() {
   for (Node& node : nodes_) node.recompute.clear();
   if (!options_.training) return;
   const auto read_in_backward = [&](Blob* b, size_t i) {
-    b->first_backward = std::min(b->first_backward, 2 * n - 1 - i);
-    b->last_use = std::max(b->last_use, 2 * n - 1 - i);
+    b->first_backward = std::min(b->first_backward, backward_step(n, i));
+    b->last_use = std::max(b->last_use, backward_step(n, i));
   };
   for (size_t i = 0; i < n; ++i) {
     Node& node = nodes_[i];
@@ -355,80 +356,58 @@ void Graph::choose_value_lifetimes() {
       first = std::min(first, b->first_backward);
     }
     for (Blob* b : node.outputs) b->first_backward = first;  // all are written when it runs again
-    nodes_[2 * n - 1 - first].recompute.push_back(i);
+    nodes_[backward_step(n, first)].recompute.push_back(i);  // the step is its own inverse
   }
 }
 
 void Graph::plan_memory() {
-  // One timeline for both passes: layer i runs forward at step i and backward at step 2n-1-i. A
-  // value the caller does not read lives from its producer's forward to its last use; a
+  // A value the caller does not read lives from its producer's forward to its last use; a
   // gradient from the backward of the consumer that writes it to its producer's backward (which
-  // reads it). All live in one arena, where tensors alive at the same step never overlap:
-  // largest first, each takes the lowest offset where it fits beside the tensors already placed
-  // that are alive with it (greedy by size, as TensorFlow Lite plans its arena). NIN at batch
-  // 128 then needs 80 MB, what is alive at its busiest step; a buffer per group of tensors that
-  // take turns needed 111. So the gradients of the backward pass live where values lived that
-  // only the forward pass needed, or that earlier backward passes have finished with. The
+  // reads it). All live in one arena, placed by plan_memory() (framework/memory_plan.h): NIN at
+  // batch 128 then needs 80 MB, what is alive at its busiest step; a buffer per group of tensors
+  // that take turns needed 111. So the gradients of the backward pass live where values lived
+  // that only the forward pass needed, or that earlier backward passes have finished with. The
   // gradients the caller seeds (blobs no layer reads) get memory of their own.
   struct Use {
     Tensor* value;  // a value to place(), or else
     Tensor* grad;   // a gradient to make a view of `blob`'s value's shape and layout
     const Blob* blob;
-    std::vector<std::pair<size_t, size_t>> spans;  // the steps it is alive, first to last
-    size_t size;
-    size_t offset = 0;  // in the arena, in floats
-    bool overlaps(const Use& o) const {
-      for (const auto& [first, last] : spans)
-        for (const auto& [other_first, other_last] : o.spans)
-          if (first <= other_last && other_first <= last) return true;
-      return false;
-    }
   };
   const size_t n = nodes_.size();
   std::map<const Blob*, size_t> produced;
   for (size_t i = 0; i < n; ++i)
     for (const Blob* b : nodes_[i].outputs) produced[b] = i;
   std::vector<Use> uses;
+  std::vector<Lifetime> lifetimes;
   for (auto& [name, b] : blobs_) {
     if (b->owned) continue;
     const size_t first = produced.at(b.get());
-    uses.push_back({&b->value, nullptr, b.get(), {{first, b->last_use}}, b->value.size()});
-    if (b->recomputed) uses.back().spans = {{first, b->last_forward}, {b->first_backward, b->last_use}};
+    uses.push_back({&b->value, nullptr, b.get()});
+    lifetimes.push_back({b->value.size(), {{first, b->last_use}}});
+    if (b->recomputed) lifetimes.back().spans = {{first, b->last_forward}, {b->first_backward, b->last_use}};
   }
   for (size_t i = 0; i < n; ++i)
     for (size_t k = 0; k < nodes_[i].in.size(); ++k)
       if (Tensor* g = nodes_[i].in[k].grad) {
         const Blob* b = nodes_[i].inputs[k];
-        uses.push_back({nullptr, g, b, {{2 * n - 1 - i, 2 * n - 1 - produced.at(b)}}, b->value.size()});
+        uses.push_back({nullptr, g, b});
+        lifetimes.push_back({b->value.size(), {{backward_step(n, i), backward_step(n, produced.at(b))}}});
       }
   for (auto& [name, b] : blobs_)
     if (b->receives_grad && !b->consumed) {
       b->grad.reshape(b->value.shape(), b->value.layout());
       b->grad.zero();
     }
-  std::stable_sort(uses.begin(), uses.end(), [](const Use& a, const Use& b) { return a.size > b.size; });
-  constexpr size_t kAlign = 16;  // floats: every tensor starts on a 64-byte line
-  size_t arena = 0;
+  const MemoryPlan plan = obo::plan_memory(lifetimes);
+  arena_floats_ = plan.arena;
+  largest_live_floats_ = largest_live_set(lifetimes);
+  if (arena_.size() < plan.arena) arena_.reshape({static_cast<int64_t>(plan.arena)});
   for (size_t u = 0; u < uses.size(); ++u) {
-    std::vector<const Use*> beside;  // placed, and alive with this one: by offset
-    for (size_t o = 0; o < u; ++o)
-      if (uses[o].overlaps(uses[u])) beside.push_back(&uses[o]);
-    std::sort(beside.begin(), beside.end(), [](const Use* a, const Use* b) { return a->offset < b->offset; });
-    size_t offset = 0;
-    for (const Use* o : beside) {
-      if (offset + uses[u].size <= o->offset) break;  // fits in the gap before it
-      offset = std::max(offset, (o->offset + o->size + kAlign - 1) / kAlign * kAlign);
-    }
-    uses[u].offset = offset;
-    arena = std::max(arena, offset + uses[u].size);
-  }
-  if (arena_.size() < arena) arena_.reshape({static_cast<int64_t>(arena)});
-  for (const Use& use : uses) {
-    float* memory = arena_.data() + use.offset;
-    if (use.value)
-      use.value->place(memory);
+    float* memory = arena_.data() + plan.offsets[u];
+    if (uses[u].value)
+      uses[u].value->place(memory);
     else
-      *use.grad = Tensor::view(use.blob->value.shape(), memory, use.blob->value.layout());
+      *uses[u].grad = Tensor::view(uses[u].blob->value.shape(), memory, uses[u].blob->value.layout());
   }
 }
 

@@ -110,6 +110,10 @@ class Graph {
   Tensor& param_values() { return param_values_; }  // all parameters, flat
   Tensor& param_grads() { return param_grads_; }    // all gradients, same order
   MemoryEstimate memory_estimate() const;
+  // Of a training graph, in floats: the arena its planned values and gradients share, and the
+  // most of them alive at one step, which no plan can go below (see framework/memory_plan.h).
+  size_t arena_floats() const { return arena_floats_; }
+  size_t largest_live_floats() const { return largest_live_floats_; }
   // Multiply-adds of one forward pass at the current shapes: of layer i, and of the whole net.
   int64_t multiply_adds(size_t i) const;
   int64_t multiply_adds() const;
@@ -153,6 +157,7 @@ class Graph {
   Tensor param_values_, param_grads_;
   Context context_;  // of the last forward pass, for recomputing layers in backward
   Tensor arena_;  // values and gradients that are not alive at the same time share it
+  size_t arena_floats_ = 0, largest_live_floats_ = 0;
 };
 
 }  // namespace obo
