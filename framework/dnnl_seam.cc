@@ -104,8 +104,7 @@ memory::desc desc_of(const Tensor& t) {
 
 memory unbound(const memory::desc& md) { return memory(md, engine(), DNNL_MEMORY_NONE); }
 
-void SameLayoutOps::init(const dnnl::primitive_desc_base& forward, const dnnl::primitive_desc_base& backward,
-                         int backward_reads) {
+void SameLayoutOps::init(const dnnl::primitive_desc_base& forward, const dnnl::primitive_desc_base& backward) {
   const memory::desc md = forward.src_desc();
   x_ = unbound(md);
   y_ = unbound(md);
@@ -114,7 +113,7 @@ void SameLayoutOps::init(const dnnl::primitive_desc_base& forward, const dnnl::p
   forward_ = create(forward);
   backward_ = create(backward);
   forward_args_ = {{DNNL_ARG_SRC, x_}, {DNNL_ARG_DST, y_}};
-  backward_args_ = {{backward_reads, backward_reads == DNNL_ARG_DST ? y_ : x_}, {DNNL_ARG_DIFF_DST, dy_}, {DNNL_ARG_DIFF_SRC, dx_}};
+  backward_args_ = {{reads_, reads_output() ? y_ : x_}, {DNNL_ARG_DIFF_DST, dy_}, {DNNL_ARG_DIFF_SRC, dx_}};
   if (!forward.workspace_desc().is_zero()) {
     workspace_ = memory(forward.workspace_desc(), engine());
     forward_args_.set(DNNL_ARG_WORKSPACE, workspace_);

@@ -79,14 +79,19 @@ void execute(const dnnl::primitive& p, const Args& args);
 // layout (element-wise functions, softmax, LRN), with their arguments, built once at reshape.
 // Forward reads x and writes y; backward reads dy and, as `backward_reads` says, x
 // (DNNL_ARG_SRC) or y (DNNL_ARG_DST), and writes dx. A workspace, when the forward descriptor
-// has one, goes to both.
+// has one, goes to both. What backward reads is said once, at construction: the layer's
+// backward_reads_input and backward_reads_output answer with reads_input() and reads_output().
 class SameLayoutOps {
  public:
-  void init(const dnnl::primitive_desc_base& forward, const dnnl::primitive_desc_base& backward, int backward_reads);
+  explicit SameLayoutOps(int backward_reads) : reads_(backward_reads) {}
+  void init(const dnnl::primitive_desc_base& forward, const dnnl::primitive_desc_base& backward);
+  bool reads_input() const { return reads_ == DNNL_ARG_SRC; }
+  bool reads_output() const { return reads_ == DNNL_ARG_DST; }
   void forward(const Ports& in, const Ports& out);
   void backward(const Ports& in, const Ports& out);
 
  private:
+  int reads_;
   memory x_, y_, dy_, dx_, workspace_;
   dnnl::primitive forward_, backward_;
   Args forward_args_, backward_args_;

@@ -32,17 +32,17 @@ class EltwiseLayer : public Layer {
     const auto md = dnn::desc_of(*in[0].value);
     out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
     const auto fwd = dnn::eltwise_forward(f_, md, false);
-    ops_.init(fwd, dnn::eltwise_backward(f_, md, md, false, fwd), DNNL_ARG_SRC);
+    ops_.init(fwd, dnn::eltwise_backward(f_, md, md, false, fwd));
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override { ops_.forward(in, out); }
-  // Its backward differentiates from the input (DNNL_ARG_SRC above).
-  bool backward_reads_output(size_t) const override { return false; }
+  bool backward_reads_input(size_t) const override { return ops_.reads_input(); }
+  bool backward_reads_output(size_t) const override { return ops_.reads_output(); }
   void backward(const Ports& in, const Ports& out) override { ops_.backward(in, out); }
 
  private:
   PostOp f_;
-  dnn::SameLayoutOps ops_;
+  dnn::SameLayoutOps ops_{DNNL_ARG_SRC};  // it differentiates from the input
 };
 
 }  // namespace obo

@@ -63,6 +63,7 @@ class FcLayer : public Layer {
   void backward(const Ports& in, const Ports& out) override {
     ops_.backward(*in[0].value, *out[0].grad, in[0].grad, params());
   }
+  bool backward_reads_output(size_t) const override { return false; }  // x and dy, as above
 
   std::optional<LayerParameter> with_bias() const override {
     LayerParameter p = config();

@@ -33,14 +33,16 @@ class LRN : public Layer {
     const auto md = dnn::desc_of(*in[0].value);
     out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
     const auto fwd = dnn::lrn_forward(md, window);
-    ops_.init(fwd, dnn::lrn_backward(md, md, window, fwd), DNNL_ARG_SRC);
+    ops_.init(fwd, dnn::lrn_backward(md, md, window, fwd));
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override { ops_.forward(in, out); }
   void backward(const Ports& in, const Ports& out) override { ops_.backward(in, out); }
+  bool backward_reads_input(size_t) const override { return ops_.reads_input(); }
+  bool backward_reads_output(size_t) const override { return ops_.reads_output(); }
 
  private:
-  dnn::SameLayoutOps ops_;  // with oneDNN's workspace of the forward pass
+  dnn::SameLayoutOps ops_{DNNL_ARG_SRC};  // with oneDNN's workspace of the forward pass
 };
 
 }  // namespace

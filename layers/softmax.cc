@@ -20,15 +20,16 @@ class Softmax : public Layer {
     const auto md = dnn::desc_of(*in[0].value);
     out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
     const auto fwd = dnn::softmax_forward(md, 1);
-    // From the output alone: dx = y * (dy - sum(dy * y)).
-    ops_.init(fwd, dnn::softmax_backward(md, md, 1, fwd), DNNL_ARG_DST);
+    ops_.init(fwd, dnn::softmax_backward(md, md, 1, fwd));
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override { ops_.forward(in, out); }
   void backward(const Ports& in, const Ports& out) override { ops_.backward(in, out); }
+  bool backward_reads_input(size_t) const override { return ops_.reads_input(); }
+  bool backward_reads_output(size_t) const override { return ops_.reads_output(); }
 
  private:
-  dnn::SameLayoutOps ops_;
+  dnn::SameLayoutOps ops_{DNNL_ARG_DST};  // from the output alone: dx = y * (dy - sum(dy * y))
 };
 
 }  // namespace

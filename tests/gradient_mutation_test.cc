@@ -183,3 +183,68 @@ TEST_CASE("a tensor with nothing checked fails the check", "[gradcheck]") {
   CHECK_FALSE(report.ok());
   CHECK_FALSE(GradientReport{}.ok());  // no tensor at all
 }
+
+namespace {
+
+// The gradients a backward pass of the case's graph writes (inputs' and parameters'), after one
+// forward pass; `poison(g, layer)` runs between the two passes.
+std::vector<float> gradients_after(const Case& c, const std::function<void(Graph&, size_t)>& poison) {
+  Graph g = build(c);
+  size_t layer = 0;
+  while (g.layer(layer).name() != "layer") ++layer;
+  const Context ctx = Context::training(5, 0);
+  g.forward(ctx);
+  if (!g.seeds_gradient("y")) {
+    Tensor& dy = g.grad("y");
+    for (int64_t i = 0; i < dy.size(); ++i) dy.data()[i] = 0.5f + 0.25f * std::sin(static_cast<float>(i));
+  }
+  poison(g, layer);
+  try {
+    g.backward();
+  } catch (const Error&) {  // it read the poison, and said so (a label that is not a class)
+    return {NAN};
+  }
+  std::vector<float> grads(g.param_grads().data(), g.param_grads().data() + g.param_grads().size());
+  for (const std::string& x : g.input_blobs())
+    if (!g.grad(x).empty()) grads.insert(grads.end(), g.grad(x).data(), g.grad(x).data() + g.grad(x).size());
+  return grads;
+}
+
+void fill_nan(Tensor& t) { std::fill(t.data(), t.data() + t.size(), NAN); }
+
+bool same(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());  // NaN never equals
+}
+
+}  // namespace
+
+TEST_CASE("every shipped layer's backward reads the values it says it reads, and no other", "[gradcheck][memory]") {
+  // What a layer says of its backward pass (backward_reads_input, backward_reads_output) decides
+  // how long the memory plan keeps each value. A value said unread is overwritten with NaN
+  // between the passes: the gradients must come out the same. A value said read is overwritten
+  // likewise: they must not, or the plan keeps it alive for nothing.
+  const std::set<std::string> types = shipped_layer_types();
+  const std::string type = GENERATE_COPY(from_range(types.begin(), types.end()));
+  if (kNoGradient.count(type)) return;
+  INFO(type);
+  const auto found = cases().find(type);
+  if (found == cases().end()) FAIL("no gradient case for layer type '" << type << "': add one to " << __FILE__);
+  const Case& c = found->second;
+  const std::vector<float> clean = gradients_after(c, [](Graph&, size_t) {});
+  REQUIRE(same(clean, clean));  // finite, and the same on a second run
+  REQUIRE(same(clean, gradients_after(c, [](Graph&, size_t) {})));
+  Graph shapes = build(c);
+  size_t layer = 0;
+  while (shapes.layer(layer).name() != "layer") ++layer;
+  const Layer& l = shapes.layer(layer);
+  for (size_t k = 0; k < shapes.inputs_of(layer).size(); ++k) {
+    INFO("input " << k << ": backward_reads_input says " << l.backward_reads_input(k));
+    const auto poisoned = gradients_after(c, [k](Graph& g, size_t i) { fill_nan(*g.inputs_of(i)[k].value); });
+    CHECK(same(clean, poisoned) == !l.backward_reads_input(k));
+  }
+  for (size_t k = 0; k < shapes.outputs_of(layer).size(); ++k) {
+    INFO("output " << k << ": backward_reads_output says " << l.backward_reads_output(k));
+    const auto poisoned = gradients_after(c, [k](Graph& g, size_t i) { fill_nan(*g.outputs_of(i)[k].value); });
+    CHECK(same(clean, poisoned) == !l.backward_reads_output(k));
+  }
+}
