@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 
 #include <libxml/parser.h>
-#include <png.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -30,14 +29,6 @@ Cost cost_of(const std::string& model) {
   c.params = g.param_values().count();
   c.macs = g.multiply_adds();
   return c;
-}
-
-std::pair<uint32_t, uint32_t> png_size(const std::string& path) {
-  png_image image{};
-  image.version = PNG_IMAGE_VERSION;
-  REQUIRE(png_image_begin_read_from_file(&image, path.c_str()));
-  png_image_free(&image);
-  return {image.width, image.height};
 }
 
 bool has_png_signature(const std::string& path) {

@@ -6,7 +6,6 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <png.h>
 #include <signal.h>
 
 #include <nlohmann/json.hpp>
@@ -41,14 +40,6 @@ std::string small_sweep(const std::string& out, int steps = 30) {
   return fmt::format("compare lenet inception --solver {0}.solver.prototxt --train-sizes 320,160 --seeds 2 --steps {1} "
                      "--test-size 300 --out {0} --data {2}",
                      out, steps, mnist_dir());
-}
-
-std::pair<uint32_t, uint32_t> png_size(const std::string& path) {
-  png_image image{};
-  image.version = PNG_IMAGE_VERSION;
-  REQUIRE(png_image_begin_read_from_file(&image, path.c_str()));
-  png_image_free(&image);
-  return {image.width, image.height};
 }
 
 struct Segment {

@@ -1,6 +1,7 @@
 // The onebyone tool run as a user runs it, for the tests of the command line.
 #pragma once
 
+#include <png.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,6 +9,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <utility>
+
+#include <catch2/catch.hpp>
 
 #include <fmt/format.h>
 
@@ -81,6 +85,15 @@ inline pid_t start_tool(const std::string& args, const std::string& log) {
     _exit(127);
   }
   return child;
+}
+
+// The width and height of a PNG file the tool wrote.
+inline std::pair<uint32_t, uint32_t> png_size(const std::string& path) {
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  REQUIRE(png_image_begin_read_from_file(&image, path.c_str()));
+  png_image_free(&image);
+  return {image.width, image.height};
 }
 
 // A new, empty folder under the system's temporary folder.
