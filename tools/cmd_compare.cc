@@ -279,11 +279,12 @@ bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") =
 
 // gnuplot `script` into <out>/<name>.png and .svg, each written under a temporary name and renamed.
 void draw(const std::string& out, const std::string& name, const std::string& size, const std::string& script) {
-  for (const char* format : {"png", "svg"}) {
+  // pngcairo rather than png: libgd's png terminal draws no dashed lines.
+  for (auto [format, terminal] : {std::pair{"png", "pngcairo"}, std::pair{"svg", "svg"}}) {
     write_file_with(fmt::format("{}/{}.{}", out, name, format), [&](const std::string& temporary) {
       FILE* gnuplot = popen("gnuplot", "w");
       if (!gnuplot) fail("cannot run gnuplot");
-      std::fputs(fmt::format("set terminal {} size {} font ',11'; set output '{}'\n{}unset output\n", format, size,
+      std::fputs(fmt::format("set terminal {} size {} font ',11'; set output '{}'\n{}unset output\n", terminal, size,
                              temporary, script)
                      .c_str(),
                  gnuplot);
@@ -313,7 +314,7 @@ bool plot_sweep(const Sweep& sweep, const std::vector<Row>& rows, const std::str
         }
       write_file(data, table);
       if (!any) continue;
-      const bool plain = shift == 0 && sweep.shifts.size() > 1;  // open points, dashed where the terminal can
+      const bool plain = shift == 0 && sweep.shifts.size() > 1;  // open points, dashed
       const std::string style = fmt::format("with yerrorlines lw 2 pt {} ps 1.3 lc {} dt {} title '{}'", plain ? 6 : 7,
                                             m + 1, plain ? 2 : 1, series(sweep, m, shift));
       tests += fmt::format("{}'{}' using 1:2:3 {}", tests.empty() ? "" : ", ", data, style);
