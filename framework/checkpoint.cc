@@ -148,62 +148,6 @@ Graph graph_from(const onebyone::Checkpoint& checkpoint, const GraphOptions& opt
   return graph;
 }
 
-onebyone::Checkpoint fold_for_inference(const onebyone::Checkpoint& checkpoint) {
-  // Inference graphs: only their layers' answers and their values are read, no gradient is needed.
-  Graph original = graph_from(checkpoint, GraphOptions::inference());
-  std::map<std::string, Tensor> values;  // parameters and buffers by name, as the folded net will read them
-  for (Param* p : original.params()) values[p->name] = p->value;
-  for (Buffer* b : original.buffers()) values[b->name] = b->value;
-  onebyone::NetParameter net = checkpoint.net();
-  auto layer_index = [&](const std::string& name) {
-    for (int i = 0; i < net.layer_size(); ++i)
-      if (net.layer(i).name() == name) return i;
-    return -1;
-  };
-  for (size_t k = 0; k < original.num_layers(); ++k) {
-    const Layer& layer = original.layer(k);
-    const std::optional<ChannelAffine> affine = layer.channel_affine();
-    if (!affine || layer.config().input_size() != 1) continue;
-    // Its producer, in the net as folded so far, and whether anything else reads that output.
-    const std::string& x = layer.config().input(0);
-    int readers = 0, producer = -1;
-    for (int i = 0; i < net.layer_size(); ++i) {
-      for (const std::string& in : net.layer(i).input()) readers += in == x;
-      for (const std::string& out : net.layer(i).output())
-        if (out == x) producer = i;
-    }
-    if (producer < 0 || readers != 1) continue;
-    size_t p = 0;
-    while (p < original.num_layers() && original.layer(p).name() != net.layer(producer).name()) ++p;
-    if (p == original.num_layers()) continue;
-    const std::optional<LayerParameter> with_bias = original.layer(p).with_bias();
-    if (!with_bias) continue;
-    // Row o of the weight times scale[o]; the bias (0 where there was none) to scale * b + shift.
-    const std::string& name = with_bias->name();
-    Tensor& w = values.at(name + ".weight");
-    const int64_t rows = w.dim(0), per_row = w.count() / rows;
-    if (rows != static_cast<int64_t>(affine->scale.size())) continue;
-    Tensor bias = values.count(name + ".bias") ? values.at(name + ".bias") : Tensor({rows});
-    for (int64_t o = 0; o < rows; ++o) {
-      for (int64_t i = 0; i < per_row; ++i) w.data()[o * per_row + i] *= affine->scale[o];
-      bias.data()[o] = affine->scale[o] * bias.data()[o] + affine->shift[o];
-    }
-    values[name + ".bias"] = bias;
-    *net.mutable_layer(producer) = *with_bias;
-    net.mutable_layer(producer)->set_output(0, layer.config().output(0));
-    net.mutable_layer()->DeleteSubrange(layer_index(layer.name()), 1);
-  }
-  if (net.layer_size() == checkpoint.net().layer_size()) return checkpoint;  // nothing to fold
-  Graph folded(net, GraphOptions::inference());
-  for (Param* p : folded.params()) p->value.assign_plain(values.at(p->name));
-  for (Buffer* b : folded.buffers()) b->value.assign_plain(values.at(b->name));
-  onebyone::Checkpoint result;
-  *result.mutable_net() = net;
-  *result.mutable_solver() = checkpoint.solver();
-  store_params(folded, &result);
-  return result;
-}
-
 std::string net_difference(const onebyone::NetParameter& a, const onebyone::NetParameter& b) {
   auto normalised = [](onebyone::NetParameter net) {
     net.clear_name();

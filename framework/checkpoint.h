@@ -30,16 +30,9 @@ void store_params(Graph& graph, onebyone::Checkpoint* checkpoint);
 // must be finite.
 void restore_params(const onebyone::Checkpoint& checkpoint, Graph& graph);
 
-// The checkpoint's net, with its weights and buffers (GraphOptions::inference() for a graph that
-// only evaluates).
+// The checkpoint's net, with its weights and buffers. To evaluate it, inference_graph()
+// (framework/passes.h) readies it first.
 Graph graph_from(const onebyone::Checkpoint& checkpoint, const GraphOptions& options = {});
-
-// The checkpoint made ready for inference: every layer that evaluation reduces to an affine map
-// per channel (BatchNorm) and that alone reads the output of a layer computing each output
-// channel as a dot product plus a bias (a convolution, FC) is folded into that layer's weights
-// and bias, and removed. The result's net computes what the original computes in evaluation,
-// with fewer layers and passes over memory. Layers are asked (Layer::channel_affine, with_bias).
-onebyone::Checkpoint fold_for_inference(const onebyone::Checkpoint& checkpoint);
 
 // How two nets differ, ignoring the batch size of their inputs ("" when they are the same net):
 // `test MODEL CKPT` must not evaluate weights in a net they were not trained in.

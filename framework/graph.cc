@@ -8,28 +8,10 @@
 #include "framework/dnnl_seam.h"
 #include "framework/filler.h"
 #include "framework/memory_plan.h"
+#include "framework/passes.h"
 #include "framework/random.h"
-#include "framework/registry.h"
 
 namespace obo {
-
-struct Graph::Blob {
-  std::string name;
-  std::string producer;
-  Shape shape;  // inferred before anything is allocated
-  Tensor value;
-  Tensor grad;  // d objective / d value; the first consumer that sends a gradient writes it
-  std::vector<std::unique_ptr<Tensor>> partial_grads;  // one per further consumer, summed into grad
-  bool consumed = false;       // some layer reads it
-  bool differentiable = false; // its value depends on parameters (or on inputs, for gradient checks)
-  bool receives_grad = false;  // backward computes its gradient
-  bool loss = false;           // its gradient is seeded with 1
-  bool owned = true;           // its value has memory of its own (else: planned, see plan_memory)
-  // Of a planned value, the steps that read it (see framework/memory_plan.h): the last forward step, the
-  // first backward step, the last step of all. A recomputed value is not alive in between.
-  size_t last_forward = 0, first_backward = SIZE_MAX, last_use = 0;
-  bool recomputed = false;
-};
 
 namespace {
 
@@ -68,105 +50,18 @@ Graph::Graph(Graph&&) noexcept = default;
 Graph& Graph::operator=(Graph&&) noexcept = default;
 
 void Graph::build(const onebyone::NetParameter& net) {
-  std::vector<Node> nodes = create_layers(net);
-  connect(nodes);
-  if (!options_.training) drop_identities(nodes);
-  if (options_.fuse_post_ops) fuse_post_ops(nodes);
-  order(std::move(nodes));
+  net_ = ir::connect(net, !options_.training);  // phase 1
+  run_passes(net_, options_);                   // phase 2 (framework/passes.h)
+  order();
   infer_shapes();
   route_gradients();
   allocate();
 }
 
-// Phase 1: a layer per description, from the registry; names and output blobs are unique.
-std::vector<Graph::Node> Graph::create_layers(const onebyone::NetParameter& net) {
-  if (net.layer_size() == 0) fail("the net '{}' has no layers", net.name());
-  std::vector<Node> nodes;
-  for (int i = 0; i < net.layer_size(); ++i) {
-    const LayerParameter& config = net.layer(i);
-    if (config.name().empty()) fail("layer #{} (type '{}') has no name", i + 1, config.type());
-    for (const Node& other : nodes)
-      if (other.layer->name() == config.name()) fail("two layers are named '{}'", config.name());
-    Node node;
-    node.layer = create_layer(config);
-    if (!options_.training) node.layer->set_inference_only();
-    for (const std::string& name : config.output()) {
-      auto& slot = blobs_[name];
-      if (slot)
-        fail("layer '{}': output blob '{}' is already produced by layer '{}'", config.name(), name, slot->producer);
-      slot = std::make_unique<Blob>();
-      slot->name = name;
-      slot->producer = config.name();
-      node.outputs.push_back(slot.get());
-      if (node.layer->role() == Role::kInput) input_blobs_.push_back(name);
-    }
-    nodes.push_back(std::move(node));
-  }
-  return nodes;
-}
-
-// Phase 2: every input names a blob some layer produces.
-void Graph::connect(std::vector<Node>& nodes) {
-  for (Node& node : nodes) {
-    for (const std::string& name : node.layer->config().input()) {
-      const auto it = blobs_.find(name);
-      if (it == blobs_.end()) fail("layer '{}': input blob '{}' is not produced by any layer", node.layer->name(), name);
-      it->second->consumed = true;
-      node.inputs.push_back(it->second.get());
-    }
-  }
-}
-
-// Phase 3: an element-wise layer that alone reads the output of a layer that accepts it as a
-// post-op runs inside that layer; its output name becomes an alias of the layer's output.
-void Graph::fuse_post_ops(std::vector<Node>& nodes) {
-  for (Node& elementwise : nodes) {
-    const std::optional<PostOp> op = elementwise.layer->as_post_op();
-    if (!op || elementwise.inputs.size() != 1 || elementwise.outputs.size() != 1) continue;
-    Blob* x = elementwise.inputs[0];
-    const auto producer = std::find_if(nodes.begin(), nodes.end(),
-                                       [&](const Node& n) { return n.layer && n.layer->name() == x->producer; });
-    const auto readers = std::count_if(nodes.begin(), nodes.end(), [&](const Node& n) {
-      return n.layer && std::find(n.inputs.begin(), n.inputs.end(), x) != n.inputs.end();
-    });
-    if (producer == nodes.end() || readers != 1 || producer->layer->post_op() || !producer->layer->accepts_post_op(*op))
-      continue;
-    producer->layer->fuse(*op);
-    remove(nodes, elementwise);
-  }
-  nodes.erase(std::remove_if(nodes.begin(), nodes.end(), [](const Node& n) { return !n.layer; }), nodes.end());
-}
-
-// Phase 3, in an inference graph, first: a layer that is the identity in evaluation goes, its
-// output an alias of its input.
-void Graph::drop_identities(std::vector<Node>& nodes) {
-  for (Node& node : nodes) {
-    if (!node.layer->identity_in_evaluation() || node.inputs.size() != 1 || node.outputs.size() != 1) continue;
-    remove(nodes, node);
-  }
-  nodes.erase(std::remove_if(nodes.begin(), nodes.end(), [](const Node& n) { return !n.layer; }), nodes.end());
-}
-
-// A layer with one input x and one output y goes: y's readers read x, and y's name (and every
-// alias of it) names x.
-void Graph::remove(std::vector<Node>& nodes, Node& gone) {
-  Blob* x = gone.inputs[0];
-  Blob* y = gone.outputs[0];
-  gone.layer.reset();
-  for (Node& n : nodes)
-    for (Blob*& in : n.inputs)
-      if (in == y) in = x;
-  x->consumed = std::any_of(nodes.begin(), nodes.end(), [&](const Node& n) {
-    return n.layer && std::find(n.inputs.begin(), n.inputs.end(), x) != n.inputs.end();
-  });
-  aliases_[y->name] = x->name;
-  for (auto& [alias, target] : aliases_)
-    if (target == y->name) target = x->name;
-  blobs_.erase(y->name);
-}
-
-// Phase 4: Kahn's algorithm, taking the earliest ready layer in file order each time.
-void Graph::order(std::vector<Node> unordered) {
+// Phase 3: Kahn's algorithm, taking the earliest ready layer in file order each time.
+void Graph::order() {
+  std::vector<Node> unordered = std::move(net_.nodes);
+  net_.nodes.clear();
   auto produced = [&](const Blob* b) {
     for (size_t j = 0; j < unordered.size(); ++j)
       if (unordered[j].layer && unordered[j].layer->name() == b->producer) return false;
@@ -182,18 +77,18 @@ void Graph::order(std::vector<Node> unordered) {
         if (n.layer) stuck.push_back(n.layer->name());
       fail("the layers {} form a cycle: each waits for an input that another produces", fmt::join(stuck, ", "));
     }
-    nodes_.push_back(std::move(*ready));  // leaves ready->layer null: placed
+    net_.nodes.push_back(std::move(*ready));  // leaves ready->layer null: placed
   }
-  for (Node& node : nodes_) {
+  for (Node& node : net_.nodes) {
     for (Blob* b : node.inputs) node.in.push_back({&b->value, nullptr});
     for (Blob* b : node.outputs) node.out.push_back({&b->value, nullptr});
   }
 }
 
-// Phase 5: every blob's shape, from the inputs' forward, without allocating anything; then the
+// Phase 4: every blob's shape, from the inputs' forward, without allocating anything; then the
 // memory check. Layers declare their parameters (setup) when their input shapes are first known.
 void Graph::infer_shapes() {
-  for (Node& node : nodes_) {
+  for (Node& node : net_.nodes) {
     Shapes in;
     for (const Blob* b : node.inputs) in.push_back(b->shape);
     run(node, "shape inference", [&] {
@@ -219,11 +114,11 @@ void Graph::infer_shapes() {
 
 MemoryEstimate Graph::memory_estimate() const {
   MemoryEstimate m;
-  for (const auto& [name, b] : blobs_) {
+  for (const auto& [name, b] : net_.blobs) {
     m.activations += count(b->shape) * 4;
     if (options_.training) m.gradients += count(b->shape) * 4;
   }
-  for (const Node& node : nodes_) {
+  for (const Node& node : net_.nodes) {
     for (const Param& p : node.layer->params()) m.parameters += count(p.shape) * 4 * (options_.training ? 4 : 1);
     for (const Buffer& b : node.layer->buffers()) m.parameters += count(b.shape) * 4;
   }
@@ -236,31 +131,31 @@ void Graph::check_memory() const {
   if (g_memory_limit > 0 && (available < 0 || g_memory_limit < available)) available = g_memory_limit;
   if (available < 0 || m.total() <= available) return;
   std::vector<std::string> inputs;
-  for (const std::string& name : input_blobs_) inputs.push_back(name + " " + to_string(blob(name).shape));
+  for (const std::string& name : net_.input_blobs) inputs.push_back(name + " " + to_string(blob(name).shape));
   fail("the net needs about {} with inputs {} (activations {}, their gradients {}, parameters with their gradients "
        "and optimizer state {}), more than the {} of memory available: lower the batch or the input size",
        gigabytes(m.total()), fmt::join(inputs, ", "), gigabytes(m.activations), gigabytes(m.gradients),
        gigabytes(m.parameters), gigabytes(available));
 }
 
-// Phase 6: which blobs get gradients and which layers run backward. A gradient starts at every
+// Phase 5: which blobs get gradients and which layers run backward. A gradient starts at every
 // differentiable blob no layer consumes (a loss, or a gradient check's objective) and flows back
 // along the edges whose consumer propagates it. The first consumer of a blob (in execution
 // order) writes the blob's own gradient buffer, each further one a partial buffer that
 // backward() adds in before the producer runs.
 void Graph::route_gradients() {
   if (!options_.training) return;
-  for (Node& node : nodes_) {
+  for (Node& node : net_.nodes) {
     bool differentiable = !node.layer->params().empty() || (node.layer->role() == Role::kInput && options_.input_grads);
     for (size_t i = 0; i < node.inputs.size(); ++i)
       differentiable |= node.inputs[i]->differentiable && node.layer->propagates(i);
     for (Blob* b : node.outputs) b->differentiable = differentiable;
     if (!node.outputs.empty()) node.outputs[0]->loss = node.layer->role() == Role::kLoss;
   }
-  for (auto& [name, b] : blobs_) b->receives_grad = b->differentiable && !b->consumed;
-  std::vector<std::vector<bool>> sends(nodes_.size());
-  for (size_t k = nodes_.size(); k-- > 0;) {
-    Node& node = nodes_[k];
+  for (auto& [name, b] : net_.blobs) b->receives_grad = b->differentiable && !b->consumed;
+  std::vector<std::vector<bool>> sends(net_.nodes.size());
+  for (size_t k = net_.nodes.size(); k-- > 0;) {
+    Node& node = net_.nodes[k];
     node.runs_backward = std::any_of(node.outputs.begin(), node.outputs.end(), [](const Blob* b) { return b->receives_grad; });
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       sends[k].push_back(node.runs_backward && node.layer->propagates(i) && node.inputs[i]->differentiable);
@@ -268,8 +163,8 @@ void Graph::route_gradients() {
     }
   }
   std::set<const Blob*> written;
-  for (size_t k = 0; k < nodes_.size(); ++k) {
-    Node& node = nodes_[k];
+  for (size_t k = 0; k < net_.nodes.size(); ++k) {
+    Node& node = net_.nodes[k];
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       if (!sends[k][i]) continue;
       Blob* b = node.inputs[i];
@@ -285,13 +180,13 @@ void Graph::route_gradients() {
   }
 }
 
-// Phase 7: how long each value lives; every layer reshaped at the inferred shapes (tensors and
+// Phase 6: how long each value lives; every layer reshaped at the inferred shapes (tensors and
 // primitives); then memory for values and gradients, shared where their lifetimes allow.
 void Graph::allocate() {
   choose_value_lifetimes();
-  for (auto& [name, b] : blobs_)
+  for (auto& [name, b] : net_.blobs)
     if (b->owned == b->value.placed_by_caller()) b->value = b->owned ? Tensor() : Tensor::unplaced();
-  for (Node& node : nodes_) {
+  for (Node& node : net_.nodes) {
     run(node, "reshape", [&] {
       if (node.layer->role() == Role::kInput)
         for (size_t i = 0; i < node.outputs.size(); ++i) node.out[i].value->reshape(node.outputs[i]->shape);
@@ -314,22 +209,22 @@ void Graph::allocate() {
 // first backward pass that reads them; they are not alive between the passes. Steps as in
 // framework/memory_plan.h.
 void Graph::choose_value_lifetimes() {
-  const size_t n = nodes_.size();
-  for (auto& [name, b] : blobs_) {
+  const size_t n = net_.nodes.size();
+  for (auto& [name, b] : net_.blobs) {
     b->owned = !options_.training || !b->consumed;
     b->last_forward = 0;
     b->first_backward = SIZE_MAX;
     b->last_use = 0;
     b->recomputed = false;
   }
-  for (Node& node : nodes_) node.recompute.clear();
+  for (Node& node : net_.nodes) node.recompute.clear();
   if (!options_.training) return;
   const auto read_in_backward = [&](Blob* b, size_t i) {
     b->first_backward = std::min(b->first_backward, backward_step(n, i));
     b->last_use = std::max(b->last_use, backward_step(n, i));
   };
   for (size_t i = 0; i < n; ++i) {
-    Node& node = nodes_[i];
+    Node& node = net_.nodes[i];
     const Role role = node.layer->role();
     for (size_t k = 0; k < node.inputs.size(); ++k) {
       Blob* b = node.inputs[k];
@@ -344,7 +239,7 @@ void Graph::choose_value_lifetimes() {
       if (node.runs_backward && node.layer->backward_reads_output(k)) read_in_backward(node.outputs[k], i);
   }
   for (size_t i = 0; i < n; ++i) {
-    Node& node = nodes_[i];
+    Node& node = net_.nodes[i];
     const auto owned = [](const Blob* b) { return b->owned; };
     const auto read_later = [](const Blob* b) { return !b->owned && b->first_backward != SIZE_MAX; };
     if (!node.layer->cheap_to_recompute() || !std::all_of(node.inputs.begin(), node.inputs.end(), owned) ||
@@ -356,7 +251,7 @@ void Graph::choose_value_lifetimes() {
       first = std::min(first, b->first_backward);
     }
     for (Blob* b : node.outputs) b->first_backward = first;  // all are written when it runs again
-    nodes_[backward_step(n, first)].recompute.push_back(i);  // the step is its own inverse
+    net_.nodes[backward_step(n, first)].recompute.push_back(i);  // the step is its own inverse
   }
 }
 
@@ -373,13 +268,13 @@ void Graph::plan_memory() {
     Tensor* grad;   // a gradient to make a view of `blob`'s value's shape and layout
     const Blob* blob;
   };
-  const size_t n = nodes_.size();
+  const size_t n = net_.nodes.size();
   std::map<const Blob*, size_t> produced;
   for (size_t i = 0; i < n; ++i)
-    for (const Blob* b : nodes_[i].outputs) produced[b] = i;
+    for (const Blob* b : net_.nodes[i].outputs) produced[b] = i;
   std::vector<Use> uses;
   std::vector<Lifetime> lifetimes;
-  for (auto& [name, b] : blobs_) {
+  for (auto& [name, b] : net_.blobs) {
     if (b->owned) continue;
     const size_t first = produced.at(b.get());
     uses.push_back({&b->value, nullptr, b.get()});
@@ -387,13 +282,13 @@ void Graph::plan_memory() {
     if (b->recomputed) lifetimes.back().spans = {{first, b->last_forward}, {b->first_backward, b->last_use}};
   }
   for (size_t i = 0; i < n; ++i)
-    for (size_t k = 0; k < nodes_[i].in.size(); ++k)
-      if (Tensor* g = nodes_[i].in[k].grad) {
-        const Blob* b = nodes_[i].inputs[k];
+    for (size_t k = 0; k < net_.nodes[i].in.size(); ++k)
+      if (Tensor* g = net_.nodes[i].in[k].grad) {
+        const Blob* b = net_.nodes[i].inputs[k];
         uses.push_back({nullptr, g, b});
         lifetimes.push_back({b->value.size(), {{backward_step(n, i), backward_step(n, produced.at(b))}}});
       }
-  for (auto& [name, b] : blobs_)
+  for (auto& [name, b] : net_.blobs)
     if (b->receives_grad && !b->consumed) {
       b->grad.reshape(b->value.shape(), b->value.layout());
       b->grad.zero();
@@ -412,12 +307,12 @@ void Graph::plan_memory() {
 }
 
 bool Graph::seeds_gradient(const std::string& name) const {
-  const Blob& b = *blobs_.at(resolve(name));
+  const Blob& b = *net_.blobs.at(resolve(name));
   return b.loss && b.receives_grad && !b.consumed;
 }
 
 void Graph::seed_losses() {
-  for (auto& [name, b] : blobs_)
+  for (auto& [name, b] : net_.blobs)
     if (seeds_gradient(name)) std::fill(b->grad.data(), b->grad.data() + b->grad.size(), 1.f);
 }
 
@@ -429,13 +324,13 @@ void Graph::allocate_state(uint64_t seed) {
     std::fill(b->value.data(), b->value.data() + b->value.count(), b->initial);
   }
   int64_t total = 0;
-  for (Node& node : nodes_)
+  for (Node& node : net_.nodes)
     for (const Param& p : node.layer->params()) total += count(p.shape);
   if (total == 0) return;
   param_values_.reshape({total});
   param_grads_.reshape({total});
   int64_t offset = 0;
-  for (Node& node : nodes_) {
+  for (Node& node : net_.nodes) {
     for (Param& p : node.layer->params()) {
       p.value = Tensor::view(p.shape, param_values_.data() + offset);
       p.grad = Tensor::view(p.shape, param_grads_.data() + offset);
@@ -456,8 +351,8 @@ void Graph::run(Node& node, const char* what, F&& f) {
 
 void Graph::reshape(const std::map<std::string, Shape>& shapes) {
   for (const auto& [name, shape] : shapes) {
-    if (std::find(input_blobs_.begin(), input_blobs_.end(), name) == input_blobs_.end())
-      fail("'{}' is not an Input blob (inputs: {})", name, fmt::join(input_blobs_, ", "));
+    if (std::find(net_.input_blobs.begin(), net_.input_blobs.end(), name) == net_.input_blobs.end())
+      fail("'{}' is not an Input blob (inputs: {})", name, fmt::join(net_.input_blobs, ", "));
     for (int64_t d : shape)
       if (d <= 0) fail("Input blob '{}': dimensions must be positive, got {}", name, to_string(shape));
   }
@@ -476,7 +371,7 @@ void Graph::reshape(const std::map<std::string, Shape>& shapes) {
 
 void Graph::set_batch(int64_t n) {
   std::map<std::string, Shape> shapes;
-  for (const std::string& name : input_blobs_) {
+  for (const std::string& name : net_.input_blobs) {
     Shape s = blob(name).shape;
     s.at(0) = n;
     shapes[name] = s;
@@ -485,30 +380,30 @@ void Graph::set_batch(int64_t n) {
 }
 
 int64_t Graph::batch() const {
-  if (input_blobs_.empty()) fail("the graph has no Input layer");
-  return blob(input_blobs_.front()).value.dim(0);
+  if (net_.input_blobs.empty()) fail("the graph has no Input layer");
+  return blob(net_.input_blobs.front()).value.dim(0);
 }
 
 void Graph::forward(const Context& ctx) {
   if (ctx.train && !options_.training) fail("an inference graph runs evaluation passes only");
-  for (size_t i = 0; i < nodes_.size(); ++i) forward_layer(i, ctx);
+  for (size_t i = 0; i < net_.nodes.size(); ++i) forward_layer(i, ctx);
 }
 
 void Graph::backward() {
   if (!options_.training) fail("an inference graph has no backward pass");
   seed_losses();
-  for (size_t i = nodes_.size(); i-- > 0;) backward_layer(i);
+  for (size_t i = net_.nodes.size(); i-- > 0;) backward_layer(i);
 }
 
 void Graph::forward_layer(size_t i, const Context& ctx) {
   context_ = ctx;
-  Node& node = nodes_.at(i);
+  Node& node = net_.nodes.at(i);
   run(node, "forward", [&] { node.layer->forward(node.in, node.out, ctx); });
   dnn::stream().wait();
 }
 
 void Graph::backward_layer(size_t i) {
-  Node& node = nodes_.at(i);
+  Node& node = net_.nodes.at(i);
   for (Blob* b : node.outputs) {
     const int64_t n = static_cast<int64_t>(b->grad.size());
     float* sum = b->grad.data();
@@ -523,20 +418,20 @@ void Graph::backward_layer(size_t i) {
   dnn::stream().wait();
 }
 
-Graph::Blob& Graph::blob(const std::string& name) const {
-  const auto alias = aliases_.find(name);
-  const auto it = blobs_.find(alias == aliases_.end() ? name : alias->second);
-  if (it == blobs_.end()) fail("no blob named '{}'", name);
+ir::Blob& Graph::blob(const std::string& name) const {
+  const auto alias = net_.aliases.find(name);
+  const auto it = net_.blobs.find(alias == net_.aliases.end() ? name : alias->second);
+  if (it == net_.blobs.end()) fail("no blob named '{}'", name);
   return *it->second;
 }
 
-bool Graph::has_blob(const std::string& name) const { return blobs_.count(name) > 0 || aliases_.count(name) > 0; }
+bool Graph::has_blob(const std::string& name) const { return net_.blobs.count(name) > 0 || net_.aliases.count(name) > 0; }
 const std::string& Graph::resolve(const std::string& name) const { return blob(name).name; }
 
 std::vector<std::string> Graph::blob_names() const {
   std::vector<std::string> names;
-  for (const auto& [name, b] : blobs_) names.push_back(name);
-  for (const auto& [alias, target] : aliases_) names.push_back(alias);
+  for (const auto& [name, b] : net_.blobs) names.push_back(name);
+  for (const auto& [alias, target] : net_.aliases) names.push_back(alias);
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -545,36 +440,36 @@ Tensor& Graph::value(const std::string& name) { return blob(name).value; }
 Tensor& Graph::grad(const std::string& name) { return blob(name).grad; }
 
 std::vector<std::string> Graph::input_names_of(size_t i) const {
-  const auto& names = nodes_.at(i).layer->config().input();
+  const auto& names = net_.nodes.at(i).layer->config().input();
   return {names.begin(), names.end()};
 }
 
 std::vector<std::string> Graph::output_names_of(size_t i) const {
-  const auto& names = nodes_.at(i).layer->config().output();
+  const auto& names = net_.nodes.at(i).layer->config().output();
   return {names.begin(), names.end()};
 }
 
 int64_t Graph::multiply_adds(size_t i) const {
-  const Node& node = nodes_.at(i);
+  const Node& node = net_.nodes.at(i);
   return node.layer->multiply_adds(node.in, node.out);
 }
 
 int64_t Graph::multiply_adds() const {
   int64_t total = 0;
-  for (size_t i = 0; i < nodes_.size(); ++i) total += multiply_adds(i);
+  for (size_t i = 0; i < net_.nodes.size(); ++i) total += multiply_adds(i);
   return total;
 }
 
 std::vector<Buffer*> Graph::buffers() {
   std::vector<Buffer*> all;
-  for (Node& node : nodes_)
+  for (Node& node : net_.nodes)
     for (Buffer& b : node.layer->buffers()) all.push_back(&b);
   return all;
 }
 
 std::vector<Param*> Graph::params() {
   std::vector<Param*> all;
-  for (Node& node : nodes_)
+  for (Node& node : net_.nodes)
     for (Param& p : node.layer->params()) all.push_back(&p);
   return all;
 }

@@ -6,8 +6,9 @@
 //   g.forward(Context::training(/*seed=*/1, /*step=*/0));
 //   g.backward();                               // parameter gradients in g.param_grads()
 //
-// Building runs named phases (Graph::build): create the layers, connect their blobs, fuse
-// ReLUs into their producers, order the layers, infer every shape (and refuse a net that would
+// Building runs named phases (Graph::build): create the layers and connect their blobs
+// (framework/graph_ir.h), run the passes (framework/passes.h: drop Dropout from an inference
+// graph, fuse ReLUs into their producers), order the layers, infer every shape (and refuse a net that would
 // not fit in memory, before anything is allocated), route gradients, then allocate: reshape
 // every layer (its tensors and oneDNN primitives) and plan memory. A value the caller does not
 // read lives until its last reader has run forward, or until the last backward pass that reads
@@ -24,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "framework/layer.h"
+#include "framework/graph_ir.h"
 
 namespace obo {
 
@@ -96,12 +97,12 @@ class Graph {
   // with others that are not alive at the same time, so after backward() only the gradients of
   // Input blobs and of blobs no layer reads (and of parameters) still hold their values.
   Tensor& grad(const std::string& name);
-  const std::vector<std::string>& input_blobs() const { return input_blobs_; }
+  const std::vector<std::string>& input_blobs() const { return net_.input_blobs; }
 
-  size_t num_layers() const { return nodes_.size(); }
-  Layer& layer(size_t i) { return *nodes_.at(i).layer; }  // in execution order
-  const Ports& inputs_of(size_t i) const { return nodes_.at(i).in; }
-  const Ports& outputs_of(size_t i) const { return nodes_.at(i).out; }
+  size_t num_layers() const { return net_.nodes.size(); }
+  Layer& layer(size_t i) { return *net_.nodes.at(i).layer; }  // in execution order
+  const Ports& inputs_of(size_t i) const { return net_.nodes.at(i).in; }
+  const Ports& outputs_of(size_t i) const { return net_.nodes.at(i).out; }
   std::vector<std::string> input_names_of(size_t i) const;
   std::vector<std::string> output_names_of(size_t i) const;
 
@@ -119,23 +120,11 @@ class Graph {
   int64_t multiply_adds() const;
 
  private:
-  struct Blob;
-  struct Node {
-    std::unique_ptr<Layer> layer;
-    std::vector<Blob*> inputs, outputs;
-    Ports in, out;
-    bool set_up = false;
-    bool runs_backward = false;
-    std::vector<size_t> recompute;  // layers whose forward runs again before this one's backward
-  };
+  using Blob = ir::Blob;
+  using Node = ir::Node;
 
   void build(const onebyone::NetParameter& net);
-  std::vector<Node> create_layers(const onebyone::NetParameter& net);
-  void connect(std::vector<Node>& nodes);
-  void drop_identities(std::vector<Node>& nodes);
-  void fuse_post_ops(std::vector<Node>& nodes);
-  void remove(std::vector<Node>& nodes, Node& gone);
-  void order(std::vector<Node> unordered);
+  void order();
   void infer_shapes();
   void check_memory() const;
   void route_gradients();
@@ -149,10 +138,7 @@ class Graph {
   void run(Node& node, const char* what, F&& f);
 
   GraphOptions options_;
-  std::vector<Node> nodes_;
-  std::map<std::string, std::unique_ptr<Blob>> blobs_;
-  std::map<std::string, std::string> aliases_;  // a fused post-op's output -> the blob it names
-  std::vector<std::string> input_blobs_;
+  ir::Net net_;  // its nodes in execution order once built
   std::map<std::string, Shape> input_shapes_;   // the caller's shapes for Input blobs
   Tensor param_values_, param_grads_;
   Context context_;  // of the last forward pass, for recomputing layers in backward

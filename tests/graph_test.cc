@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "framework/checkpoint.h"
+#include "framework/passes.h"
 #include "framework/optimizer.h"
 #include "framework/registry.h"
 #include "tests/gradient_check.h"
@@ -240,7 +241,7 @@ TEST_CASE("an inference graph gives the training graph's evaluation, without dro
   *c.mutable_net() = read_net(model_path(model));
   store_params(trained, &c);
 
-  Graph deployed = graph_from(fold_for_inference(c), GraphOptions::inference());
+  Graph deployed = inference_graph(c);
   deployed.set_batch(5);
   deployed.value("data").assign_plain(trained.value("data").to_plain());
   deployed.value("label").assign_plain(trained.value("label").to_plain());

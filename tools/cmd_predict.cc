@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "framework/checkpoint.h"
+#include "framework/passes.h"
 #include "framework/error.h"
 #include "framework/trainer.h"
 #include "tools/common.h"
@@ -40,7 +41,7 @@ struct PredictArgs {
 
 void predict(const PredictArgs& a) {
   const onebyone::Checkpoint checkpoint = load_checkpoint(a.checkpoint);
-  Graph graph = graph_from(fold_for_inference(checkpoint), GraphOptions::inference());
+  Graph graph = inference_graph(checkpoint);
   graph.set_batch(1);
   const NetRoles roles = find_roles(graph);
   Tensor& input = graph.value(roles.images);

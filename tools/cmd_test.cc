@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "framework/checkpoint.h"
+#include "framework/passes.h"
 #include "framework/proto_io.h"
 #include "framework/trainer.h"
 #include "tools/common.h"
@@ -30,7 +31,7 @@ void test(const TestArgs& a) {
       fail("the net in {} is not the one '{}' was trained in ({}); `onebyone test {}` evaluates the checkpoint's own net",
            model, checkpoint_path, difference.substr(0, difference.find_last_not_of('\n') + 1), checkpoint_path);
   }
-  Graph graph = graph_from(fold_for_inference(checkpoint), GraphOptions::inference());
+  Graph graph = inference_graph(checkpoint);
   const Dataset data = load(a.data, "t10k", a.test_size);
   const Evaluation e = evaluate(graph, data, a.batch);
   std::cout << fmt::format("test accuracy {:.2f}% ({} of {}), loss {:.4f}\n\n", 100 * e.accuracy,

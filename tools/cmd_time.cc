@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "framework/checkpoint.h"
+#include "framework/passes.h"
 #include "framework/optimizer.h"
 #include "framework/proto_io.h"
 #include "framework/random.h"
@@ -77,7 +78,7 @@ void time_model(const TimeArgs& a) {
   onebyone::Checkpoint trained;
   *trained.mutable_net() = net;
   store_params(graph, &trained);
-  Graph deployed = graph_from(fold_for_inference(trained), GraphOptions::inference());
+  Graph deployed = inference_graph(trained);
   deployed.value(roles.images).assign_plain(graph.value(roles.images).to_plain());
   double inference = 0;
   for (int it = -a.warmup; it < a.iterations; ++it) {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "framework/checkpoint.h"
+#include "framework/passes.h"
 #include "tests/gradient_check.h"
 #include "tests/reference.h"
 #include "tests/test_util.h"
@@ -102,7 +103,7 @@ TEST_CASE("inference folds BatchNorm into the convolution or FC layer before it"
   onebyone::Checkpoint c;
   *c.mutable_net() = net;
   store_params(g, &c);
-  const onebyone::Checkpoint folded = fold_for_inference(c);
+  const onebyone::Checkpoint folded = fold_batch_norm(c);
   std::vector<std::string> types;
   for (const auto& l : folded.net().layer()) types.push_back(l.name() + ":" + l.type());
   CHECK(types == std::vector<std::string>{"in:Input", "c:Conv3x3", "r:ReLU", "p:MaxPool", "bn3:BatchNorm", "fc:FC", "loss:SoftmaxCrossEntropy"});
