@@ -6,18 +6,20 @@
 //   g.forward(Context::training(/*seed=*/1, /*step=*/0));
 //   g.backward();                               // parameter gradients in g.param_grads()
 //
-// Building runs named phases (Graph::build): create the layers and connect their blobs
-// (framework/graph_ir.h), run the passes (framework/passes.h: drop Dropout from an inference
-// graph, fuse ReLUs into their producers), order the layers, infer every shape (and refuse a net that would
-// not fit in memory, before anything is allocated), route gradients, then allocate: reshape
-// every layer (its tensors and oneDNN primitives) and plan memory. A value the caller does not
+// Building (Graph::build) reads top to bottom, each step in a room of its own:
+//   connect   a layer per description, joined by their blobs      framework/graph_ir.h
+//   passes    drop Dropout (inference), fuse ReLUs into producers  framework/passes.h
+//   order     topological, the file's order where it is free
+//   shapes    every blob's, and a net that would not fit refused   framework/graph_memory.h
+//   gradients which blobs get one, which buffer each consumer writes framework/autograd.h
+//   allocate  every layer reshaped (tensors and oneDNN primitives), then each value's lifetime
+//             and its place in one arena                            framework/graph_memory.h
+// A change of input shapes (reshape) runs shapes and allocate again. A value the caller does not
 // read lives until its last reader has run forward, or until the last backward pass that reads
-// it has run; values and gradients that are not alive at the same time share memory. A change
-// of input shapes (reshape) runs the last three again. Layers run in topological order (the file's
-// order where it is free); backward runs in reverse: each consumer of a blob writes its own
-// gradient buffer and the graph sums them before the blob's producer runs. All parameters live
-// in one contiguous buffer and all gradients in another, in the same order, so an optimizer
-// step is one pass.
+// it has run; values and gradients that are not alive at the same time share memory. Backward
+// runs in reverse order: each consumer of a blob writes its own gradient buffer and the graph
+// sums them before the blob's producer runs. All parameters live in one contiguous buffer and
+// all gradients in another, in the same order, so an optimizer step is one pass.
 #pragma once
 
 #include <map>
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "framework/graph_ir.h"
+#include "framework/graph_memory.h"
 
 namespace obo {
 
@@ -45,18 +48,6 @@ struct GraphOptions {
   static GraphOptions inference() { return {0, false, true, false}; }
   GraphOptions unfused() const { return {seed, input_grads, false, training}; }
 };
-
-// What training a net at its current shapes takes, estimated from the shapes alone.
-struct MemoryEstimate {
-  int64_t activations = 0;  // bytes of every blob's value
-  int64_t gradients = 0;    // bytes of the blobs' gradients (an upper bound: buffers are shared)
-  int64_t parameters = 0;   // bytes of parameters, their gradients, two optimizer buffers, layer buffers
-  int64_t total() const { return activations + gradients + parameters; }
-};
-
-// Graphs refuse shapes whose estimated memory exceeds what the machine has available, or this
-// limit when it is lower (0: no limit of our own). For a process that shares a machine, or a fuzzer.
-void set_memory_limit(int64_t bytes);
 
 class Graph {
  public:
@@ -98,6 +89,9 @@ class Graph {
   // Input blobs and of blobs no layer reads (and of parameters) still hold their values.
   Tensor& grad(const std::string& name);
   const std::vector<std::string>& input_blobs() const { return net_.input_blobs; }
+  // The layers and blobs in execution order, as the passes left them, with the lifetimes and
+  // gradients chosen for them: for tests and exporters to read.
+  const ir::Net& net() const { return net_; }
 
   size_t num_layers() const { return net_.nodes.size(); }
   Layer& layer(size_t i) { return *net_.nodes.at(i).layer; }  // in execution order
@@ -110,7 +104,6 @@ class Graph {
   std::vector<Buffer*> buffers();  // saved, never trained: see Buffer
   Tensor& param_values() { return param_values_; }  // all parameters, flat
   Tensor& param_grads() { return param_grads_; }    // all gradients, same order
-  MemoryEstimate memory_estimate() const;
   // Of a training graph, in floats: the arena its planned values and gradients share, and the
   // most of them alive at one step, which no plan can go below (see framework/memory_plan.h).
   size_t arena_floats() const { return arena_floats_; }
@@ -126,12 +119,7 @@ class Graph {
   void build(const onebyone::NetParameter& net);
   void order();
   void infer_shapes();
-  void check_memory() const;
-  void route_gradients();
   void allocate();
-  void choose_value_lifetimes();
-  void plan_memory();
-  void seed_losses();
   void allocate_state(uint64_t seed);
   Blob& blob(const std::string& name) const;
   template <typename F>

@@ -1,10 +1,12 @@
 // The memory planner on its own (framework/memory_plan.h): tensors alive together never overlap,
 // the arena is at least the largest live set, and the greedy placement stays close to it, on
-// random lifetimes and on every shipped model's training step.
+// random lifetimes and on every shipped model's training step. And the lifetimes a graph gives
+// its values (framework/graph_memory.h).
 #include <catch2/catch.hpp>
 
 #include <filesystem>
 
+#include "framework/graph.h"
 #include "framework/memory_plan.h"
 #include "framework/random.h"
 #include "tests/test_util.h"
@@ -82,4 +84,56 @@ TEST_CASE("every shipped model's training step is planned within 25% of its larg
     CHECK(g.arena_floats() >= g.largest_live_floats());
     CHECK(g.arena_floats() <= 1.25 * g.largest_live_floats());
   }
+}
+
+TEST_CASE("a training graph owns what the caller reads, recomputes NIN's first convolution, and keeps each value to its last reader", "[memory]") {
+  const Graph g(read_net(model_path("nin")));
+  const ir::Net& net = g.net();
+  const size_t n = net.nodes.size();
+  for (const char* owned : {"data", "label", "score", "loss", "accuracy"}) CHECK(net.blobs.at(owned)->owned);
+  CHECK(net.blobs.at("conv1")->recomputed);  // 9 multiply-adds an output, from the images
+  size_t planned = 0;
+  for (const auto& [name, b] : net.blobs) {
+    INFO(name);
+    CHECK(b->recomputed == (name == "conv1"));
+    if (b->owned) continue;
+    ++planned;
+    CHECK(b->last_use >= b->last_forward);
+    if (b->first_backward == SIZE_MAX) continue;  // no backward pass reads it
+    CHECK(b->first_backward >= n);  // a backward step (framework/memory_plan.h)
+    CHECK(b->last_use >= b->first_backward);
+  }
+  CHECK(planned > 5);
+  // Where a value's readers are, its lifetime reaches: the forward of each reader, and the
+  // backward of each that says its backward reads it.
+  for (size_t i = 0; i < n; ++i) {
+    const ir::Node& node = net.nodes[i];
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+      const ir::Blob* b = node.inputs[k];
+      if (b->owned) continue;
+      CHECK(b->last_use >= i);
+      if (node.runs_backward && node.layer->backward_reads_input(k)) CHECK(b->last_use >= backward_step(n, i));
+    }
+  }
+}
+
+TEST_CASE("a value a metric reads is owned, as a loss's is: the caller reports it", "[memory]") {
+  const Graph g(parse_net(R"(
+    layer { name: 'in' type: 'Input' output: 'x' output: 'label' input_param { shape { dim: 4 dim: 6 } shape { dim: 4 } } }
+    layer { name: 'fc1' type: 'FC' input: 'x' output: 'f1' fc { num_output: 5 } }
+    layer { name: 'sig' type: 'Sigmoid' input: 'f1' output: 's' }
+    layer { name: 'fc2' type: 'FC' input: 's' output: 'score' fc { num_output: 5 } }
+    layer { name: 'loss' type: 'SoftmaxCrossEntropy' input: 'score' input: 'label' output: 'loss' }
+    layer { name: 'early' type: 'Accuracy' input: 'f1' input: 'label' output: 'early' })"));
+  CHECK(g.net().blobs.at("f1")->owned);
+  CHECK_FALSE(g.net().blobs.at("s")->owned);
+}
+
+TEST_CASE("an inference graph owns every value and plans none", "[memory]") {
+  const Graph g(read_net(model_path("nin")), GraphOptions::inference());
+  for (const auto& [name, b] : g.net().blobs) {
+    INFO(name);
+    CHECK(b->owned);
+  }
+  CHECK(g.arena_floats() == 0);
 }
