@@ -7,9 +7,12 @@
 #include <pmmintrin.h>
 #include <xmmintrin.h>
 
+#include <omp.h>
+
 #include <atomic>
 #include <optional>
 
+#include "framework/backend.h"
 #include "framework/error.h"
 
 static_assert(DNNL_VERSION_MAJOR == 2,
@@ -121,17 +124,17 @@ void SameLayoutOps::init(const dnnl::primitive_desc_base& forward, const dnnl::p
   }
 }
 
-void SameLayoutOps::forward(const Ports& in, const Ports& out) {
-  x_.set_data_handle(in[0].value->data());
-  y_.set_data_handle(out[0].value->data());
+void SameLayoutOps::forward(const Tensor& x, Tensor& y) {
+  x_.set_data_handle(const_cast<float*>(x.data()));
+  y_.set_data_handle(y.data());
   execute(forward_, forward_args_);
 }
 
-void SameLayoutOps::backward(const Ports& in, const Ports& out) {
-  x_.set_data_handle(in[0].value->data());
-  y_.set_data_handle(out[0].value->data());
-  dy_.set_data_handle(out[0].grad->data());
-  dx_.set_data_handle(in[0].grad->data());
+void SameLayoutOps::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) {
+  x_.set_data_handle(const_cast<float*>(x.data()));
+  y_.set_data_handle(const_cast<float*>(y.data()));
+  dy_.set_data_handle(const_cast<float*>(dy.data()));
+  dx_.set_data_handle(dx.data());
   execute(backward_, backward_args_);
 }
 
@@ -449,3 +452,21 @@ memory::desc concat_desc(const std::vector<memory::desc>& srcs, const Shape& y) 
 }
 
 }  // namespace obo::dnn
+
+namespace obo::backend {
+
+void wait() { dnn::stream().wait(); }
+
+std::optional<std::string> failure(const std::exception& e) {
+  if (const auto* error = dynamic_cast<const dnnl::error*>(&e)) return std::string(error->what());
+  return std::nullopt;
+}
+
+const char* const kName = "oneDNN";
+
+void use_threads(int threads) {
+  if (threads > 0) omp_set_num_threads(threads);
+  dnn::flush_denormals();  // on the threads now in use
+}
+
+}  // namespace obo::backend

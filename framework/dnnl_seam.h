@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "framework/layer.h"
+#include "framework/post_op.h"
 #include "framework/tensor.h"
 
 namespace obo {
@@ -36,10 +36,9 @@ class Args {
 };
 
 // The CPU engine. Creating it also sets flush-to-zero and denormals-are-zero on every OpenMP
-// thread (call flush_denormals() again after raising the thread count).
+// thread (backend::use_threads does again for a new thread count).
 dnnl::engine& engine();
 dnnl::stream& stream();
-void flush_denormals();
 
 memory::dims dims(const Shape& shape);
 // f32, row-major over the shape: NCHW for 4-D, NC for 2-D.
@@ -87,8 +86,8 @@ class SameLayoutOps {
   void init(const dnnl::primitive_desc_base& forward, const dnnl::primitive_desc_base& backward);
   bool reads_input() const { return reads_ == DNNL_ARG_SRC; }
   bool reads_output() const { return reads_ == DNNL_ARG_DST; }
-  void forward(const Ports& in, const Ports& out);
-  void backward(const Ports& in, const Ports& out);
+  void forward(const Tensor& x, Tensor& y);
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx);
 
  private:
   int reads_;
@@ -114,7 +113,7 @@ struct Window {
 // A convolution's algorithm. kWinograd, in training, lets oneDNN choose Winograd where it has a
 // kernel for the shape (3x3, stride 1), which pays from about 16 channels in and out; an
 // inference convolution runs Winograd wherever oneDNN has a kernel for the machine (AVX-512) and
-// is direct elsewhere (where layers/conv.cc runs framework/winograd.h's instead).
+// is direct elsewhere (where layers/conv.cc runs layers/winograd.h's instead).
 enum class ConvAlgorithm { kDirect, kWinograd };
 
 dnnl::convolution_forward::primitive_desc conv_forward(
@@ -140,7 +139,7 @@ dnnl::pooling_backward::primitive_desc pooling_backward(
     dnnl::algorithm alg, const memory::desc& diff_src, const memory::desc& diff_dst,
     const Window& w, const dnnl::pooling_forward::primitive_desc& hint);
 
-// Element-wise functions (framework/layer.h's PostOp). `from_output`: the backward pass computes
+// Element-wise functions (framework/post_op.h). `from_output`: the backward pass computes
 // f'(x) from the output y instead of from x, so it needs only y (and may run in place); only
 // some functions allow it (derivative_from_output), and only those can be fused as post-ops.
 bool derivative_from_output(const PostOp& f);

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "framework/autograd.h"
-#include "framework/dnnl_seam.h"
+#include "framework/backend.h"
 #include "framework/filler.h"
 #include "framework/passes.h"
 #include "framework/random.h"
@@ -134,8 +134,10 @@ template <typename F>
 void Graph::run(Node& node, const char* what, F&& f) {
   try {
     f();
-  } catch (const dnnl::error& e) {
-    fail("layer '{}' ({}): oneDNN failed in {}: {}", node.layer->name(), node.layer->type(), what, e.what());
+  } catch (const std::exception& e) {
+    if (const std::optional<std::string> message = backend::failure(e))
+      fail("layer '{}' ({}): {} failed in {}: {}", node.layer->name(), node.layer->type(), backend::kName, what, *message);
+    throw;
   }
 }
 
@@ -191,7 +193,7 @@ void Graph::forward_layer(size_t i, const Context& ctx) {
   context_ = ctx;
   Node& node = net_.nodes.at(i);
   run(node, "forward", [&] { node.layer->forward(node.in, node.out, ctx); });
-  dnn::stream().wait();
+  backend::wait();
 }
 
 void Graph::backward_layer(size_t i) {
@@ -199,7 +201,7 @@ void Graph::backward_layer(size_t i) {
   sum_partial_gradients(node);
   for (size_t p : node.recompute) forward_layer(p, context_);
   if (node.runs_backward) run(node, "backward", [&] { node.layer->backward(node.in, node.out); });
-  dnn::stream().wait();
+  backend::wait();
 }
 
 ir::Blob& Graph::blob(const std::string& name) const {

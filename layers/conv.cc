@@ -13,7 +13,7 @@
 #include "framework/dnnl_seam.h"
 #include "framework/filler.h"
 #include "framework/registry.h"
-#include "framework/winograd.h"
+#include "layers/winograd.h"
 #include "layers/relu_mask.h"
 #include "layers/weighted.h"
 

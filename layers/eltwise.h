@@ -35,10 +35,12 @@ class EltwiseLayer : public Layer {
     ops_.init(fwd, dnn::eltwise_backward(f_, md, md, false, fwd));
   }
 
-  void forward(const Ports& in, const Ports& out, const Context&) override { ops_.forward(in, out); }
+  void forward(const Ports& in, const Ports& out, const Context&) override { ops_.forward(*in[0].value, *out[0].value); }
   bool backward_reads_input(size_t) const override { return ops_.reads_input(); }
   bool backward_reads_output(size_t) const override { return ops_.reads_output(); }
-  void backward(const Ports& in, const Ports& out) override { ops_.backward(in, out); }
+  void backward(const Ports& in, const Ports& out) override {
+    ops_.backward(*in[0].value, *out[0].value, *out[0].grad, *in[0].grad);
+  }
 
  private:
   PostOp f_;

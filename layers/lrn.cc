@@ -36,8 +36,10 @@ class LRN : public Layer {
     ops_.init(fwd, dnn::lrn_backward(md, md, window, fwd));
   }
 
-  void forward(const Ports& in, const Ports& out, const Context&) override { ops_.forward(in, out); }
-  void backward(const Ports& in, const Ports& out) override { ops_.backward(in, out); }
+  void forward(const Ports& in, const Ports& out, const Context&) override { ops_.forward(*in[0].value, *out[0].value); }
+  void backward(const Ports& in, const Ports& out) override {
+    ops_.backward(*in[0].value, *out[0].value, *out[0].grad, *in[0].grad);
+  }
   bool backward_reads_input(size_t) const override { return ops_.reads_input(); }
   bool backward_reads_output(size_t) const override { return ops_.reads_output(); }
 

@@ -23,8 +23,10 @@ class Softmax : public Layer {
     ops_.init(fwd, dnn::softmax_backward(md, md, 1, fwd));
   }
 
-  void forward(const Ports& in, const Ports& out, const Context&) override { ops_.forward(in, out); }
-  void backward(const Ports& in, const Ports& out) override { ops_.backward(in, out); }
+  void forward(const Ports& in, const Ports& out, const Context&) override { ops_.forward(*in[0].value, *out[0].value); }
+  void backward(const Ports& in, const Ports& out) override {
+    ops_.backward(*in[0].value, *out[0].value, *out[0].grad, *in[0].grad);
+  }
   bool backward_reads_input(size_t) const override { return ops_.reads_input(); }
   bool backward_reads_output(size_t) const override { return ops_.reads_output(); }
 

@@ -2,6 +2,8 @@
 // whole-model gradient checks, and errors that name the layer and the shapes.
 #include <catch2/catch.hpp>
 
+#include <dnnl.hpp>
+
 #include "framework/checkpoint.h"
 #include "framework/passes.h"
 #include "framework/optimizer.h"
@@ -60,6 +62,20 @@ class LeakyLayer : public Layer {
 };
 
 REGISTER_LAYER("TestLeaky", LeakyLayer);
+
+// A layer whose primitive oneDNN refuses, as it refuses a shape it has no kernel for.
+class RefusedLayer : public Layer {
+ public:
+  explicit RefusedLayer(const LayerParameter& p) : Layer(p) { expect_arity(1, 1, 1); }
+  Shapes output_shapes(const Shapes& in) const override { return {in[0]}; }
+  void reshape(const Ports&, const Ports&) override {
+    throw dnnl::error(dnnl_unimplemented, "could not create a primitive descriptor");
+  }
+  void forward(const Ports&, const Ports&, const Context&) override {}
+  void backward(const Ports&, const Ports&) override {}
+};
+
+REGISTER_LAYER("TestRefused", RefusedLayer);
 
 }  // namespace
 
@@ -262,6 +278,10 @@ TEST_CASE("graph errors name the layer and what was expected", "[graph][errors]"
   SECTION("a shape mismatch") {
     Graph g(parse_net(input + "layer { name: 'c' type: 'Conv3x3' input: 'x' output: 'y' conv { num_output: 2 } }"));
     CHECK_THROWS_WITH(g.reshape({{"x", {1, 5, 4, 4}}}), "layer 'c' (Conv3x3): expected input (N,3,H,W), got (1,5,4,4)");
+  }
+  SECTION("a primitive oneDNN refuses: the backend's message, in the layer's name") {
+    CHECK_THROWS_WITH(Graph(parse_net(input + "layer { name: 'bad' type: 'TestRefused' input: 'x' output: 'y' }")),
+                      "layer 'bad' (TestRefused): oneDNN failed in reshape: could not create a primitive descriptor");
   }
   SECTION("a missing input blob") {
     CHECK_THROWS_WITH(Graph(parse_net(input + "layer { name: 'r' type: 'ReLU' input: 'z' output: 'y' }")),

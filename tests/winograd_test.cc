@@ -1,4 +1,4 @@
-// Winograd F(2x2,3x3) on oneDNN's matmul (framework/winograd.h) against the naive convolution,
+// Winograd F(2x2,3x3) on oneDNN's matmul (layers/winograd.h) against the naive convolution,
 // on every machine; and an inference graph's wide 3x3 convolution, which runs it where oneDNN
 // has no Winograd kernel (the suite's AVX2 pass) and oneDNN's own elsewhere.
 #include <catch2/catch.hpp>
@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "framework/graph.h"
-#include "framework/winograd.h"
+#include "layers/winograd.h"
 #include "tests/reference.h"
 #include "tests/test_util.h"
 

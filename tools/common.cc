@@ -11,7 +11,7 @@
 #include <iostream>
 #include <set>
 
-#include "framework/dnnl_seam.h"
+#include "framework/backend.h"
 #include "framework/error.h"
 
 namespace obo::cli {
@@ -93,8 +93,7 @@ void apply_threads(int threads) {
   if (threads > processors)
     warn(fmt::format("--threads {} is more than the {} processors here: oneDNN's threads will take turns", threads,
                      processors));
-  if (threads > 0) omp_set_num_threads(threads);
-  dnn::flush_denormals();  // on the threads now in use
+  backend::use_threads(threads);
 }
 
 std::string file_name_of(const std::string& net_name) {

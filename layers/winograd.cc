@@ -1,4 +1,4 @@
-#include "framework/winograd.h"
+#include "layers/winograd.h"
 
 #include <algorithm>
 
