@@ -7,7 +7,6 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
-#include <map>
 
 #include "framework/error.h"
 #include "framework/io.h"

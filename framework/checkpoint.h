@@ -31,7 +31,7 @@ void store_params(Graph& graph, onebyone::Checkpoint* checkpoint);
 void restore_params(const onebyone::Checkpoint& checkpoint, Graph& graph);
 
 // The checkpoint's net, with its weights and buffers. To evaluate it, inference_graph()
-// (framework/passes.h) readies it first.
+// (framework/inference.h) readies it first.
 Graph graph_from(const onebyone::Checkpoint& checkpoint, const GraphOptions& options = {});
 
 // How two nets differ, ignoring the batch size of their inputs ("" when they are the same net):

@@ -12,8 +12,8 @@
 //   order     topological, the file's order where it is free
 //   shapes    every blob's, and a net that would not fit refused   framework/graph_memory.h
 //   gradients which blobs get one, which buffer each consumer writes framework/autograd.h
-//   allocate  every layer reshaped (tensors and oneDNN primitives), then each value's lifetime
-//             and its place in one arena                            framework/graph_memory.h
+//   allocate  each value's lifetime, every layer reshaped (tensors and oneDNN primitives), then
+//             each value's place in one arena                       framework/graph_memory.h
 // A change of input shapes (reshape) runs shapes and allocate again. A value the caller does not
 // read lives until its last reader has run forward, or until the last backward pass that reads
 // it has run; values and gradients that are not alive at the same time share memory. Backward
@@ -81,7 +81,7 @@ class Graph {
   // A training graph holds the values of Input blobs, of blobs no layer reads and of blobs a loss
   // or metric reads. Every other value shares memory with values and gradients that are not alive
   // at the same time: after forward() it holds its value only if some backward pass reads it, and
-  // after backward() not at all (see Graph::choose_value_lifetimes). Inference graphs hold every
+  // after backward() not at all (see choose_value_lifetimes in framework/graph_memory.h). Inference graphs hold every
   // value.
   Tensor& value(const std::string& name);
   // Empty when no gradient flows to this blob. Gradients of blobs between layers share memory
@@ -90,11 +90,12 @@ class Graph {
   Tensor& grad(const std::string& name);
   const std::vector<std::string>& input_blobs() const { return net_.input_blobs; }
   // The layers and blobs in execution order, as the passes left them, with the lifetimes and
-  // gradients chosen for them: for tests and exporters to read.
+  // gradients chosen for them, for tests to read.
   const ir::Net& net() const { return net_; }
 
   size_t num_layers() const { return net_.nodes.size(); }
   Layer& layer(size_t i) { return *net_.nodes.at(i).layer; }  // in execution order
+  const Layer& layer(size_t i) const { return *net_.nodes.at(i).layer; }
   const Ports& inputs_of(size_t i) const { return net_.nodes.at(i).in; }
   const Ports& outputs_of(size_t i) const { return net_.nodes.at(i).out; }
   std::vector<std::string> input_names_of(size_t i) const;

@@ -23,7 +23,7 @@ struct Blob {
   bool differentiable = false; // its value depends on parameters (or on inputs, for gradient checks)
   bool receives_grad = false;  // backward computes its gradient
   bool loss = false;           // its gradient is seeded with 1
-  bool owned = true;           // its value has memory of its own (else: planned, see Graph::plan_memory)
+  bool owned = true;           // its value has memory of its own (else: planned, see place_values in framework/graph_memory.h)
   // Of a planned value, the steps that read it (see framework/memory_plan.h): the last forward step, the
   // first backward step, the last step of all. A recomputed value is not alive in between.
   size_t last_forward = 0, first_backward = SIZE_MAX, last_use = 0;

@@ -54,6 +54,7 @@ void check_memory(const ir::Net& net, bool training) {
   if (g_memory_limit > 0 && (available < 0 || g_memory_limit < available)) available = g_memory_limit;
   if (available < 0 || m.total() <= available) return;
   std::vector<std::string> inputs;
+  // Input blobs are never a pass's removed output: each is still a blob of its own name.
   for (const std::string& name : net.input_blobs) inputs.push_back(name + " " + to_string(net.blobs.at(name)->shape));
   fail("the net needs about {} with inputs {} (activations {}, their gradients {}, parameters with their gradients "
        "and optimizer state {}), more than the {} of memory available: lower the batch or the input size",

@@ -30,7 +30,8 @@ void check_memory(const ir::Net& net, bool training);
 // to its last use: the forward of its last reader, or the latest backward pass that reads it (as
 // each layer says). A cheap layer whose inputs are owned has its outputs recomputed before the
 // first backward pass that reads them; they are not alive between the passes. Steps as in
-// framework/memory_plan.h.// Requires: net.nodes in execution order, gradients routed (framework/autograd.h).
+// framework/memory_plan.h.
+// Requires: net.nodes in execution order, gradients routed (framework/autograd.h).
 void choose_value_lifetimes(ir::Net& net, bool training);
 
 // A value the caller does not read lives from its producer's forward to its last use; a
@@ -39,7 +40,8 @@ void choose_value_lifetimes(ir::Net& net, bool training);
 // batch 128 then needs 80 MB, what is alive at its busiest step; a buffer per group of tensors
 // that take turns needed 111. So the gradients of the backward pass live where values lived
 // that only the forward pass needed, or that earlier backward passes have finished with. The
-// gradients the caller seeds (blobs no layer reads) get memory of their own.// Requires: lifetimes chosen and every layer reshaped (placement reads the sizes and layouts
+// gradients the caller seeds (blobs no layer reads) get memory of their own.
+// Requires: lifetimes chosen and every layer reshaped (placement reads the sizes and layouts
 // reshape chose). Grows the arena if it is too small. Returns the arena it needs and the most
 // floats alive at one step, which no placement can go below.
 struct Placement {

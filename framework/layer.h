@@ -175,7 +175,7 @@ class Layer {
   // depends on the machine (a convolution: "winograd", "winograd on matmul", "direct"); empty
   // where it has none. A test that needs one asserts it, or says that it was skipped.
   virtual std::string kernel() const { return {}; }
-  // Inference folding (fold_batch_norm in framework/passes.h). A layer that in evaluation
+  // Inference folding (fold_batch_norm in framework/inference.h). A layer that in evaluation
   // is an affine map per channel gives it, from its parameters and buffers as they are now. A
   // layer whose output channel o is a dot product with its weights' row o plus a bias says how
   // it would be described with a bias (its parameters then: weight, bias); folding scales that

@@ -1,14 +1,9 @@
-// Passes: rewrites of a net that keep what it computes in evaluation. The structural ones work on
-// a connected net (framework/graph_ir.h) and run inside Graph's build; the fold works on a
-// checkpoint, since it needs the weights. inference_graph() composes them for every command that
-// evaluates a trained net (test, predict, time) and for what exports one:
-//
-//   fold_batch_norm (weights) -> drop_identities -> fuse_post_ops -> order, shapes, memory
-//
-//   Graph g = inference_graph(load_checkpoint("runs/nin-bn/best.ckpt"));
+// Structural passes: rewrites of a connected net (framework/graph_ir.h), in place, that keep what
+// it computes in evaluation. Graph's build runs them (run_passes) before it orders the layers;
+// framework/inference.h adds the one that changes weights.
 #pragma once
 
-#include "framework/checkpoint.h"
+#include "framework/graph.h"
 #include "framework/graph_ir.h"
 
 namespace obo {
@@ -41,16 +36,5 @@ void fuse_post_ops(ir::Net& net);
 // The structural passes a graph of these options runs, in order: drop_identities (inference
 // graphs), then fuse_post_ops (unless options.fuse_post_ops is false).
 void run_passes(ir::Net& net, const GraphOptions& options);
-
-// Every layer that evaluation reduces to an affine map per channel (BatchNorm) and that alone
-// reads the output of a layer computing each output channel as a dot product plus a bias (a
-// convolution, FC) is folded into that layer's weights and bias, and removed; the folded layer's
-// output takes its name. Layers are asked (Layer::channel_affine, with_bias). The checkpoint
-// itself when nothing folds.
-onebyone::Checkpoint fold_batch_norm(const onebyone::Checkpoint& checkpoint);
-
-// The checkpoint's net ready to evaluate: folded, then built as an inference graph (which drops
-// identities and fuses post-ops), with the checkpoint's weights.
-Graph inference_graph(const onebyone::Checkpoint& checkpoint);
 
 }  // namespace obo

@@ -3,7 +3,7 @@
 // with a learned scale (1 at first) and shift (0). Training normalises by the batch's own
 // statistics and moves the running mean and variance (buffers: saved, never trained) towards
 // them; evaluation normalises by the running ones, and there BatchNorm is an affine map per
-// channel that inference folds into the convolution before it (framework/checkpoint.h).
+// channel that inference folds into the convolution before it (fold_batch_norm in framework/inference.h).
 //   layer { name: "bn1" type: "BatchNorm" input: "conv1" output: "bn1" batch_norm { momentum: 0.9 } }
 //   (N,C,H,W) or (N,C) -> (same shape, same layout)
 #include <cmath>

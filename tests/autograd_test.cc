@@ -25,7 +25,7 @@ const char* const kFanOut = R"(
 
 size_t index_of(const Graph& g, const std::string& layer) {
   for (size_t i = 0; i < g.num_layers(); ++i)
-    if (const_cast<Graph&>(g).layer(i).name() == layer) return i;
+    if (g.layer(i).name() == layer) return i;
   FAIL("no layer " << layer);
   return 0;
 }

@@ -5,7 +5,7 @@
 #include <dnnl.hpp>
 
 #include "framework/checkpoint.h"
-#include "framework/passes.h"
+#include "framework/inference.h"
 #include "framework/optimizer.h"
 #include "framework/registry.h"
 #include "tests/gradient_check.h"

@@ -1,8 +1,9 @@
-// Each pass of framework/passes.h on its own: what it removes, what the removed outputs' names
+// Each pass of framework/passes.h and framework/inference.h on its own: what it removes, what the removed outputs' names
 // name afterwards, and what it must leave alone. (That the passes together keep what a trained net
 // computes is graph_test's "an inference graph gives the training graph's evaluation".)
 #include <catch2/catch.hpp>
 
+#include "framework/inference.h"
 #include "framework/passes.h"
 #include "tests/reference.h"
 #include "tests/test_util.h"
@@ -30,6 +31,19 @@ std::vector<std::string> inputs_of(const ir::Net& net, const std::string& layer)
     if (n.layer->name() == layer)
       for (const ir::Blob* b : n.inputs) names.push_back(b->name);
   return names;
+}
+
+// A checkpoint of the net, its BatchNorms' running statistics far from their initial 0 and 1.
+onebyone::Checkpoint trained_batch_norms(const onebyone::NetParameter& net) {
+  Graph g(net, GraphOptions::seeded(1));
+  randomize_params(g, 2, 0.5f);
+  for (Buffer* b : g.buffers())
+    for (int64_t i = 0; i < b->value.count(); ++i)
+      b->value.data()[i] = b->name.find("var") != std::string::npos ? 0.5f + uniform(3, i, 0) : uniform(4, i, 0) - 0.5f;
+  onebyone::Checkpoint c;
+  *c.mutable_net() = net;
+  store_params(g, &c);
+  return c;
 }
 
 TEST_CASE("drop_identities: Dropout goes, its readers read its input, and its name names that input", "[passes]") {
@@ -92,6 +106,34 @@ TEST_CASE("run_passes: an inference graph drops identities before fusing; a trai
   CHECK(unfused.aliases == std::map<std::string, std::string>{{"d", "c"}, {"d2", "r"}});
 }
 
+TEST_CASE("fold_batch_norm: a BatchNorm after a convolution or FC layer folds into it, one after a pooling layer stays", "[passes][fold]") {
+  // bn1 follows a convolution without bias, bn2 an FC layer with one; bn3 follows a pooling
+  // layer and stays.
+  const auto net = parse_net(R"(
+    layer { name: 'in' type: 'Input' output: 'x' output: 'label' input_param { shape { dim: 3 dim: 2 dim: 8 dim: 8 } shape { dim: 3 } } }
+    layer { name: 'c' type: 'Conv3x3' input: 'x' output: 'c' conv { num_output: 16 bias_term: false } }
+    layer { name: 'bn1' type: 'BatchNorm' input: 'c' output: 'b1' }
+    layer { name: 'r' type: 'ReLU' input: 'b1' output: 'r' }
+    layer { name: 'p' type: 'MaxPool' input: 'r' output: 'p' }
+    layer { name: 'bn3' type: 'BatchNorm' input: 'p' output: 'b3' }
+    layer { name: 'fc' type: 'FC' input: 'b3' output: 'f' fc { num_output: 10 } }
+    layer { name: 'bn2' type: 'BatchNorm' input: 'f' output: 'score' }
+    layer { name: 'loss' type: 'SoftmaxCrossEntropy' input: 'score' input: 'label' output: 'loss' })");
+  const onebyone::Checkpoint c = trained_batch_norms(net);
+  const onebyone::Checkpoint folded = fold_batch_norm(c);
+  std::vector<std::string> types;
+  for (const auto& l : folded.net().layer()) types.push_back(l.name() + ":" + l.type());
+  CHECK(types == std::vector<std::string>{"in:Input", "c:Conv3x3", "r:ReLU", "p:MaxPool", "bn3:BatchNorm", "fc:FC", "loss:SoftmaxCrossEntropy"});
+  Graph a = graph_from(c), b = graph_from(folded);
+  for (Graph* h : {&a, &b}) {
+    randomize_inputs(*h, 5);
+    std::fill(h->value("label").data(), h->value("label").data() + 3, 1.f);
+    h->forward(Context::evaluation());
+  }
+  CHECK(max_relative_error(b.value("score"), to_array(a.value("score"))) < 1e-5);
+  CHECK(b.num_layers() == 6);  // in, c+ReLU (fused), p, bn3, fc, loss
+}
+
 TEST_CASE("fold_batch_norm folds a chain of BatchNorms, and none whose input has another reader", "[passes][fold]") {
   const auto net = parse_net(std::string(kInput) + R"(
     layer { name: 'c' type: 'Conv1x1' input: 'x' output: 'c' conv { num_output: 4 } }
@@ -100,13 +142,7 @@ TEST_CASE("fold_batch_norm folds a chain of BatchNorms, and none whose input has
     layer { name: 'k' type: 'Conv1x1' input: 'x' output: 'k' conv { num_output: 4 } }
     layer { name: 'bn3' type: 'BatchNorm' input: 'k' output: 'b3' }
     layer { name: 'cat' type: 'Concat' input: 'b2' input: 'b3' input: 'k' output: 'y' })");
-  Graph g(net, GraphOptions::seeded(1));
-  for (Buffer* b : g.buffers())  // running statistics far from the initial 0 and 1
-    for (int64_t i = 0; i < b->value.count(); ++i)
-      b->value.data()[i] = b->name.find("var") != std::string::npos ? 0.5f + uniform(3, i, 0) : uniform(4, i, 0) - 0.5f;
-  onebyone::Checkpoint c;
-  *c.mutable_net() = net;
-  store_params(g, &c);
+  const onebyone::Checkpoint c = trained_batch_norms(net);
   const onebyone::Checkpoint folded = fold_batch_norm(c);
   std::vector<std::string> layers;
   for (const auto& l : folded.net().layer()) layers.push_back(l.name() + ":" + l.output(0));

@@ -5,8 +5,8 @@
 #include <numeric>
 
 #include "framework/checkpoint.h"
-#include "framework/passes.h"
 #include "framework/error.h"
+#include "framework/inference.h"
 #include "framework/trainer.h"
 #include "tools/common.h"
 #include "tools/image_io.h"

@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "framework/checkpoint.h"
-#include "framework/passes.h"
+#include "framework/inference.h"
 #include "framework/proto_io.h"
 #include "framework/trainer.h"
 #include "tools/common.h"

@@ -4,8 +4,6 @@
 
 #include <cmath>
 
-#include "framework/checkpoint.h"
-#include "framework/passes.h"
 #include "tests/gradient_check.h"
 #include "tests/reference.h"
 #include "tests/test_util.h"
@@ -80,39 +78,4 @@ TEST_CASE("BatchNorm's parameters are checked", "[batch_norm][errors]") {
                     "layer 'bn' (BatchNorm): batch_norm.momentum must be in [0, 1), got 1");
   CHECK_THROWS_WITH(Graph(parse_net(input + "layer { name: 'bn' type: 'BatchNorm' input: 'x' output: 'y' batch_norm { epsilon: 0 } }")),
                     "layer 'bn' (BatchNorm): batch_norm.epsilon must be positive, got 0");
-}
-
-TEST_CASE("inference folds BatchNorm into the convolution or FC layer before it", "[batch_norm][fold]") {
-  // bn1 follows a convolution without bias, bn2 an FC layer with one; bn3 follows a pooling
-  // layer and stays.
-  const auto net = parse_net(R"(
-    layer { name: 'in' type: 'Input' output: 'x' output: 'label' input_param { shape { dim: 3 dim: 2 dim: 8 dim: 8 } shape { dim: 3 } } }
-    layer { name: 'c' type: 'Conv3x3' input: 'x' output: 'c' conv { num_output: 16 bias_term: false } }
-    layer { name: 'bn1' type: 'BatchNorm' input: 'c' output: 'b1' }
-    layer { name: 'r' type: 'ReLU' input: 'b1' output: 'r' }
-    layer { name: 'p' type: 'MaxPool' input: 'r' output: 'p' }
-    layer { name: 'bn3' type: 'BatchNorm' input: 'p' output: 'b3' }
-    layer { name: 'fc' type: 'FC' input: 'b3' output: 'f' fc { num_output: 10 } }
-    layer { name: 'bn2' type: 'BatchNorm' input: 'f' output: 'score' }
-    layer { name: 'loss' type: 'SoftmaxCrossEntropy' input: 'score' input: 'label' output: 'loss' })");
-  Graph g(net, GraphOptions::seeded(1));
-  randomize_params(g, 2, 0.5f);
-  for (Buffer* b : g.buffers())  // running statistics far from the initial 0 and 1
-    for (int64_t i = 0; i < b->value.count(); ++i)
-      b->value.data()[i] = b->name.find("var") != std::string::npos ? 0.5f + uniform(3, i, 0) : uniform(4, i, 0) - 0.5f;
-  onebyone::Checkpoint c;
-  *c.mutable_net() = net;
-  store_params(g, &c);
-  const onebyone::Checkpoint folded = fold_batch_norm(c);
-  std::vector<std::string> types;
-  for (const auto& l : folded.net().layer()) types.push_back(l.name() + ":" + l.type());
-  CHECK(types == std::vector<std::string>{"in:Input", "c:Conv3x3", "r:ReLU", "p:MaxPool", "bn3:BatchNorm", "fc:FC", "loss:SoftmaxCrossEntropy"});
-  Graph a = graph_from(c), b = graph_from(folded);
-  for (Graph* h : {&a, &b}) {
-    randomize_inputs(*h, 5);
-    std::fill(h->value("label").data(), h->value("label").data() + 3, 1.f);
-    h->forward(Context::evaluation());
-  }
-  CHECK(max_relative_error(b.value("score"), to_array(a.value("score"))) < 1e-5);
-  CHECK(b.num_layers() == 6);  // in, c+ReLU (fused), p, bn3, fc, loss
 }
