@@ -13,9 +13,9 @@
 #include "framework/dnnl_seam.h"
 #include "framework/filler.h"
 #include "framework/registry.h"
-#include "layers/winograd.h"
 #include "layers/relu_mask.h"
 #include "layers/weighted.h"
+#include "layers/winograd.h"
 
 namespace obo {
 namespace {
@@ -84,22 +84,13 @@ class ConvLayer : public Layer {
     const dnn::memory::desc bias_md = bias ? dnn::plain_desc(params()[1].shape) : dnn::memory::desc();
 
     const dnnl::primitive_attr attr = post_op() ? dnn::post_op_attr(*post_op()) : dnnl::primitive_attr();
-    // Winograd halves the time of NIN's 64- and 128-channel 3x3 layers in training; with few
-    // channels (the first layer's one) it is several times slower than direct. Inference runs a
-    // faster direct kernel, which Winograd beats only from 64 channels in and out and a batch of
-    // 32. On AVX-512 (oneDNN's Winograd), whole-net NIN inference gained 30% at batch 32 and 8
-    // to 27% at batch 256 but lost 10% at batch 4 and 40% at batch 1; Inception's 16 -> 24 and
-    // ResNet-mini's 16 and 32 channels lost 10 to 25%. Held to AVX2 (ours, on oneDNN's matmul),
-    // NIN gained 5 to 15% at batch 128 and 256, nothing measurable at 32, and lost 8% at 16.
     const int64_t outputs = config().conv().num_output();
-    const bool wide = inference_only() ? channels_ >= 64 && outputs >= 64 && x.dim(0) >= 32
-                                       : channels_ >= 16 && outputs >= 16;
-    const auto alg = kernel_ == 3 && stride == 1 && wide ? dnn::ConvAlgorithm::kWinograd : dnn::ConvAlgorithm::kDirect;
+    const dnn::ConvAlgorithm alg = algorithm(x.dim(0));
     auto fwd = dnn::conv_forward(alg, dnn::any_desc(x.shape()), dnn::any_desc(w_shape), bias_md,
                                  dnn::any_desc(y_shape), window_, !inference_only(), attr);
     winograd_.reset();
     oneDNN_winograd_ = dnn::runs_winograd(fwd);
-    if (inference_only() && alg == dnn::ConvAlgorithm::kWinograd && pad_ == 1 && !dnn::runs_winograd(fwd) &&
+    if (inference_only() && alg == dnn::ConvAlgorithm::kWinograd && pad_ == 1 && !oneDNN_winograd_ &&
         WinogradConv::fits(x.shape(), outputs)) {
       // No Winograd kernel in oneDNN for this machine: ours, on its matmul.
       winograd_.emplace();
@@ -111,17 +102,7 @@ class ConvLayer : public Layer {
     const auto y_md = fwd.dst_desc();
     ops_.init_forward(dnn::desc_of(x), y_md, dnn::plain_desc(w_shape), bias_md, fwd);
     if (inference_only()) return;
-    if (relu_bits()) {
-      relu_mask_.init(out[0].value->size(), post_op()->alpha);
-    } else if (post_op()) {
-      // In place: the output's gradient becomes the gradient before the function. Nothing else
-      // reads it: the graph has summed every consumer's part into it before this layer runs.
-      const PostOp& f = *post_op();
-      post_op_backward_ = dnn::create(dnn::eltwise_backward(f, y_md, y_md, true, dnn::eltwise_forward(f, y_md, true)));
-      post_op_dst_ = dnn::unbound(y_md);
-      post_op_grad_ = dnn::unbound(y_md);
-      post_op_args_ = {{DNNL_ARG_DST, post_op_dst_}, {DNNL_ARG_DIFF_DST, post_op_grad_}, {DNNL_ARG_DIFF_SRC, post_op_grad_}};
-    }
+    init_post_op_backward(y_md, out[0].value->size());
     const auto bwd_data = dnn::conv_backward_data(alg, dnn::any_desc(x.shape()), dnn::any_desc(w_shape),
                                                   dnn::any_desc(y_shape), window_, fwd);
     const auto bwd_weights = dnn::conv_backward_weights(alg, dnn::any_desc(x.shape()), dnn::any_desc(w_shape),
@@ -153,6 +134,35 @@ class ConvLayer : public Layer {
   }
 
  private:
+  // Winograd halves the time of NIN's 64- and 128-channel 3x3 layers in training; with few
+  // channels (the first layer's one) it is several times slower than direct. Inference runs a
+  // faster direct kernel, which Winograd beats only from 64 channels in and out and a batch of
+  // 32. On AVX-512 (oneDNN's Winograd), whole-net NIN inference gained 30% at batch 32 and 8
+  // to 27% at batch 256 but lost 10% at batch 4 and 40% at batch 1; Inception's 16 -> 24 and
+  // ResNet-mini's 16 and 32 channels lost 10 to 25%. Held to AVX2 (ours, on oneDNN's matmul),
+  // NIN gained 5 to 15% at batch 128 and 256, nothing measurable at 32, and lost 8% at 16.
+  dnn::ConvAlgorithm algorithm(int64_t batch) const {
+    const int64_t outputs = config().conv().num_output();
+    const bool wide = inference_only() ? channels_ >= 64 && outputs >= 64 && batch >= 32 : channels_ >= 16 && outputs >= 16;
+    return kernel_ == 3 && config().conv().stride() == 1 && wide ? dnn::ConvAlgorithm::kWinograd
+                                                                 : dnn::ConvAlgorithm::kDirect;
+  }
+
+  // A fused post-op's backward: a ReLU's from bits, any other in place on the output's gradient,
+  // which becomes the gradient before the function. Nothing else reads it: the graph has summed
+  // every consumer's part into it before this layer runs.
+  void init_post_op_backward(const dnn::memory::desc& y_md, size_t y_size) {
+    if (relu_bits()) {
+      relu_mask_.init(y_size, post_op()->alpha);
+    } else if (post_op()) {
+      const PostOp& f = *post_op();
+      post_op_backward_ = dnn::create(dnn::eltwise_backward(f, y_md, y_md, true, dnn::eltwise_forward(f, y_md, true)));
+      post_op_dst_ = dnn::unbound(y_md);
+      post_op_grad_ = dnn::unbound(y_md);
+      post_op_args_ = {{DNNL_ARG_DST, post_op_dst_}, {DNNL_ARG_DIFF_DST, post_op_grad_}, {DNNL_ARG_DIFF_SRC, post_op_grad_}};
+    }
+  }
+
   int64_t kernel_ = 0, pad_ = 0, channels_ = 0;
   dnn::Window window_;
   WeightedOps ops_;

@@ -10,7 +10,7 @@
 #include <iostream>
 
 #include "framework/checkpoint.h"
-#include "framework/passes.h"
+#include "framework/inference.h"
 #include "framework/optimizer.h"
 #include "framework/proto_io.h"
 #include "framework/random.h"
@@ -30,29 +30,36 @@ struct TimeArgs {
 
 double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
-void time_model(const TimeArgs& a) {
-  apply_threads(a.threads);
-  const std::string path = model_path(a.model);
-  // Built at the batch asked for, so that the peak memory is this batch's alone.
-  onebyone::NetParameter net = read_net(path);
+// Seconds summed over the measured iterations.
+struct Timing {
+  std::vector<double> forward, backward;  // per layer
+  double update = 0;
+  double step = 0;  // the measured steps' wall time: what the layers and the update take, and any gap between
+  double inference = 0;
+};
+
+// The net's Input layers at the batch asked for: the graph is built at it, so that the peak memory
+// is this batch's alone.
+onebyone::NetParameter at_batch(onebyone::NetParameter net, int batch) {
   for (auto& layer : *net.mutable_layer())
     if (layer.has_input_param())
       for (auto& shape : *layer.mutable_input_param()->mutable_shape())
-        if (shape.dim_size() > 0) shape.set_dim(0, a.batch);
-  Graph graph(net, GraphOptions::seeded(1));
-  const NetRoles roles = find_roles(graph);
+        if (shape.dim_size() > 0) shape.set_dim(0, batch);
+  return net;
+}
+
+void fill_random(Graph& graph, const NetRoles& roles) {
   Tensor& images = graph.value(roles.images);
   for (size_t i = 0; i < images.size(); ++i) images.data()[i] = normal(1, 0, i);
   Tensor& labels = graph.value(roles.labels);
   for (int64_t i = 0; i < labels.count(); ++i) labels.data()[i] = static_cast<float>(random_bits(1, 1, i) % 10);
-  onebyone::SolverParameter solver;  // SGD with momentum: one pass over parameters, state and gradients
-  auto optimizer = make_optimizer(solver, graph);
+}
 
+// Training steps, layer by layer, then the optimizer's update.
+void time_training(Graph& graph, Optimizer& optimizer, const TimeArgs& a, Timing& t) {
   const size_t n = graph.num_layers();
-  std::vector<double> fwd(n, 0), bwd(n, 0);
-  double update = 0;
-  // The measured steps' wall time, apart from the per-layer times it holds: their sum is what
-  // the layers and the update take, this what a step takes.
+  t.forward.assign(n, 0);
+  t.backward.assign(n, 0);
   Clock::time_point first_measured;
   for (int it = -a.warmup; it < a.iterations; ++it) {
     const bool measured = it >= 0;
@@ -61,41 +68,48 @@ void time_model(const TimeArgs& a) {
     for (size_t i = 0; i < n; ++i) {
       const auto t0 = Clock::now();
       graph.forward_layer(i, ctx);
-      if (measured) fwd[i] += seconds(t0, Clock::now());
+      if (measured) t.forward[i] += seconds(t0, Clock::now());
     }
     for (size_t i = n; i-- > 0;) {
       const auto t0 = Clock::now();
       graph.backward_layer(i);
-      if (measured) bwd[i] += seconds(t0, Clock::now());
+      if (measured) t.backward[i] += seconds(t0, Clock::now());
     }
     const auto t0 = Clock::now();
-    optimizer->step(it + a.warmup);
-    if (measured) update += seconds(t0, Clock::now());
+    optimizer.step(it + a.warmup);
+    if (measured) t.update += seconds(t0, Clock::now());
   }
-  const double step = seconds(first_measured, Clock::now()) / a.iterations;
-  // Inference as `test` and `predict` run it: BatchNorm folded into the convolutions, on an
-  // inference graph (inference primitives, no workspaces, dropout an alias, no gradients).
-  onebyone::Checkpoint trained;
-  *trained.mutable_net() = net;
-  store_params(graph, &trained);
-  Graph deployed = inference_graph(trained);
-  deployed.value(roles.images).assign_plain(graph.value(roles.images).to_plain());
-  double inference = 0;
+  t.step = seconds(first_measured, Clock::now());
+}
+
+// Inference as `test` and `predict` run it (framework/inference.h's inference_graph) on the trained
+// graph's weights and images.
+void time_inference(Graph& trained, const onebyone::NetParameter& net, const NetRoles& roles, const TimeArgs& a,
+                    Timing& t) {
+  onebyone::Checkpoint checkpoint;
+  *checkpoint.mutable_net() = net;
+  store_params(trained, &checkpoint);
+  Graph deployed = inference_graph(checkpoint);
+  deployed.value(roles.images).assign_plain(trained.value(roles.images).to_plain());
   for (int it = -a.warmup; it < a.iterations; ++it) {
     const auto t0 = Clock::now();
     deployed.forward(Context::evaluation());
-    if (it >= 0) inference += seconds(t0, Clock::now());
+    if (it >= 0) t.inference += seconds(t0, Clock::now());
   }
+}
 
-  double total_fwd = 0, total_bwd = 0;
+void report(const TimeArgs& a, const std::string& path, Graph& graph, const Timing& t) {
+  const size_t n = graph.num_layers();
+  const double per = 1e3 / a.iterations;  // ms per iteration from summed seconds
+  double forward = 0, backward = 0;
   for (size_t i = 0; i < n; ++i) {
-    total_fwd += fwd[i];
-    total_bwd += bwd[i];
+    forward += t.forward[i];
+    backward += t.backward[i];
   }
-  const int64_t macs = graph.multiply_adds();
-  const double train_rate = a.batch / step, infer_rate = a.batch * a.iterations / inference;
+  const double step = t.step / a.iterations;
+  const double train_rate = a.batch / step, infer_rate = a.batch * a.iterations / t.inference;
   // Backward of a convolution or FC layer costs two forwards (data and weight gradients).
-  const double gflops = 3.0 * 2.0 * static_cast<double>(macs) / step * 1e-9;
+  const double gflops = 3.0 * 2.0 * static_cast<double>(graph.multiply_adds()) / step * 1e-9;
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   const double peak_rss_mb = usage.ru_maxrss / 1024.0;
@@ -107,8 +121,8 @@ void time_model(const TimeArgs& a) {
     for (size_t i = 0; i < n; ++i)
       layers.push_back({{"name", graph.layer(i).name()},
                         {"type", graph.layer(i).type()},
-                        {"forward_ms", 1e3 * fwd[i] / a.iterations},
-                        {"backward_ms", 1e3 * bwd[i] / a.iterations}});
+                        {"forward_ms", per * t.forward[i]},
+                        {"backward_ms", per * t.backward[i]}});
     std::cout << nlohmann::json{{"model", a.model},
                                 {"batch", a.batch},
                                 {"threads", threads},
@@ -117,9 +131,9 @@ void time_model(const TimeArgs& a) {
                                 {"infer_images_per_s", infer_rate},
                                 {"gflops", gflops},
                                 {"peak_rss_mb", peak_rss_mb},
-                                {"forward_ms", 1e3 * total_fwd / a.iterations},
-                                {"backward_ms", 1e3 * total_bwd / a.iterations},
-                                {"update_ms", 1e3 * update / a.iterations},
+                                {"forward_ms", per * forward},
+                                {"backward_ms", per * backward},
+                                {"update_ms", per * t.update},
                                 {"step_ms", 1e3 * step},
                                 {"layers", layers}}
                      .dump()
@@ -130,14 +144,29 @@ void time_model(const TimeArgs& a) {
                            a.iterations, a.warmup);
   std::cout << fmt::format("{:<16} {:<20} {:>12} {:>12}\n", "layer", "type", "forward ms", "backward ms");
   for (size_t i = 0; i < n; ++i)
-    std::cout << fmt::format("{:<16} {:<20} {:>12.3f} {:>12.3f}\n", graph.layer(i).name(),
-                             graph.layer(i).description(),
-                             1e3 * fwd[i] / a.iterations, 1e3 * bwd[i] / a.iterations);
-  std::cout << fmt::format("{:<37} {:>12.3f} {:>12.3f}\n", "total", 1e3 * total_fwd / a.iterations,
-                           1e3 * total_bwd / a.iterations);
+    std::cout << fmt::format("{:<16} {:<20} {:>12.3f} {:>12.3f}\n", graph.layer(i).name(), graph.layer(i).description(),
+                             per * t.forward[i], per * t.backward[i]);
+  std::cout << fmt::format("{:<37} {:>12.3f} {:>12.3f}\n", "total", per * forward, per * backward);
   std::cout << fmt::format("\noptimizer step {:.3f} ms; training step {:.2f} ms = {:.0f} images/s; {:.1f} GFLOP/s\n",
-                           1e3 * update / a.iterations, 1e3 * step, train_rate, gflops);
-  std::cout << fmt::format("inference (eval mode) {:.0f} images/s; peak resident memory {:.0f} MB\n", infer_rate, peak_rss_mb);
+                           per * t.update, 1e3 * step, train_rate, gflops);
+  std::cout << fmt::format("inference (eval mode) {:.0f} images/s; peak resident memory {:.0f} MB\n", infer_rate,
+                           peak_rss_mb);
+}
+
+void time_model(const TimeArgs& a) {
+  apply_threads(a.threads);
+  const std::string path = model_path(a.model);
+  const onebyone::NetParameter net = at_batch(read_net(path), a.batch);
+  Graph graph(net, GraphOptions::seeded(1));
+  const NetRoles roles = find_roles(graph);
+  fill_random(graph, roles);
+  // SGD with momentum: one pass over parameters, state and gradients. It lives to the end, so
+  // that the peak memory counts its state.
+  const auto optimizer = make_optimizer(onebyone::SolverParameter(), graph);
+  Timing t;
+  time_training(graph, *optimizer, a, t);
+  time_inference(graph, net, roles, a, t);
+  report(a, path, graph, t);
 }
 
 }  // namespace

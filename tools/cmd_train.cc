@@ -11,7 +11,9 @@
 #include <omp.h>
 
 #include <filesystem>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <optional>
 
 #include "framework/checkpoint.h"
@@ -145,63 +147,102 @@ RunFolder resume_folder(const TrainArgs& a) {
   return branch;
 }
 
-int train(TrainArgs a) {
-  stop_on_signals();
-  // The run's description, its threads and its folder first: a mistake in any costs no time.
-  onebyone::Checkpoint checkpoint;
-  onebyone::NetParameter net;
+// How a run starts, decided once: its solver, where it writes, and how its trainer is made and
+// announced. Everything here is checked before any data is read.
+struct Start {
   onebyone::SolverParameter solver;
-  std::string source, solver_source;
-  int previous_epochs = 0;
-  if (!a.resume.empty()) {
-    if (!a.model.empty() || !a.solver.empty())
-      fail("--resume continues a run with its own net and solver: give no MODEL or --solver");
-    checkpoint = load_checkpoint(a.resume);
-    source = a.resume;
-    previous_epochs = checkpoint.solver().epochs();
-    if (a.epochs > 0) {
-      if (a.epochs < checkpoint.epoch() || (a.epochs == checkpoint.epoch() && checkpoint.batch() > 0))
-        fail("the run in '{}' has already trained {} epochs{}: --epochs {} would end before where it is", a.resume,
-             checkpoint.epoch(), checkpoint.batch() ? fmt::format(" and {} batches", checkpoint.batch()) : "", a.epochs);
-      checkpoint.mutable_solver()->set_epochs(a.epochs);
-    }
-    if (checkpoint.epoch() >= checkpoint.solver().epochs())
-      fail("the run in '{}' is complete ({} of {} epochs): give --epochs N to train it further", a.resume,
-           checkpoint.epoch(), checkpoint.solver().epochs());
-    net = checkpoint.net();
-    solver = checkpoint.solver();
-    take_context(a, checkpoint.context());
-  } else {
-    if (a.model.empty()) fail("train needs a MODEL, or --resume CKPT");
-    source = model_path(a.model);
-    net = read_net(source);
-    solver_source = a.solver.empty() ? default_solver(source) : a.solver;
-    solver = read_solver(solver_source);
-    if (a.epochs > 0) solver.set_epochs(a.epochs);
-  }
+  std::optional<RunFolder> folder;
+  std::function<std::unique_ptr<Trainer>(const Dataset& train, const Dataset& test, const TrainerOptions& options)> make;
+};
+
+// What every run checks before it claims a folder: its data folder, its solver, its threads.
+void settle(TrainArgs& a, const onebyone::SolverParameter& solver) {
   a.data = data_folder(a.data);
   validate(solver);
   apply_threads(a.threads);
-  std::optional<RunFolder> folder;
-  if (!a.resume.empty()) {
-    folder.emplace(resume_folder(a));
-  } else if (!a.out.empty()) {
+}
+
+// A new run: MODEL and its solver; --out, or a new runs/<net name>[-N].
+Start new_run(TrainArgs& a) {
+  if (a.model.empty()) fail("train needs a MODEL, or --resume CKPT");
+  Start s;
+  const std::string source = model_path(a.model);
+  const std::string solver_source = a.solver.empty() ? default_solver(source) : a.solver;
+  const onebyone::NetParameter net = read_net(source);
+  s.solver = read_solver(solver_source);
+  if (a.epochs > 0) s.solver.set_epochs(a.epochs);
+  settle(a, s.solver);
+  if (!a.out.empty()) {
     // The lock first: a folder another run is writing into is in use, whatever it holds so far.
-    folder.emplace(RunFolder::claim(a.out));
+    s.folder.emplace(RunFolder::claim(a.out));
     if (RunFolder::holds_run(a.out))
       fail("--out '{}' already holds a run: resume it with `onebyone train --resume {}/last.ckpt`, or choose another "
            "folder",
            a.out, a.out);
   } else {
     const std::string base = "runs/" + file_name_of(net.name());
-    folder.emplace(RunFolder::claim_next(base));
-    if (folder->path() != base)
-      std::cout << fmt::format("{}/ holds an earlier run: this one goes to {}/\n", base, folder->path());
+    s.folder.emplace(RunFolder::claim_next(base));
+    if (s.folder->path() != base)
+      std::cout << fmt::format("{}/ holds an earlier run: this one goes to {}/\n", base, s.folder->path());
   }
+  s.make = [net, solver = s.solver, folder = s.folder->path(), source, solver_source](
+               const Dataset& train, const Dataset& test, const TrainerOptions& options) {
+    auto trainer = std::make_unique<Trainer>(net, solver, train, test, options);
+    std::cout << fmt::format("training '{}' ({}, solver {}: {} from {:g}) on {} images, testing on {}; checkpoints in {}/",
+                             net.name(), source, solver_source, onebyone::SolverParameter::Optimizer_Name(solver.optimizer()),
+                             solver.base_lr(), train.count - solver.validation_size(), test.count, folder)
+              << std::endl;
+    return trainer;
+  };
+  return s;
+}
 
+// A resumed run: the checkpoint's net and solver (--epochs may lengthen it), the data, sizes and
+// threads it recorded, and its folder (see resume_folder).
+Start resumed_run(TrainArgs& a) {
+  if (!a.model.empty() || !a.solver.empty())
+    fail("--resume continues a run with its own net and solver: give no MODEL or --solver");
+  auto checkpoint = std::make_shared<onebyone::Checkpoint>(load_checkpoint(a.resume));
+  const int previous_epochs = checkpoint->solver().epochs();
+  if (a.epochs > 0) {
+    if (a.epochs < checkpoint->epoch() || (a.epochs == checkpoint->epoch() && checkpoint->batch() > 0))
+      fail("the run in '{}' has already trained {} epochs{}: --epochs {} would end before where it is", a.resume,
+           checkpoint->epoch(), checkpoint->batch() ? fmt::format(" and {} batches", checkpoint->batch()) : "", a.epochs);
+    checkpoint->mutable_solver()->set_epochs(a.epochs);
+  }
+  if (checkpoint->epoch() >= checkpoint->solver().epochs())
+    fail("the run in '{}' is complete ({} of {} epochs): give --epochs N to train it further", a.resume,
+         checkpoint->epoch(), checkpoint->solver().epochs());
+  take_context(a, checkpoint->context());
+  Start s;
+  s.solver = checkpoint->solver();
+  settle(a, s.solver);
+  s.folder.emplace(resume_folder(a));
+  s.make = [checkpoint, previous_epochs, source = a.resume, folder = s.folder->path()](
+               const Dataset& train, const Dataset& test, const TrainerOptions& options) {
+    auto trainer = std::make_unique<Trainer>(*checkpoint, train, test, options);
+    std::cout << fmt::format("resuming '{}' from {}: epoch {}, batch {}, step {}; checkpoints in {}/",
+                             checkpoint->net().name(), source, checkpoint->epoch() + 1, checkpoint->batch(),
+                             checkpoint->iteration(), folder)
+              << std::endl;
+    if (checkpoint->solver().epochs() != previous_epochs) {
+      onebyone::SolverParameter before = checkpoint->solver();
+      before.set_epochs(previous_epochs);
+      std::cout << "note: " << extension(before, checkpoint->solver(), trainer->steps_per_epoch(), checkpoint->iteration())
+                << "\n";
+    }
+    return trainer;
+  };
+  return s;
+}
+
+int train(TrainArgs a) {
+  stop_on_signals();
+  // The run's description, its threads and its folder first: a mistake in any costs no time.
+  const Start s = a.resume.empty() ? new_run(a) : resumed_run(a);
   const Dataset train = load(a.data, "train", a.train_size), test = load(a.data, "t10k", a.test_size);
-  Console console(!a.quiet && ::isatty(STDERR_FILENO), solver.validation_size() > 0 ? "validation" : "test");
-  RunFiles files(folder->path());
+  Console console(!a.quiet && ::isatty(STDERR_FILENO), s.solver.validation_size() > 0 ? "validation" : "test");
+  RunFiles files(s.folder->path());
   TrainerOptions options;
   options.reporters = {&console, &files};
   options.stop = &g_stop;
@@ -210,24 +251,7 @@ int train(TrainArgs a) {
   options.context.set_test_size(a.test_size);
   options.context.set_threads(omp_get_max_threads());
   *options.context.mutable_class_names() = {train.class_names.begin(), train.class_names.end()};
-  std::unique_ptr<Trainer> trainer;
-  if (!a.resume.empty()) {
-    trainer = std::make_unique<Trainer>(checkpoint, train, test, options);
-    std::cout << fmt::format("resuming '{}' from {}: epoch {}, batch {}, step {}; checkpoints in {}/", net.name(), source,
-                             checkpoint.epoch() + 1, checkpoint.batch(), checkpoint.iteration(), folder->path())
-              << std::endl;
-    if (a.epochs > 0 && a.epochs != previous_epochs) {
-      onebyone::SolverParameter before = solver;
-      before.set_epochs(previous_epochs);
-      std::cout << "note: " << extension(before, solver, trainer->steps_per_epoch(), checkpoint.iteration()) << "\n";
-    }
-  } else {
-    trainer = std::make_unique<Trainer>(net, solver, train, test, options);
-    std::cout << fmt::format("training '{}' ({}, solver {}: {} from {:g}) on {} images, testing on {}; checkpoints in {}/",
-                             net.name(), source, solver_source, onebyone::SolverParameter::Optimizer_Name(solver.optimizer()),
-                             solver.base_lr(), train.count - solver.validation_size(), test.count, folder->path())
-              << std::endl;
-  }
+  const std::unique_ptr<Trainer> trainer = s.make(train, test, options);
   for (const std::string& notice : trainer->notices()) std::cout << "note: " << notice << "\n";
   const TrainResult result = trainer->run();
   if (result.interrupted) {
@@ -238,7 +262,7 @@ int train(TrainArgs a) {
   getrusage(RUSAGE_SELF, &usage);
   std::cout << fmt::format("peak resident memory {:.0f} MB\n", usage.ru_maxrss / 1024.0);
   std::cout << fmt::format("metrics: {0}/metrics.csv, {0}/metrics.json; checkpoints: {0}/last.ckpt, {0}/best.ckpt\n",
-                           folder->path());
+                           s.folder->path());
   return 0;
 }
 
