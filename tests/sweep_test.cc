@@ -141,7 +141,7 @@ TEST_CASE("a sweep writes its table, CSV, JSON and picture, with one subset of i
 
   // The picture: two panels, a line per model with a point per size, and where the seeds differ,
   // an error bar through the point.
-  CHECK(png_size(out + "/sweep.png") == std::pair<uint32_t, uint32_t>{1400, 560});
+  CHECK(png_size(out + "/sweep.png") == std::pair<uint32_t, uint32_t>{1400, 620});
   const auto plots = plots_of(out + "/sweep.svg");
   for (const char* panel : {"a", "b"})
     for (int model : {1, 2}) {
