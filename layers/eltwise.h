@@ -13,38 +13,27 @@
 //   (any shape) -> (same shape)
 #pragma once
 
-#include "framework/dnnl_seam.h"
-#include "framework/layer.h"
+#include "layers/same_layout.h"
 
 namespace obo {
 
-class EltwiseLayer : public Layer {
+// Its backward differentiates from the input.
+class EltwiseLayer : public SameLayoutLayer {
  public:
   EltwiseLayer(const LayerParameter& p, PostOp::Function function, float alpha = 0, float beta = 0)
-      : Layer(p), f_{function, alpha, beta, p.type()} {
-    expect_arity(1, 1, 1);
-  }
+      : SameLayoutLayer(p, DNNL_ARG_SRC), f_{function, alpha, beta, p.type()} {}
 
   std::optional<PostOp> as_post_op() const override { return f_; }
   Shapes output_shapes(const Shapes& in) const override { return {in[0]}; }
 
   void reshape(const Ports& in, const Ports& out) override {
-    const auto md = dnn::desc_of(*in[0].value);
-    out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
+    const auto md = shape_like_input(in, out);
     const auto fwd = dnn::eltwise_forward(f_, md, false);
     ops_.init(fwd, dnn::eltwise_backward(f_, md, md, false, fwd));
   }
 
-  void forward(const Ports& in, const Ports& out, const Context&) override { ops_.forward(*in[0].value, *out[0].value); }
-  bool backward_reads_input(size_t) const override { return ops_.reads_input(); }
-  bool backward_reads_output(size_t) const override { return ops_.reads_output(); }
-  void backward(const Ports& in, const Ports& out) override {
-    ops_.backward(*in[0].value, *out[0].value, *out[0].grad, *in[0].grad);
-  }
-
  private:
   PostOp f_;
-  dnn::SameLayoutOps ops_{DNNL_ARG_SRC};  // it differentiates from the input
 };
 
 }  // namespace obo

@@ -5,16 +5,16 @@
 //   (N,C,H,W) -> (same shape, same layout)
 #include <cmath>
 
-#include "framework/dnnl_seam.h"
 #include "framework/registry.h"
+#include "layers/same_layout.h"
 
 namespace obo {
 namespace {
 
-class LRN : public Layer {
+// Backward from the input, with oneDNN's workspace of the forward pass.
+class LRN : public SameLayoutLayer {
  public:
-  explicit LRN(const LayerParameter& p) : Layer(p) {
-    expect_arity(1, 1, 1);
+  explicit LRN(const LayerParameter& p) : SameLayoutLayer(p, DNNL_ARG_SRC) {
     const auto& lrn = p.lrn();
     if (lrn.local_size() <= 0 || lrn.local_size() % 2 == 0)
       error("lrn.local_size must be odd and positive, got {}", lrn.local_size());
@@ -30,21 +30,11 @@ class LRN : public Layer {
   void reshape(const Ports& in, const Ports& out) override {
     const auto& lrn = config().lrn();
     const dnn::LrnWindow window{lrn.local_size(), lrn.alpha(), lrn.beta(), lrn.k()};
-    const auto md = dnn::desc_of(*in[0].value);
-    out[0].value->reshape(in[0].value->shape(), in[0].value->layout());
+    const auto md = shape_like_input(in, out);
     const auto fwd = dnn::lrn_forward(md, window);
     ops_.init(fwd, dnn::lrn_backward(md, md, window, fwd));
   }
 
-  void forward(const Ports& in, const Ports& out, const Context&) override { ops_.forward(*in[0].value, *out[0].value); }
-  void backward(const Ports& in, const Ports& out) override {
-    ops_.backward(*in[0].value, *out[0].value, *out[0].grad, *in[0].grad);
-  }
-  bool backward_reads_input(size_t) const override { return ops_.reads_input(); }
-  bool backward_reads_output(size_t) const override { return ops_.reads_output(); }
-
- private:
-  dnn::SameLayoutOps ops_{DNNL_ARG_SRC};  // with oneDNN's workspace of the forward pass
 };
 
 }  // namespace
