@@ -571,7 +571,9 @@ void add_compare(CLI::App& app) {
   cmd->add_option("--seeds", args->seeds, "Runs per model and size, with seeds solver.seed, +1, ...")
       ->capture_default_str()
       ->check(at_least(1));
-  cmd->add_option("--steps", args->steps, "Training steps of every cell (default: the solver's epochs over the largest size)")
+  cmd->add_option("--steps", args->steps,
+                  "About this many training steps in every cell, in whole epochs at its size, at least one (default: "
+                  "the solver's epochs over the largest size)")
       ->check(at_least(1));
   cmd->add_option("--shifts", args->shifts, "Augmentations to sweep: random shifts of up to S pixels (default: the "
                                             "solver's augment_shift)")
