@@ -10,6 +10,7 @@
 
 #include "framework/error.h"
 #include "framework/io.h"
+#include "framework/solver.h"
 
 namespace obo {
 namespace {
@@ -72,6 +73,7 @@ onebyone::Checkpoint parse_checkpoint(const std::string& bytes, const std::strin
   onebyone::Checkpoint checkpoint;
   if (!checkpoint.ParseFromArray(payload, static_cast<int>(length)))
     fail("checkpoint '{}' does not parse although its CRC-32 matches (written by another version?)", path);
+  validate(checkpoint.solver(), fmt::format("checkpoint '{}': solver", path));
   return checkpoint;
 }
 

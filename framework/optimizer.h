@@ -1,4 +1,4 @@
-// Optimizers and learning-rate schedules over the graph's flat parameter/gradient buffers.
+// Optimizers (SGD with momentum, Adam) over the graph's flat parameter/gradient buffers.
 //
 //   auto opt = obo::make_optimizer(solver, graph);
 //   for (int64_t it = 0; ...; ++it) { graph.forward(...); graph.backward(); opt->step(it); }
@@ -13,24 +13,14 @@
 #include <vector>
 
 #include "framework/graph.h"
+#include "framework/solver.h"
 #include "onebyone.pb.h"
 
 namespace obo {
 
-using onebyone::SolverParameter;
-
-// The learning rate at iteration `iter` (0-based): linear warm-up over warmup_iter, then the
-// schedule.
-double learning_rate(const SolverParameter& solver, int64_t iter);
-// Throws, naming the field, on a value no run can use: NaN, infinite, negative or zero where the
-// code divides by it or multiplies with it, a schedule missing a field it needs.
-void validate(const SolverParameter& solver);
-// The solver as a run of `steps_per_epoch` steps an epoch uses it. COSINE without max_iter decays
-// over the whole run (epochs * steps_per_epoch), so a run given more epochs stretches its
-// schedule; a warm-up longer than half the run is clamped to half, with a notice; a
-// test_batch_size of 0 becomes batch_size. Validates first.
-SolverParameter resolve(const SolverParameter& solver, int64_t steps_per_epoch, std::vector<std::string>* notices);
-
+// The update of a run of `solver`, which must be valid and resolved (framework/solver.h: the
+// Trainer gives it resolve()'s solver). The one thing it checks is that a COSINE schedule has
+// its max_iter, the one thing resolve() adds.
 class Optimizer {
  public:
   Optimizer(const SolverParameter& solver, Graph& graph);

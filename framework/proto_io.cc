@@ -6,6 +6,7 @@
 #include "framework/error.h"
 #include "framework/io.h"
 #include "framework/registry.h"
+#include "framework/solver.h"
 
 namespace obo {
 namespace {
@@ -47,7 +48,9 @@ void parse_text(const std::string& text, const std::string& origin, google::prot
 
 onebyone::NetParameter read_net(const std::string& path) { return read<onebyone::NetParameter>(path, "model file"); }
 onebyone::SolverParameter read_solver(const std::string& path) {
-  return read<onebyone::SolverParameter>(path, "solver file");
+  const auto solver = read<onebyone::SolverParameter>(path, "solver file");
+  validate(solver, fmt::format("solver file '{}'", path));
+  return solver;
 }
 
 }  // namespace obo

@@ -10,6 +10,7 @@
 #include "framework/checkpoint.h"
 #include "framework/error.h"
 #include "framework/io.h"
+#include "framework/records.h"
 
 namespace obo {
 namespace {
@@ -99,24 +100,15 @@ void RunFiles::epoch(const onebyone::EpochMetrics& metrics, const onebyone::Chec
   if (best) link_file(last(), folder_ + "/best.ckpt");
 
   // Written after the checkpoint: metrics never describe an epoch that no checkpoint holds.
-  // JSON has no NaN or infinity: such a value is written as null (and as "nan" in the CSV).
-  std::string csv = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,learning_rate,seconds,images_per_second\n";
-  nlohmann::json epochs = nlohmann::json::array();
-  for (const auto& m : history) {
-    csv += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6g},{:.3f},{:.1f}\n", m.epoch(), m.train_loss(),
-                       m.train_accuracy(), m.test_loss(), m.test_accuracy(), m.learning_rate(), m.seconds(),
-                       m.images_per_second());
-    epochs.push_back({{"epoch", m.epoch()},
-                      {"train_loss", m.train_loss()},
-                      {"train_accuracy", m.train_accuracy()},
-                      {"test_loss", m.test_loss()},
-                      {"test_accuracy", m.test_accuracy()},
-                      {"learning_rate", m.learning_rate()},
-                      {"seconds", m.seconds()},
-                      {"images_per_second", m.images_per_second()}});
-  }
-  write_file(folder_ + "/metrics.csv", csv);
-  write_file(folder_ + "/metrics.json", nlohmann::json{{"model", run.net().name()}, {"epochs", epochs}}.dump(2) + "\n");
+  Records epochs({Column("epoch"), Column("train_loss", ".6f"), Column("train_accuracy", ".6f"),
+                  Column("test_loss", ".6f"), Column("test_accuracy", ".6f"), Column("learning_rate", ".6g"),
+                  Column("seconds", ".3f"), Column("images_per_second", ".1f")});
+  for (const auto& m : history)
+    epochs.add({m.epoch(), m.train_loss(), m.train_accuracy(), m.test_loss(), m.test_accuracy(), m.learning_rate(),
+                m.seconds(), m.images_per_second()});
+  write_file(folder_ + "/metrics.csv", epochs.csv());
+  write_file(folder_ + "/metrics.json",
+             nlohmann::json{{"model", run.net().name()}, {"epochs", epochs.json()}}.dump(2) + "\n");
 }
 
 // --- Trainer -----------------------------------------------------------------------------------
@@ -146,6 +138,8 @@ Trainer::Trainer(const onebyone::Checkpoint& checkpoint, const Dataset& train, c
 Trainer::~Trainer() = default;
 
 void Trainer::prepare(const onebyone::SolverParameter& solver, const Dataset& train, const Dataset& test) {
+  // The library's door: a solver made in code is checked here (a file's or a checkpoint's was
+  // already, when read).
   validate(solver);
   if (test.rows != train.rows || test.cols != train.cols)
     fail("the test images are {}x{}, the training images {}x{}: both sets must have one size", test.rows, test.cols,

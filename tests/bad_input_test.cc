@@ -96,7 +96,7 @@ TEST_CASE("degenerate nets and impossible values are refused by name", "[errors]
   write(dir + "/nan.solver.prototxt", "base_lr: nan\n");
   const ToolRun nan = run_tool(fmt::format("train lenet --solver {0}/nan.solver.prototxt --out {0}/run {1}", dir, kShort));
   CHECK(nan.status == 1);
-  CHECK_THAT(nan.output, Catch::Contains("error: solver: base_lr must be positive, got nan"));
+  CHECK_THAT(nan.output, Catch::Contains(fmt::format("error: solver file '{}/nan.solver.prototxt': base_lr must be positive, got nan", dir)));
   CHECK_FALSE(fs::exists(dir + "/run"));
 }
 
@@ -124,7 +124,7 @@ TEST_CASE("crafted checkpoints with a valid checksum are refused", "[errors][mni
        "the checkpoint holds 0 optimizer tensors, expected 1"},
       {"a net with no layers", [](auto& c) { c.mutable_net()->clear_layer(); }, "the net 'lenet' has no layers"},
       {"a solver with a zero batch", [](auto& c) { c.mutable_solver()->set_batch_size(0); },
-       "solver: batch_size must be positive, got 0"},
+       "checkpoint '" + dir + "/crafted-7.ckpt': solver: batch_size must be positive, got 0"},
   };
   for (const Craft& craft : crafts) {
     INFO(craft.what);

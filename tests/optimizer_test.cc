@@ -152,12 +152,15 @@ TEST_CASE("learning-rate schedules", "[optimizer]") {
 }
 
 TEST_CASE("solver errors name the field", "[optimizer][errors]") {
-  Graph g = sixteen_parameters();
-  CHECK_THROWS_WITH(make_optimizer(solver("schedule: STEP"), g), "solver: step_size must be positive for schedule STEP, got 0");
-  CHECK_THROWS_WITH(make_optimizer(solver("schedule: COSINE max_iter: 5 warmup_iter: 5"), g),
+  CHECK_THROWS_WITH(validate(solver("schedule: STEP")), "solver: step_size must be positive for schedule STEP, got 0");
+  CHECK_THROWS_WITH(validate(solver("schedule: COSINE max_iter: 5 warmup_iter: 5")),
                     "solver: schedule COSINE needs max_iter (5) > warmup_iter (5)");
-  CHECK_THROWS_WITH(make_optimizer(solver("base_lr: 0"), g), "solver: base_lr must be positive, got 0");
-  CHECK_THROWS_WITH(make_optimizer(solver("momentum: 1"), g), "solver: momentum must be in [0, 1), got 1");
+  CHECK_THROWS_WITH(validate(solver("base_lr: 0")), "solver: base_lr must be positive, got 0");
+  CHECK_THROWS_WITH(validate(solver("momentum: 1"), "solver file 'a.prototxt'"),
+                    "solver file 'a.prototxt': momentum must be in [0, 1), got 1");
+  Graph g = sixteen_parameters();
+  CHECK_THROWS_WITH(make_optimizer(solver("schedule: COSINE"), g),
+                    "solver: schedule COSINE needs max_iter (resolve() sets it from the run's length)");
   // NaN fails every comparison, so it is refused with the other impossible values.
   const std::pair<const char*, const char*> bad = GENERATE(values<std::pair<const char*, const char*>>({
       {"base_lr: nan", "solver: base_lr must be positive, got nan"},

@@ -29,6 +29,7 @@
 #include "framework/error.h"
 #include "framework/io.h"
 #include "framework/proto_io.h"
+#include "framework/records.h"
 #include "framework/trainer.h"
 #include "tools/common.h"
 
@@ -79,23 +80,17 @@ struct Cell {
   std::string dir;
 };
 
-struct Stat {
-  double mean = 0, spread = 0;  // spread: sample standard deviation (0 for one value)
-  int n = 0;
-};
-
-Stat stat(const std::vector<double>& xs) {
-  Stat s;
-  s.n = static_cast<int>(xs.size());
+// The mean and sample standard deviation (0 for one value) of xs; not a number where xs is empty.
+Spread spread(const std::vector<double>& xs) {
+  if (xs.empty()) return {NAN, NAN};
+  Spread s;
   for (double x : xs) s.mean += x / xs.size();
   if (xs.size() > 1) {
-    for (double x : xs) s.spread += (x - s.mean) * (x - s.mean);
-    s.spread = std::sqrt(s.spread / (xs.size() - 1));
+    for (double x : xs) s.std += (x - s.mean) * (x - s.mean);
+    s.std = std::sqrt(s.std / (xs.size() - 1));
   }
   return s;
 }
-
-std::string pct(const Stat& s) { return s.n ? fmt::format("{:.2f} +- {:.2f}", 100 * s.mean, 100 * s.spread) : "-"; }
 
 // Which images a cell trained on, as a number: the same for every model at one size.
 uint64_t fingerprint(const Dataset& d) {
@@ -246,8 +241,8 @@ struct Row {
 
 // The cells' results by model and size, with the statistics over seeds of the cells that ended.
 struct Summary {
-  Stat final_test, best_test, final_train, gap, rate;
-  int diverged = 0;
+  Spread final_test, best_test, final_train, gap, rate;
+  int ended = 0, diverged = 0;
   int64_t steps = 0, epochs = 0;
 };
 
@@ -267,11 +262,12 @@ Summary summarise(const Row& row) {
     s.steps = c["steps"];
     s.epochs = c["epochs"];
   }
-  s.final_test = stat(final_test);
-  s.best_test = stat(best_test);
-  s.final_train = stat(final_train);
-  s.gap = stat(gap);
-  s.rate = stat(rate);
+  s.ended = static_cast<int>(final_test.size());
+  s.final_test = spread(final_test);
+  s.best_test = spread(best_test);
+  s.final_train = spread(final_train);
+  s.gap = spread(gap);
+  s.rate = spread(rate);
   return s;
 }
 
@@ -307,10 +303,10 @@ bool plot_sweep(const Sweep& sweep, const std::vector<Row>& rows, const std::str
       for (const Row& row : rows)
         if (row.model == m && row.shift == shift) {
           const Summary s = summarise(row);
-          if (s.final_test.n)
+          if (s.ended)
             table += fmt::format("{} {:.4f} {:.4f} {:.4f} {:.4f}\n", row.size, 100 * s.final_test.mean,
-                                 100 * s.final_test.spread, 100 * s.gap.mean, 100 * s.gap.spread);
-          any = any || s.final_test.n > 0;
+                                 100 * s.final_test.std, 100 * s.gap.mean, 100 * s.gap.std);
+          any = any || s.ended > 0;
         }
       write_file(data, table);
       if (!any) continue;
@@ -385,7 +381,6 @@ Sweep describe(const CompareArgs& a, const Dataset& all_train, const Dataset& te
   }
   sweep.solver = read_solver(a.solver.empty() ? default_solver(model_path(a.models[0])) : a.solver);
   if (a.epochs > 0) sweep.solver.set_epochs(a.epochs);
-  validate(sweep.solver);
   if (a.no_augment && !a.shifts.empty()) fail("--no-augment is --shifts 0: give one of them");
   const std::vector<int> shifts = a.no_augment      ? std::vector<int>{0}
                                   : a.shifts.empty() ? std::vector<int>{sweep.solver.augment_shift()}
@@ -410,22 +405,39 @@ Sweep describe(const CompareArgs& a, const Dataset& all_train, const Dataset& te
   return sweep;
 }
 
-// Runs the cells of the sweep not run before, seed by seed (so that an interrupted sweep has
-// every model and condition at its first seeds), and returns every cell's result by row. A stop
-// ends the command with status 130.
-std::vector<Row> run_cells(const CompareArgs& a, const Sweep& sweep, const Dataset& all_train, const Dataset& test,
-                           const std::string& out) {
+// The sweep's cells, seed by seed: an interrupted sweep has every model and condition at its
+// first seeds.
+std::vector<Cell> cells_of(const Sweep& sweep, const std::string& out) {
   std::vector<Cell> cells;
-  int64_t total_steps = 0;
   for (int s = 0; s < sweep.seeds; ++s)
     for (int shift : sweep.shifts)
       for (int64_t size : sweep.sizes)
         for (size_t m = 0; m < sweep.nets.size(); ++m) {
           const int seed = static_cast<int>(sweep.solver.seed()) + s;
           cells.push_back({m, shift, size, seed, fmt::format("{}/{}/shift{}/n{}/seed{}", out, sweep.dirs[m], shift, size, seed)});
-          const auto solver = cell_solver(sweep, cells.back());
-          total_steps += size / solver.batch_size() * solver.epochs();
         }
+  return cells;
+}
+
+// What a cell that has run says: its accuracies, or that it diverged.
+std::string outcome(const json& result, const SweepProgress& progress) {
+  if (result.contains("diverged")) return fmt::format("diverged ({})", result["diverged"].get<std::string>());
+  return fmt::format("test {:.2f}% (best {:.2f}%), train {:.2f}%, {} steps in {}; sweep {:.0f}%, ETA {}",
+                     100 * result["final_test"].get<double>(), 100 * result["best_test"].get<double>(),
+                     100 * result["final_train"].get<double>(), result["steps"].get<int64_t>(),
+                     duration(result["seconds"]), progress.percent(), progress.eta());
+}
+
+// Runs the cells of the sweep not run before and returns every cell's result by row. A stop
+// ends the command with status 130.
+std::vector<Row> run_cells(const CompareArgs& a, const Sweep& sweep, const Dataset& all_train, const Dataset& test,
+                           const std::string& out) {
+  const std::vector<Cell> cells = cells_of(sweep, out);
+  int64_t total_steps = 0;
+  for (const Cell& cell : cells) {
+    const auto solver = cell_solver(sweep, cell);
+    total_steps += cell.size / solver.batch_size() * solver.epochs();
+  }
   std::cout << fmt::format("sweep of {}: {} training-set size(s) ({}), shifts of up to {} pixels (0: none), {} seed(s): {} cells "
                            "of about {} steps of {} images; {} test images of {}; in {}/\n",
                            fmt::join(sweep.models, ", "), sweep.sizes.size(), fmt::join(sweep.sizes, ", "),
@@ -444,98 +456,71 @@ std::vector<Row> run_cells(const CompareArgs& a, const Sweep& sweep, const Datas
     const std::string name = fmt::format("[{:>{}}/{}] {} on {} images, seed {}", i + 1, std::to_string(cells.size()).size(),
                                          cells.size(), series(sweep, cell.model, cell.shift), cell.size, cell.seed);
     const std::string result_file = cell.dir + "/result.json";
-    json result;
+    std::optional<json> result;
     if (fs::exists(result_file)) {
       result = json::parse(read_file(result_file, kTextLimit, "cell result"));
-      progress.done(result.value("steps", int64_t{0}), false);
+      progress.done(result->value("steps", int64_t{0}), false);
       std::cout << name << ": done before\n";
     } else {
       if (!subsets.count(cell.size))
         subsets[cell.size] = cell.size < all_train.count ? split_off(all_train, cell.size).first : all_train;
       progress.start(name);
       int64_t steps = 0;
-      const std::optional<json> ran = run_cell(sweep, cell, subsets[cell.size], test, progress, &steps);
+      result = run_cell(sweep, cell, subsets[cell.size], test, progress, &steps);
       progress.end_line();
-      if (!ran) {
+      if (!result) {
         std::cout << fmt::format("{}: stopped; continue the sweep with the same command and --resume{}\n", name,
                                  a.out.empty() ? fmt::format(" --out {}", out) : "");
         throw CLI::RuntimeError(130);
       }
-      result = *ran;
-      write_file(result_file, result.dump(2) + "\n");
+      write_file(result_file, result->dump(2) + "\n");
       progress.done(steps, true);
-      if (result.contains("diverged"))
-        std::cout << fmt::format("{}: diverged ({})\n", name, result["diverged"].get<std::string>());
-      else
-        std::cout << fmt::format("{}: test {:.2f}% (best {:.2f}%), train {:.2f}%, {} steps in {}; sweep {:.0f}%, ETA {}\n",
-                                 name, 100 * result["final_test"].get<double>(), 100 * result["best_test"].get<double>(),
-                                 100 * result["final_train"].get<double>(), steps, duration(result["seconds"]),
-                                 progress.percent(), progress.eta());
+      std::cout << name << ": " << outcome(*result, progress) << "\n";
     }
     std::cout << std::flush;
     for (Row& row : rows)
-      if (row.model == cell.model && row.shift == cell.shift && row.size == cell.size) row.cells.push_back(result);
+      if (row.model == cell.model && row.shift == cell.shift && row.size == cell.size) row.cells.push_back(*result);
   }
   return rows;
 }
 
+// A row per model, shift and size. On the console in percent; in the files as fractions.
+Records summary_table(const Sweep& sweep, const std::vector<Row>& rows) {
+  Records table({Column("model").shown("model"), Column("shift").shown("shifts"), Column("train_size").shown("images"),
+                 Column("parameters").shown("parameters"), Column("mflops_per_image", ".3f").shown("MFLOPs/img", ".2f"),
+                 Column("epochs"), Column("steps").shown("steps"), Column("seeds"), Column("diverged").shown("diverged"),
+                 Column("final_test", ".6f").shown("final test %", ".2f", 100),
+                 Column("best_test", ".6f").shown("best test %", ".2f", 100),
+                 Column("final_train", ".6f").shown("final train %", ".2f", 100),
+                 Column("gap", ".6f").shown("gap (points)", ".2f", 100),
+                 Column("images_per_second", ".1f").shown("img/s", ".0f")});
+  for (const Row& row : rows) {
+    Graph net(sweep.nets[row.model], GraphOptions::inference());
+    net.set_batch(1);
+    const Summary s = summarise(row);
+    table.add({sweep.models[row.model], row.shift, row.size, net.param_values().count(),
+               2e-6 * static_cast<double>(net.multiply_adds()), s.epochs, s.steps, s.ended, s.diverged, s.final_test,
+               s.best_test, s.final_train, s.gap, s.rate.mean});
+  }
+  return table;
+}
+
 // The table on the console, as CSV and JSON, with its caption, and the picture.
 void write_results(const Sweep& sweep, const std::vector<Row>& rows, const std::string& out) {
-  std::vector<int64_t> params(sweep.nets.size());
-  std::vector<double> mflops(sweep.nets.size());
-  for (size_t m = 0; m < sweep.nets.size(); ++m) {
-    Graph g(sweep.nets[m], GraphOptions::inference());
-    g.set_batch(1);
-    params[m] = 0;
-    for (const Param* p : g.params()) params[m] += count(p->shape);
-    mflops[m] = 2e-6 * static_cast<double>(g.multiply_adds());
-  }
-  std::cout << "\n"
-            << fmt::format("{:<14} {:>6} {:>8} {:>11} {:>10} {:>7} {:>16} {:>16} {:>16} {:>16} {:>8}", "model", "shifts",
-                           "images", "parameters", "MFLOPs/img", "steps", "final test %", "best test %", "final train %",
-                           "gap (points)", "img/s")
-            << "\n";
-  std::string csv = "model,shift,train_size,parameters,mflops_per_image,epochs,steps,seeds,diverged,final_test_mean,"
-                    "final_test_std,best_test_mean,best_test_std,final_train_mean,final_train_std,gap_mean,gap_std,"
-                    "images_per_second\n";
-  json table = json::array(), all_cells = json::array();
-  for (const Row& row : rows) {
-    const Summary s = summarise(row);
-    const size_t m = row.model;
-    std::cout << fmt::format("{:<14} {:>6} {:>8} {:>11} {:>10.2f} {:>7} {:>16} {:>16} {:>16} {:>16} {:>8.0f}{}\n",
-                             sweep.models[m], row.shift, row.size, params[m], mflops[m], s.steps, pct(s.final_test),
-                             pct(s.best_test), pct(s.final_train), pct(s.gap), s.rate.mean,
-                             s.diverged ? fmt::format("  ({} of {} seeds diverged)", s.diverged, row.cells.size()) : "");
-    csv += fmt::format("{},{},{},{},{:.3f},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.1f}\n",
-                       sweep.models[m], row.shift, row.size, params[m], mflops[m], s.epochs, s.steps, s.final_test.n,
-                       s.diverged, s.final_test.mean, s.final_test.spread, s.best_test.mean, s.best_test.spread,
-                       s.final_train.mean, s.final_train.spread, s.gap.mean, s.gap.spread, s.rate.mean);
-    table.push_back({{"model", sweep.models[m]},
-                     {"shift", row.shift},
-                     {"train_size", row.size},
-                     {"parameters", params[m]},
-                     {"mflops_per_image", mflops[m]},
-                     {"epochs", s.epochs},
-                     {"steps", s.steps},
-                     {"seeds", s.final_test.n},
-                     {"diverged", s.diverged},
-                     {"final_test", {{"mean", s.final_test.mean}, {"std", s.final_test.spread}}},
-                     {"best_test", {{"mean", s.best_test.mean}, {"std", s.best_test.spread}}},
-                     {"final_train", {{"mean", s.final_train.mean}, {"std", s.final_train.spread}}},
-                     {"gap", {{"mean", s.gap.mean}, {"std", s.gap.spread}}},
-                     {"images_per_second", s.rate.mean}});
-    for (const json& c : row.cells) all_cells.push_back(c);
-  }
+  const Records table = summary_table(sweep, rows);
   const std::string caption = fmt::format(
       "Every cell trains about {} steps of {} images (its epochs: {} steps over the steps of one epoch at its size, "
-      "rounded), tested on {} images about five times; accuracies are mean +- sd over {} seed(s); final train accuracy "
-      "is measured in evaluation mode after the last step, on the cell's own training images; gap = final train - "
-      "final test, in points.",
+      "rounded), tested on {} images about five times; accuracies are mean +- sd over the seeds that did not diverge "
+      "({} in all); final train accuracy is measured in evaluation mode after the last step, on the cell's own "
+      "training images; gap = final train - final test, in points.",
       sweep.steps, sweep.solver.batch_size(), sweep.steps, sweep.test_size, sweep.seeds);
-  std::cout << "\n" << caption << "\n";
-  write_file(out + "/summary.csv", csv);
+  std::cout << "\n" << table.text() << "\n" << caption << "\n";
+  json cells = json::array();
+  for (const Row& row : rows)
+    for (const json& c : row.cells) cells.push_back(c);
+  write_file(out + "/summary.csv", table.csv());
   write_file(out + "/summary.json",
-             json{{"sweep", sweep.to_json()}, {"caption", caption}, {"rows", table}, {"cells", all_cells}}.dump(2) + "\n");
+             json{{"sweep", sweep.to_json()}, {"caption", caption}, {"rows", table.json()}, {"cells", cells}}.dump(2) + "\n");
   const std::string picture = sweep.sizes.size() > 1 ? "sweep" : "curves";
   if (sweep.sizes.size() > 1 ? plot_sweep(sweep, rows, out) : plot_curves(sweep, rows, out))
     std::cout << fmt::format("wrote {0}/summary.csv, {0}/summary.json, {0}/{1}.png, {0}/{1}.svg\n", out, picture);

@@ -6,6 +6,7 @@
 
 #include "framework/graph.h"
 #include "framework/proto_io.h"
+#include "framework/records.h"
 #include "framework/random.h"
 #include "tools/common.h"
 
@@ -19,8 +20,9 @@ struct CostArgs {
 
 void cost(const CostArgs& a) {
   apply_threads(a.threads);
-  std::cout << fmt::format("{:<16} {:<18} {:<18} {:>12} {:>16} {:>12} {:>10}\n", "model", "input", "output", "parameters",
-                           "multiply-adds", "forward ms", "GFLOP/s");
+  Records models({Column("model").shown("model"), Column("input").shown("input"), Column("output").shown("output"),
+                  Column("parameters").shown("parameters"), Column("multiply_adds").shown("multiply-adds"),
+                  Column("forward_ms").shown("forward ms", ".1f"), Column("gflops").shown("GFLOP/s", ".1f")});
   for (const std::string& m : a.models) {
     const onebyone::NetParameter net = read_net(model_path(m));
     Graph graph(net);
@@ -33,11 +35,11 @@ void cost(const CostArgs& a) {
     for (int i = 0; i < a.iterations; ++i) graph.forward(Context::evaluation());
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / a.iterations;
     const size_t last = graph.num_layers() - 1;
-    std::cout << fmt::format("{:<16} {:<18} {:<18} {:>12} {:>16} {:>12.1f} {:>10.1f}\n", net.name(),
-                             to_string(graph.value(graph.input_blobs()[0]).shape()),
-                             to_string(graph.outputs_of(last)[0].value->shape()), graph.param_values().count(), macs, ms,
-                             2.0 * macs / ms * 1e-6);
+    models.add({net.name(), to_string(graph.value(graph.input_blobs()[0]).shape()),
+                to_string(graph.outputs_of(last)[0].value->shape()), graph.param_values().count(), macs, ms,
+                2.0 * macs / ms * 1e-6});
   }
+  std::cout << models.text();
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include "framework/graph.h"
 #include "framework/proto_io.h"
+#include "framework/records.h"
 #include "tools/common.h"
 
 namespace obo::cli {
@@ -28,7 +29,8 @@ void summary(const SummaryArgs& a) {
     graph.reshape(shapes);
   }
   std::cout << fmt::format("{} ({}), input {}\n\n", net.name(), path, to_string(graph.value(graph.input_blobs()[0]).shape()));
-  std::cout << fmt::format("{:<16} {:<20} {:<20} {:>12} {:>12}\n", "layer", "type", "output", "parameters", "MFLOPs");
+  Records layers({Column("layer").shown("layer"), Column("type").shown("type"), Column("output").shown("output"),
+                  Column("parameters").shown("parameters"), Column("mflops").shown("MFLOPs", ".2f")});
   int64_t params = 0;
   double mflops = 0;
   for (size_t i = 0; i < graph.num_layers(); ++i) {
@@ -39,11 +41,10 @@ void summary(const SummaryArgs& a) {
     params += p;
     mflops += f;
     const Ports& out = graph.outputs_of(i);
-    std::cout << fmt::format("{:<16} {:<20} {:<20} {:>12} {:>12.2f}\n", layer.name(),
-                             layer.description(),
-                             out.empty() ? "" : to_string(out[0].value->shape()), p, f);
+    layers.add({layer.name(), layer.description(), out.empty() ? "" : to_string(out[0].value->shape()), p, f});
   }
-  std::cout << fmt::format("{:<58} {:>12} {:>12.2f}\n", "total", params, mflops);
+  layers.set_total({"total", "", "", params, mflops});
+  std::cout << layers.text();
   std::cout << "\nMFLOPs count 2 per multiply-add of convolutions and FC layers, for the whole input batch.\n";
 }
 

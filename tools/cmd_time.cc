@@ -13,6 +13,7 @@
 #include "framework/inference.h"
 #include "framework/optimizer.h"
 #include "framework/proto_io.h"
+#include "framework/records.h"
 #include "framework/random.h"
 #include "framework/trainer.h"
 #include "tools/common.h"
@@ -99,13 +100,19 @@ void time_inference(Graph& trained, const onebyone::NetParameter& net, const Net
 }
 
 void report(const TimeArgs& a, const std::string& path, Graph& graph, const Timing& t) {
-  const size_t n = graph.num_layers();
   const double per = 1e3 / a.iterations;  // ms per iteration from summed seconds
+  // Per layer in the JSON too, so that bench/profile can set where our step goes beside PyTorch's.
+  Records layers({Column("name").shown("layer"), Column("type").shown("type"), Column("fused").shown("fused"),
+                  Column("forward_ms").shown("forward ms", ".3f"), Column("backward_ms").shown("backward ms", ".3f")});
   double forward = 0, backward = 0;
-  for (size_t i = 0; i < n; ++i) {
-    forward += t.forward[i];
-    backward += t.backward[i];
+  for (size_t i = 0; i < graph.num_layers(); ++i) {
+    const Layer& layer = graph.layer(i);
+    layers.add({layer.name(), layer.type(), layer.post_op() ? layer.post_op()->name : "", per * t.forward[i],
+                per * t.backward[i]});
+    forward += per * t.forward[i];
+    backward += per * t.backward[i];
   }
+  layers.set_total({"total", "", "", forward, backward});
   const double step = t.step / a.iterations;
   const double train_rate = a.batch / step, infer_rate = a.batch * a.iterations / t.inference;
   // Backward of a convolution or FC layer costs two forwards (data and weight gradients).
@@ -116,13 +123,6 @@ void report(const TimeArgs& a, const std::string& path, Graph& graph, const Timi
   const int threads = omp_get_max_threads();
 
   if (a.json) {
-    // Per layer too, so that bench/profile can set where our step goes beside PyTorch's.
-    nlohmann::json layers = nlohmann::json::array();
-    for (size_t i = 0; i < n; ++i)
-      layers.push_back({{"name", graph.layer(i).name()},
-                        {"type", graph.layer(i).type()},
-                        {"forward_ms", per * t.forward[i]},
-                        {"backward_ms", per * t.backward[i]}});
     std::cout << nlohmann::json{{"model", a.model},
                                 {"batch", a.batch},
                                 {"threads", threads},
@@ -131,22 +131,18 @@ void report(const TimeArgs& a, const std::string& path, Graph& graph, const Timi
                                 {"infer_images_per_s", infer_rate},
                                 {"gflops", gflops},
                                 {"peak_rss_mb", peak_rss_mb},
-                                {"forward_ms", per * forward},
-                                {"backward_ms", per * backward},
+                                {"forward_ms", forward},
+                                {"backward_ms", backward},
                                 {"update_ms", per * t.update},
                                 {"step_ms", 1e3 * step},
-                                {"layers", layers}}
+                                {"layers", layers.json()}}
                      .dump()
               << "\n";
     return;
   }
   std::cout << fmt::format("{}: batch {}, {} threads, {} iterations after {} warm-up\n\n", path, a.batch, threads,
-                           a.iterations, a.warmup);
-  std::cout << fmt::format("{:<16} {:<20} {:>12} {:>12}\n", "layer", "type", "forward ms", "backward ms");
-  for (size_t i = 0; i < n; ++i)
-    std::cout << fmt::format("{:<16} {:<20} {:>12.3f} {:>12.3f}\n", graph.layer(i).name(), graph.layer(i).description(),
-                             per * t.forward[i], per * t.backward[i]);
-  std::cout << fmt::format("{:<37} {:>12.3f} {:>12.3f}\n", "total", per * forward, per * backward);
+                           a.iterations, a.warmup)
+            << layers.text();
   std::cout << fmt::format("\noptimizer step {:.3f} ms; training step {:.2f} ms = {:.0f} images/s; {:.1f} GFLOP/s\n",
                            per * t.update, 1e3 * step, train_rate, gflops);
   std::cout << fmt::format("inference (eval mode) {:.0f} images/s; peak resident memory {:.0f} MB\n", infer_rate,

@@ -155,10 +155,10 @@ struct Start {
   std::function<std::unique_ptr<Trainer>(const Dataset& train, const Dataset& test, const TrainerOptions& options)> make;
 };
 
-// What every run checks before it claims a folder: its data folder, its solver, its threads.
-void settle(TrainArgs& a, const onebyone::SolverParameter& solver) {
+// What every run settles before it claims a folder: its data folder and its threads. (Its
+// solver was checked where it was read: the solver file or the checkpoint.)
+void settle(TrainArgs& a) {
   a.data = data_folder(a.data);
-  validate(solver);
   apply_threads(a.threads);
 }
 
@@ -171,7 +171,7 @@ Start new_run(TrainArgs& a) {
   const onebyone::NetParameter net = read_net(source);
   s.solver = read_solver(solver_source);
   if (a.epochs > 0) s.solver.set_epochs(a.epochs);
-  settle(a, s.solver);
+  settle(a);
   if (!a.out.empty()) {
     // The lock first: a folder another run is writing into is in use, whatever it holds so far.
     s.folder.emplace(RunFolder::claim(a.out));
@@ -216,7 +216,7 @@ Start resumed_run(TrainArgs& a) {
   take_context(a, checkpoint->context());
   Start s;
   s.solver = checkpoint->solver();
-  settle(a, s.solver);
+  settle(a);
   s.folder.emplace(resume_folder(a));
   s.make = [checkpoint, previous_epochs, source = a.resume, folder = s.folder->path()](
                const Dataset& train, const Dataset& test, const TrainerOptions& options) {

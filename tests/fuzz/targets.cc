@@ -53,6 +53,7 @@ Outcome model(const std::string& bytes) {
   stage(outcome, "solver", [&] {
     onebyone::SolverParameter solver;
     parse_text(bytes, "<fuzz>", &solver);
+    validate(solver);  // as read_solver() does
     std::vector<std::string> notices;
     const onebyone::SolverParameter s = resolve(solver, 100, &notices);
     for (int64_t step : {int64_t{0}, int64_t{1}, s.warmup_iter(), s.max_iter(), int64_t{1} << 40}) learning_rate(s, step);
