@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "framework/error.h"
+#include "framework/onnx.h"
 #include "framework/post_op.h"
 #include "framework/tensor.h"
 #include "onebyone.pb.h"
@@ -191,6 +192,16 @@ class Layer {
   // Whether in evaluation it passes its one input through unchanged (Dropout): an inference
   // graph drops it, and its output name names its input.
   virtual bool identity_in_evaluation() const { return false; }
+
+  // ONNX export (framework/onnx.h): adds to `onnx` the nodes that compute `out` from `in` as
+  // forward() does in evaluation, exactly, without a fused post-op (the exporter adds that).
+  // False where the layer has no exact ONNX form: the export then fails, naming it.
+  virtual bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& in, const std::vector<OnnxValue>& out) const {
+    (void)onnx;
+    (void)in;
+    (void)out;
+    return false;
+  }
 
   // Whether it combines the channels of each pixel and nothing across pixels: a 1x1
   // convolution, the idea this project is built around (`graph` highlights these).

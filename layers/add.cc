@@ -21,6 +21,13 @@ class Add : public Layer {
     return {in[0]};
   }
 
+  bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& in, const std::vector<OnnxValue>& out) const override {
+    std::vector<std::string> inputs;
+    for (const OnnxValue& x : in) inputs.push_back(x.name);
+    onnx.node("Sum", inputs, {out[0].name});
+    return true;
+  }
+
   void reshape(const Ports& in, const Ports& out) override {
     const auto y_md = dnn::desc_of(*in[0].value);
     out[0].value->reshape(in[0].value->shape(), in[0].value->layout());

@@ -55,6 +55,15 @@ class BatchNorm : public Layer {
     return a;
   }
 
+  // Where no convolution or FC before it took it in (framework/inference.h), as itself.
+  bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& in, const std::vector<OnnxValue>& out) const override {
+    std::vector<std::string> inputs{in[0].name};
+    for (const Param& p : params()) inputs.push_back(onnx.constant(p.name, p.shape, p.value.data()));
+    for (const Buffer& b : buffers()) inputs.push_back(onnx.constant(b.name, b.shape, b.value.data()));
+    onnx.node("BatchNormalization", inputs, {out[0].name}, {{"epsilon", config().batch_norm().epsilon()}});
+    return true;
+  }
+
   // Both modes' primitives are built here: a step switches between them without creating any.
   void reshape(const Ports& in, const Ports& out) override {
     const Tensor& x = *in[0].value;

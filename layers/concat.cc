@@ -29,6 +29,13 @@ class ConcatLayer : public Layer {
     return {y};
   }
 
+  bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& in, const std::vector<OnnxValue>& out) const override {
+    std::vector<std::string> inputs;
+    for (const OnnxValue& x : in) inputs.push_back(x.name);
+    onnx.node("Concat", inputs, {out[0].name}, {{"axis", int64_t{1}}});
+    return true;
+  }
+
   void reshape(const Ports& in, const Ports& out) override {
     Shapes shapes;
     std::vector<dnn::memory::desc> srcs;

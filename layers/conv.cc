@@ -54,6 +54,17 @@ class ConvLayer : public Layer {
     return p;
   }
 
+  bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& in, const std::vector<OnnxValue>& out) const override {
+    std::vector<std::string> inputs{in[0].name};
+    for (const Param& p : params()) inputs.push_back(onnx.constant(p.name, p.shape, p.value.data()));
+    const int64_t s = config().conv().stride();
+    onnx.node("Conv", inputs, {out[0].name},
+              {{"kernel_shape", std::vector<int64_t>{kernel_, kernel_}},
+               {"strides", std::vector<int64_t>{s, s}},
+               {"pads", std::vector<int64_t>{pad_, pad_, pad_, pad_}}});
+    return true;
+  }
+
   void setup(const Shapes& in) override {
     if (in[0].size() != 4) error("needs an (N,C,H,W) input, got {}", to_string(in[0]));
     channels_ = in[0][1];

@@ -24,6 +24,10 @@ class DropoutLayer : public Layer {
 
   Shapes output_shapes(const Shapes& in) const override { return {in[0]}; }
   bool identity_in_evaluation() const override { return true; }
+  bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& in, const std::vector<OnnxValue>& out) const override {
+    onnx.node("Identity", {in[0].name}, {out[0].name});  // an inference graph has dropped it already
+    return true;
+  }
 
   void reshape(const Ports& in, const Ports& out) override {
     out[0].value->reshape(in[0].value->shape(), in[0].value->layout());

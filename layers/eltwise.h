@@ -24,6 +24,9 @@ class EltwiseLayer : public SameLayoutLayer {
       : SameLayoutLayer(p, DNNL_ARG_SRC), f_{function, alpha, beta, p.type()} {}
 
   std::optional<PostOp> as_post_op() const override { return f_; }
+  bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& in, const std::vector<OnnxValue>& out) const override {
+    return onnx.function(f_, in[0].name, out[0].name);
+  }
   Shapes output_shapes(const Shapes& in) const override { return {in[0]}; }
 
   void reshape(const Ports& in, const Ports& out) override {

@@ -75,6 +75,20 @@ class FcLayer : public Layer {
     return out[0].value->count() * inputs_;
   }
 
+  // Flatten (C,H,W order, which the plain (O, C*H*W) weight follows) and Gemm with the weight
+  // transposed, as PyTorch exports nn.Linear.
+  bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& in, const std::vector<OnnxValue>& out) const override {
+    std::string x = in[0].name;
+    if (in[0].shape.size() != 2) {
+      x = onnx.temporary(in[0].name + "/flat");
+      onnx.node("Flatten", {in[0].name}, {x}, {{"axis", int64_t{1}}});
+    }
+    std::vector<std::string> inputs{x};
+    for (const Param& p : params()) inputs.push_back(onnx.constant(p.name, p.shape, p.value.data()));
+    onnx.node("Gemm", inputs, {out[0].name}, {{"transB", int64_t{1}}});
+    return true;
+  }
+
  private:
   int64_t inputs_ = 0;  // C*H*W
   WeightedOps ops_;

@@ -14,6 +14,11 @@ class FlattenLayer : public Layer {
     return {{in[0][0], count(in[0]) / in[0][0]}};
   }
 
+  bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& in, const std::vector<OnnxValue>& out) const override {
+    onnx.node("Flatten", {in[0].name}, {out[0].name}, {{"axis", int64_t{1}}});
+    return true;
+  }
+
   void reshape(const Ports& in, const Ports& out) override {
     const Tensor& x = *in[0].value;
     out[0].value->reshape(output_shapes({x.shape()})[0]);

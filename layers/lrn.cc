@@ -27,6 +27,14 @@ class LRN : public SameLayoutLayer {
     return {in[0]};
   }
 
+  // ONNX's LRN is this formula, alpha divided by the size included.
+  bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& in, const std::vector<OnnxValue>& out) const override {
+    const auto& lrn = config().lrn();
+    onnx.node("LRN", {in[0].name}, {out[0].name},
+              {{"size", int64_t{lrn.local_size()}}, {"alpha", lrn.alpha()}, {"beta", lrn.beta()}, {"bias", lrn.k()}});
+    return true;
+  }
+
   void reshape(const Ports& in, const Ports& out) override {
     const auto& lrn = config().lrn();
     const dnn::LrnWindow window{lrn.local_size(), lrn.alpha(), lrn.beta(), lrn.k()};

@@ -72,6 +72,22 @@ class PoolLayer : public Layer {
     dnn::execute(forward_, fwd_args_);
   }
 
+  // The same window, padding and rounding down; average pooling counts the padding or not as here.
+  bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& in, const std::vector<OnnxValue>& out) const override {
+    if (kind_ == Kind::kGlobalAvg) {
+      onnx.node("GlobalAveragePool", {in[0].name}, {out[0].name});
+      return true;
+    }
+    const dnn::Window w = window(in[0].shape);
+    std::vector<OnnxGraph::Attribute> attributes{
+        {"kernel_shape", std::vector<int64_t>(w.kernel.begin(), w.kernel.end())},
+        {"strides", std::vector<int64_t>(w.strides.begin(), w.strides.end())},
+        {"pads", std::vector<int64_t>{w.pad_l[0], w.pad_l[1], w.pad_r[0], w.pad_r[1]}}};
+    if (kind_ == Kind::kAvg) attributes.push_back({"count_include_pad", int64_t{config().pool().count_include_pad()}});
+    onnx.node(kind_ == Kind::kMax ? "MaxPool" : "AveragePool", {in[0].name}, {out[0].name}, attributes);
+    return true;
+  }
+
   // Max-pool's backward reads its workspace (where each maximum was), average pooling nothing.
   bool backward_reads_input(size_t) const override { return false; }
   bool backward_reads_output(size_t) const override { return false; }

@@ -24,6 +24,14 @@ class PReLU : public Layer {
     return {in[0]};
   }
 
+  // The slope as ONNX broadcasts it from the right: (C, 1, ..., 1) against (N, C, ...).
+  bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& in, const std::vector<OnnxValue>& out) const override {
+    Shape slope(in[0].shape.size() - 1, 1);
+    slope[0] = params()[0].shape[0];
+    onnx.node("PRelu", {in[0].name, onnx.constant(params()[0].name, slope, params()[0].value.data())}, {out[0].name});
+    return true;
+  }
+
   void reshape(const Ports& in, const Ports& out) override {
     const Tensor& x = *in[0].value;
     // The slope as oneDNN broadcasts it: (1,C,1,...,1), over the parameter's plain (C) buffer.

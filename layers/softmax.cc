@@ -17,6 +17,11 @@ class Softmax : public SameLayoutLayer {
     return {in[0]};
   }
 
+  bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& in, const std::vector<OnnxValue>& out) const override {
+    onnx.node("Softmax", {in[0].name}, {out[0].name}, {{"axis", int64_t{1}}});  // opset 13: over axis 1 alone
+    return true;
+  }
+
   void reshape(const Ports& in, const Ports& out) override {
     const auto md = shape_like_input(in, out);
     const auto fwd = dnn::softmax_forward(md, 1);

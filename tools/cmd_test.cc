@@ -1,6 +1,5 @@
 // onebyone test [MODEL] CKPT: accuracy, per-class accuracy and the confusion matrix on the test
-// set. The checkpoint holds its net; a MODEL given beside it must describe the same net (the
-// batch size aside), or the weights would be evaluated in a net they were not trained in.
+// set, of the checkpoint's net (a MODEL given beside it must describe the same net).
 #include <algorithm>
 #include <iostream>
 
@@ -22,16 +21,7 @@ struct TestArgs {
 
 void test(const TestArgs& a) {
   apply_threads(a.threads);
-  const std::string& checkpoint_path = a.files.back();
-  const onebyone::Checkpoint checkpoint = load_checkpoint(checkpoint_path);
-  if (a.files.size() == 2) {
-    const std::string model = model_path(a.files[0]);
-    const std::string difference = net_difference(checkpoint.net(), read_net(model));
-    if (!difference.empty())
-      fail("the net in {} is not the one '{}' was trained in ({}); `onebyone test {}` evaluates the checkpoint's own net",
-           model, checkpoint_path, difference.substr(0, difference.find_last_not_of('\n') + 1), checkpoint_path);
-  }
-  Graph graph = inference_graph(checkpoint);
+  Graph graph = inference_graph(checkpoint_of(a.files, "test"));
   const Dataset data = load(a.data, "t10k", a.test_size);
   const Evaluation e = evaluate(graph, data, a.batch);
   std::cout << fmt::format("test accuracy {:.2f}% ({} of {}), loss {:.4f}\n\n", 100 * e.accuracy,
@@ -59,10 +49,7 @@ void test(const TestArgs& a) {
 void add_test(CLI::App& app) {
   auto args = std::make_shared<TestArgs>();
   CLI::App* cmd = app.add_subcommand("test", "Evaluate a checkpoint on a data set's test images (default: MNIST's)");
-  cmd->add_option("files", args->files, "[MODEL] CKPT: the checkpoint (it holds its net), and optionally the model file it "
-                                        "must match")
-      ->required()
-      ->expected(1, 2);
+  add_checkpoint_option(cmd, &args->files);
   add_data_option(cmd, &args->data);
   cmd->add_option("--batch", args->batch, "Evaluation batch size")->capture_default_str()->check(at_least(1));
   cmd->add_option("--test-size", args->test_size, "Use only the first N test images")->check(at_least(1));

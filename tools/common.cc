@@ -12,7 +12,9 @@
 #include <set>
 
 #include "framework/backend.h"
+#include "framework/checkpoint.h"
 #include "framework/error.h"
+#include "framework/proto_io.h"
 
 namespace obo::cli {
 
@@ -144,6 +146,26 @@ std::string duration(double seconds) {
   const int s = static_cast<int>(seconds + 0.5);
   if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, s % 3600 / 60);
   return s >= 60 ? fmt::format("{}m{:02d}s", s / 60, s % 60) : fmt::format("{}s", s);
+}
+
+onebyone::Checkpoint checkpoint_of(const std::vector<std::string>& files, const std::string& command) {
+  const std::string& path = files.back();
+  onebyone::Checkpoint checkpoint = load_checkpoint(path);
+  if (files.size() == 2) {
+    const std::string model = model_path(files[0]);
+    const std::string difference = net_difference(checkpoint.net(), read_net(model));
+    if (!difference.empty())
+      fail("the net in {} is not the one '{}' was trained in ({}); `onebyone {} {}` uses the checkpoint's own net", model,
+           path, difference.substr(0, difference.find_last_not_of('\n') + 1), command, path);
+  }
+  return checkpoint;
+}
+
+void add_checkpoint_option(CLI::App* app, std::vector<std::string>* files) {
+  app->add_option("files", *files, "[MODEL] CKPT: the checkpoint (it holds its net), and optionally the model file it "
+                                   "must match")
+      ->required()
+      ->expected(1, 2);
 }
 
 }  // namespace obo::cli

@@ -12,6 +12,11 @@
 
 namespace obo::cli {
 
+// The checkpoint of "[MODEL] CKPT" (test, export): a MODEL given beside it must describe the same
+// net (the batch size aside), or the weights would be used in a net they were not trained in.
+onebyone::Checkpoint checkpoint_of(const std::vector<std::string>& files, const std::string& command);
+void add_checkpoint_option(CLI::App* app, std::vector<std::string>* files);
+
 // A model given as a path, or as a name in models/ ("nin" -> models/nin.prototxt), looked up
 // from the working folder and then from the source tree the tool was built from.
 std::string model_path(const std::string& model);
@@ -62,5 +67,6 @@ void add_compare(CLI::App& app);
 void add_cost(CLI::App& app);
 void add_visualize(CLI::App& app);
 void add_graph(CLI::App& app);
+void add_export(CLI::App& app);
 
 }  // namespace obo::cli

@@ -30,6 +30,16 @@ class Maxout : public Layer {
     return {{x[0], x[1] / pieces_, x[2], x[3]}};
   }
 
+  // Its own ONNX form (framework/onnx.h): the groups as an axis of their own, then their max.
+  bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& in, const std::vector<OnnxValue>& out) const override {
+    const Shape& x = in[0].shape;
+    const std::string groups = onnx.temporary(out[0].name + "/groups");
+    onnx.node("Reshape", {in[0].name, onnx.constant(name() + ".groups_shape", {0, x[1] / pieces_, pieces_, x[2], x[3]})},
+              {groups});  // 0: the batch, whatever it is
+    onnx.node("ReduceMax", {groups}, {out[0].name}, {{"axes", std::vector<int64_t>{2}}, {"keepdims", int64_t{0}}});
+    return true;
+  }
+
   void reshape(const Ports& in, const Ports& out) override {
     const Tensor& x = *in[0].value;
     out[0].value->reshape(output_shapes({x.shape()})[0]);  // plain

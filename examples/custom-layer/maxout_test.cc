@@ -1,9 +1,12 @@
 // Maxout's tests, against the installed package only: loaded as the plugin the tool would load,
 // its output compared with a naive reference, its gradients with the installed gradient checker,
-// on a plain input and on a convolution's blocked output.
+// on a plain input and on a convolution's blocked output; and its own ONNX form, which the
+// exporter checks with ONNX's checker and shape inference.
 //   maxout_test path/to/libmaxout.so
 #include <cstdio>
 
+#include "framework/checkpoint.h"
+#include "framework/onnx.h"
 #include "framework/registry.h"
 #include "tests/gradient_check.h"
 #include "tests/reference.h"
@@ -54,6 +57,20 @@ int main(int argc, char** argv) {
       const GradientReport report = check_gradients(g, {"y"});
       check(report.ok(), "gradients check" + where + " (worst: " + report.worst_at() + ")");
     }
+    onebyone::Checkpoint trained;
+    *trained.mutable_net() = parse_net(
+        "layer { name: 'in' type: 'Input' output: 'x' output: 'label' input_param { shape { dim: 2 dim: 1 dim: 6 dim: 6 } "
+        "shape { dim: 2 } } }\n"
+        "layer { name: 'c' type: 'Conv3x3' input: 'x' output: 'c' conv { num_output: 8 } }\n"
+        "layer { name: 'm' type: 'Maxout' input: 'c' output: 'm' [maxout.maxout] { pieces: 2 } }\n"
+        "layer { name: 'gap' type: 'GlobalAvgPool' input: 'm' output: 's' }\n"
+        "layer { name: 'loss' type: 'SoftmaxCrossEntropy' input: 's' input: 'label' output: 'l' }");
+    Graph net(trained.net(), GraphOptions::seeded(1));
+    store_params(net, &trained);
+    OnnxExportOptions any_batch;
+    any_batch.batch = 0;
+    const std::string model = export_onnx(trained, any_batch);
+    check(model.find("ReduceMax") != std::string::npos, "it exports to ONNX as Reshape and ReduceMax");
     try {
       Graph(parse_net("layer { name: 'in' type: 'Input' output: 'x' input_param { shape { dim: 1 dim: 6 dim: 2 dim: 2 } } }\n"
                       "layer { name: 'm' type: 'Maxout' input: 'x' output: 'y' [maxout.maxout] { pieces: 4 } }"));

@@ -1,0 +1,240 @@
+// ONNX export (framework/onnx.h), proved by the reference tools rather than by ourselves: ONNX's
+// Python checker with full_check (Debian's python3-onnx), and ONNX Runtime (npm's
+// onnxruntime-node, which `./run test` fetches into data/onnxruntime) computing the same scores
+// as OneByOne's inference graph on 1,000 real test digits.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+#include <fstream>
+
+#include "framework/checkpoint.h"
+#include "framework/inference.h"
+#include "framework/io.h"
+#include "framework/onnx.h"
+#include "framework/proto_io.h"
+#include "framework/registry.h"
+#include "framework/trainer.h"
+#include "tests/test_util.h"
+#include "tests/tool.h"
+
+using namespace obo;
+using namespace obo::test;
+
+namespace {
+
+std::string ort_modules() { return std::string(ONEBYONE_SOURCE_DIR) + "/data/onnxruntime/node_modules"; }
+
+// The net at its initial weights, with BatchNorm's running statistics moved off their initial 0
+// and 1 by a few training-mode passes over real digits, so that folding them has work to do.
+onebyone::Checkpoint checkpoint_of(const std::string& model, const Dataset& digits) {
+  onebyone::Checkpoint c;
+  *c.mutable_net() = read_net(model_path(model));
+  Graph g(c.net(), GraphOptions::seeded(7));
+  g.set_batch(64);
+  const NetRoles roles = find_roles(g);
+  std::vector<int64_t> order(digits.count);
+  for (int64_t i = 0; i < digits.count; ++i) order[i] = i;
+  for (int step = 0; step < 3; ++step) {
+    fill_batch(digits, order, 64 * step, {}, g.value(roles.images), g.value(roles.labels));
+    g.forward(Context::training(7, step));
+  }
+  store_params(g, &c);
+  return c;
+}
+
+// ONNX's own checker, as a user would run it (Debian's Python, where python3-onnx is): the
+// model's rules, then strict shape inference.
+void check_with_python(const std::string& file) {
+  const ToolRun checked = shell(fmt::format(
+      "/usr/bin/python3 -c 'import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); "
+      "print(m.ir_version, m.opset_import[0].version)' {} 2>&1",
+      file));
+  INFO(checked.output);
+  REQUIRE(checked.status == 0);
+  CHECK(checked.output == fmt::format("{} {}\n", kOnnxIrVersion, kOnnxOpset));
+}
+
+// The scores (N, K) of the graph `onebyone test` evaluates.
+Tensor our_scores(const onebyone::Checkpoint& checkpoint, const Tensor& images) {
+  Graph g = inference_graph(checkpoint);
+  g.set_batch(images.dim(0));
+  const NetRoles roles = find_roles(g);
+  g.value(roles.images).assign_plain(images);
+  g.forward(Context::evaluation());
+  Tensor scores = g.value(roles.scores).to_plain();
+  return scores;
+}
+
+// ONNX Runtime's scores (N, K) of the model in `file` on `images`.
+std::vector<float> ort_scores(const std::string& file, const Tensor& images, int64_t classes) {
+  const std::string dir = std::filesystem::path(file).parent_path();
+  write_file(dir + "/images.bin",
+             std::string_view(reinterpret_cast<const char*>(images.data()), images.count() * sizeof(float)));
+  const ToolRun ran = shell(fmt::format("NODE_PATH={} node {}/tests/onnx/ort_run.js {} {}/images.bin {}/scores.bin {} 2>&1",
+                                        ort_modules(), ONEBYONE_SOURCE_DIR, file, dir, dir, fmt::join(images.shape(), " ")));
+  INFO(ran.output);
+  REQUIRE(ran.status == 0);
+  const nlohmann::json out = nlohmann::json::parse(ran.output);
+  CHECK(out["name"] == "scores");
+  CHECK(out["dims"] == nlohmann::json::array({images.dim(0), classes}));
+  const std::string bytes = read_file(dir + "/scores.bin", 1 << 26, "ONNX Runtime's scores");
+  REQUIRE(bytes.size() == images.dim(0) * classes * sizeof(float));
+  std::vector<float> scores(images.dim(0) * classes);
+  std::memcpy(scores.data(), bytes.data(), bytes.size());
+  return scores;
+}
+
+struct Agreement {
+  double largest_difference = 0;
+  int64_t same_class = 0;
+};
+
+// Exports the checkpoint for any batch, checks it with ONNX's checker, and compares ONNX
+// Runtime's scores on `images` with ours.
+Agreement export_and_compare(const onebyone::Checkpoint& checkpoint, const Tensor& images, const std::string& name) {
+  REQUIRE(std::filesystem::exists(ort_modules() + "/onnxruntime-node"));  // `./run fetch onnxruntime`
+  const std::string file = scratch_dir("onnx_" + name) + "/model.onnx";
+  OnnxExportOptions any_batch;
+  any_batch.batch = 0;
+  write_file(file, export_onnx(checkpoint, any_batch));
+  check_with_python(file);
+  const Tensor ours = our_scores(checkpoint, images);
+  const int64_t n = images.dim(0), k = ours.count() / n;
+  const std::vector<float> theirs = ort_scores(file, images, k);
+  Agreement agreement;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* a = ours.data() + i * k;
+    const float* b = theirs.data() + i * k;
+    for (int64_t j = 0; j < k; ++j)
+      agreement.largest_difference = std::max(agreement.largest_difference, static_cast<double>(std::abs(a[j] - b[j])));
+    agreement.same_class += std::max_element(a, a + k) - a == std::max_element(b, b + k) - b;
+  }
+  return agreement;
+}
+
+}  // namespace
+
+TEST_CASE("every shipped model exports to ONNX that ONNX's checker and ONNX Runtime accept, with our scores",
+          "[onnx][mnist]") {
+  const std::string model =
+      GENERATE(values<std::string>({"lenet", "nin", "nin-fc", "nin-bn", "inception", "inception-noreduce", "resnet-mini"}));
+  const Dataset digits = load_dataset(mnist_dir(), "t10k");
+  const onebyone::Checkpoint checkpoint = checkpoint_of(model, digits);
+  // The first 1,000 test digits, as training and `test` see them.
+  Tensor images({1000, 1, digits.rows, digits.cols}), labels({1000});
+  std::vector<int64_t> order(1000);
+  for (int64_t i = 0; i < 1000; ++i) order[i] = i;
+  fill_batch(digits, order, 0, {}, images, labels);
+  const Agreement a = export_and_compare(checkpoint, images, model);
+  INFO(model << ": largest difference " << a.largest_difference << " (" << onednn_isa() << ")");
+  CHECK(a.largest_difference <= 1e-4);
+  CHECK(a.same_class == 1000);
+}
+
+// Every layer type in layers/, alone on an input and again after a convolution (where it may be
+// fused into it), in a small net with random inputs: what no shipped model uses (PReLU, LRN,
+// BatchNorm where nothing precedes it, average pooling with padding, ...) is checked too.
+TEST_CASE("every shipped layer type exports exactly, alone and fused", "[onnx]") {
+  const auto alone_and_fused = [](const std::string& type, const std::string& params = "") {
+    return fmt::format(
+        "layer {{ name: 'a' type: '{0}' input: 'x' output: 'a' {1} }} "
+        "layer {{ name: 'c' type: 'Conv3x3' input: 'a' output: 'c' conv {{ num_output: 6 }} }} "
+        "layer {{ name: 'b' type: '{0}' input: 'c' output: 'y' {1} }}",
+        type, params);
+  };
+  const std::map<std::string, std::string> nets = {
+      {"Add", "layer { name: 'r' type: 'ReLU' input: 'x' output: 'r' } "
+              "layer { name: 'b' type: 'Add' input: 'x' input: 'r' output: 'y' }"},
+      {"AvgPool", alone_and_fused("AvgPool", "pool { kernel_size: 3 stride: 2 pad: 1 }")},
+      {"BatchNorm", alone_and_fused("BatchNorm")},
+      {"Concat", "layer { name: 'r' type: 'ReLU' input: 'x' output: 'r' } "
+                 "layer { name: 'b' type: 'Concat' input: 'x' input: 'r' output: 'y' }"},
+      {"Conv", "layer { name: 'b' type: 'Conv' input: 'x' output: 'y' conv { num_output: 5 kernel_size: 3 stride: 2 pad: 1 } }"},
+      {"Conv1x1", "layer { name: 'b' type: 'Conv1x1' input: 'x' output: 'y' conv { num_output: 5 bias_term: false } }"},
+      {"Conv3x3", "layer { name: 'b' type: 'Conv3x3' input: 'x' output: 'y' conv { num_output: 5 } }"},
+      {"Dropout", alone_and_fused("Dropout")},
+      {"ELU", alone_and_fused("ELU", "elu { alpha: 0.7 }")},
+      {"FC", "layer { name: 'b' type: 'FC' input: 'x' output: 'y' fc { num_output: 7 } }"},
+      {"Flatten", "layer { name: 'b' type: 'Flatten' input: 'x' output: 'y' }"},
+      {"GlobalAvgPool", alone_and_fused("GlobalAvgPool")},
+      {"LRN", alone_and_fused("LRN", "lrn { local_size: 3 alpha: 0.5 beta: 0.75 k: 2 }")},
+      {"LeakyReLU", alone_and_fused("LeakyReLU", "leaky_relu { negative_slope: 0.2 }")},
+      {"MaxPool", alone_and_fused("MaxPool", "pool { kernel_size: 3 stride: 2 pad: 1 }")},
+      {"PReLU", alone_and_fused("PReLU", "prelu { slope_filler { type: CONSTANT value: 0.3 } }")},
+      {"ReLU", alone_and_fused("ReLU")},
+      {"SiLU", alone_and_fused("SiLU")},
+      {"Sigmoid", alone_and_fused("Sigmoid")},
+      {"Softmax", alone_and_fused("Softmax")},
+      {"Softplus", alone_and_fused("Softplus")},
+      {"Tanh", alone_and_fused("Tanh")},
+  };
+  // The types every net here has anyway: the input, the loss, and the accuracy below.
+  std::set<std::string> covered = {"Input", "SoftmaxCrossEntropy", "Accuracy"};
+  for (const auto& [type, layers] : nets) covered.insert(type);
+  CHECK(covered == shipped_layer_types());  // a new layer type needs its row here
+
+  const auto& [type, layers] = GENERATE_REF(from_range(nets));
+  INFO(type << ": " << layers);
+  onebyone::Checkpoint c;
+  *c.mutable_net() = parse_net(
+      "name: 'one' "
+      "layer { name: 'data' type: 'Input' output: 'x' output: 'label' input_param { shape { dim: 4 dim: 4 dim: 7 dim: 7 } "
+      "shape { dim: 4 } } } " +
+      layers +
+      " layer { name: 'head' type: 'FC' input: 'y' output: 's' fc { num_output: 3 } } "
+      "layer { name: 'loss' type: 'SoftmaxCrossEntropy' input: 's' input: 'label' output: 'l' } "
+      "layer { name: 'accuracy' type: 'Accuracy' input: 's' input: 'label' output: 'acc' }");
+  Graph g(c.net(), GraphOptions::seeded(3));
+  for (int step = 0; step < 3; ++step) {  // BatchNorm's running statistics away from 0 and 1
+    randomize_inputs(g, 10 + step);
+    g.value("label").assign_plain(Tensor({4}));
+    g.forward(Context::training(3, step));
+  }
+  store_params(g, &c);
+  const Agreement a = export_and_compare(c, random_tensor({4, 4, 7, 7}, 99, -2.f, 2.f), "layer");
+  INFO("largest difference " << a.largest_difference << " (" << onednn_isa() << ")");
+  CHECK(a.largest_difference <= 1e-5);
+}
+
+TEST_CASE("export: probabilities with --softmax, a fixed batch, and the file written whole", "[onnx][mnist]") {
+  const std::string dir = scratch_dir("onnx_cli");
+  REQUIRE(run_tool(fmt::format("train lenet --epochs 1 --train-size 640 --test-size 100 --out {}/run --data {}", dir,
+                               mnist_dir()))
+              .status == 0);
+  const ToolRun r = run_tool(fmt::format("export {0}/run/last.ckpt --onnx {0}/lenet.onnx --batch 8 --softmax", dir));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.output, Catch::Contains("input 'images' (8, ...), output 'probabilities'"));
+  const ToolRun shapes = shell(fmt::format(
+      "/usr/bin/python3 -c 'import onnx, sys; m = onnx.load(sys.argv[1]); "
+      "print([[d.dim_value or d.dim_param for d in v.type.tensor_type.shape.dim] for v in (m.graph.input[0], "
+      "m.graph.output[0])], m.graph.output[0].name, [n.op_type for n in m.graph.node][-1])' {}/lenet.onnx 2>&1",
+      dir));
+  CHECK(shapes.output == "[[8, 1, 28, 28], [8, 10]] probabilities Softmax\n");
+
+  // A model file that is not the checkpoint's net is refused, and nothing is written.
+  const ToolRun other = run_tool(fmt::format("export nin {0}/run/last.ckpt --onnx {0}/other.onnx", dir));
+  CHECK(other.status == 1);
+  CHECK_THAT(other.output, Catch::Contains("is not the one '" + dir + "/run/last.ckpt' was trained in"));
+  CHECK_FALSE(std::filesystem::exists(dir + "/other.onnx"));
+}
+
+TEST_CASE("a layer with no ONNX form is an error naming it, not an approximation", "[onnx]") {
+  load_plugin(TEST_PLUGIN_IDENTITY);
+  onebyone::Checkpoint c;
+  *c.mutable_net() = parse_net(
+      "name: 'p' "
+      "layer { name: 'data' type: 'Input' output: 'x' output: 'label' input_param { shape { dim: 2 dim: 1 dim: 4 dim: 4 } "
+      "shape { dim: 2 } } } "
+      "layer { name: 'odd' type: 'TestPluginIdentity' input: 'x' output: 'y' } "
+      "layer { name: 'fc' type: 'FC' input: 'y' output: 's' fc { num_output: 3 } } "
+      "layer { name: 'loss' type: 'SoftmaxCrossEntropy' input: 's' input: 'label' output: 'l' }");
+  Graph g(c.net(), GraphOptions::seeded(1));
+  store_params(g, &c);
+  CHECK_THROWS_WITH(export_onnx(c, {}), "layer 'odd' (TestPluginIdentity) has no exact ONNX form: the net cannot be exported");
+}
