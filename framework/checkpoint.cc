@@ -153,8 +153,9 @@ std::string net_difference(const onebyone::NetParameter& a, const onebyone::NetP
   auto normalised = [](onebyone::NetParameter net) {
     net.clear_name();
     for (LayerParameter& l : *net.mutable_layer())
-      for (onebyone::Shape& s : *l.mutable_input_param()->mutable_shape())
-        if (s.dim_size() > 0) s.set_dim(0, 1);  // the batch size is the evaluator's choice
+      if (l.has_input_param())  // (asking any other layer for it would replace its own parameters)
+        for (onebyone::Shape& s : *l.mutable_input_param()->mutable_shape())
+          if (s.dim_size() > 0) s.set_dim(0, 1);  // the batch size is the evaluator's choice
     return net;
   };
   google::protobuf::util::MessageDifferencer differencer;

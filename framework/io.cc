@@ -105,7 +105,7 @@ std::string read_file(const std::string& path, int64_t max_bytes, const std::str
 void write_file(const std::string& path, std::string_view content, const std::function<void()>& before_rename) {
   const std::string temporary = temporary_for(path);
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) fail("cannot create '{}': {}", temporary, error_text());
+  if (fd < 0) fail("cannot write '{}': {}", path, error_text());  // the temporary file beside it cannot be made
   try {
     write_all(fd, content, temporary);
     if (::fsync(fd) != 0) fail("cannot sync '{}': {}", temporary, error_text());

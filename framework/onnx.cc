@@ -236,4 +236,19 @@ std::string export_onnx(const onebyone::Checkpoint& checkpoint, const OnnxExport
   return model.SerializeAsString();
 }
 
+std::string onnx_signature(const std::string& bytes) {
+  onnx::ModelProto model;
+  if (!model.ParseFromString(bytes)) fail("not an ONNX model");
+  const auto describe = [](const onnx::ValueInfoProto& v) {
+    std::vector<std::string> dims;
+    for (const auto& d : v.type().tensor_type().shape().dim())
+      dims.push_back(d.has_dim_value() ? std::to_string(d.dim_value()) : d.dim_param());
+    return fmt::format("'{}' ({})", v.name(), fmt::join(dims, ","));
+  };
+  std::vector<std::string> inputs, outputs;
+  for (const auto& v : model.graph().input()) inputs.push_back("input " + describe(v));
+  for (const auto& v : model.graph().output()) outputs.push_back("output " + describe(v));
+  return fmt::format("{}, {}", fmt::join(inputs, ", "), fmt::join(outputs, ", "));
+}
+
 }  // namespace obo

@@ -42,6 +42,18 @@ struct OnnxExportOptions {
 // The ONNX model (a serialized onnx.ModelProto) of the checkpoint's net.
 std::string export_onnx(const onebyone::Checkpoint& checkpoint, const OnnxExportOptions& options);
 
+// What an ONNX model takes and gives, in words: "input 'images' (N,1,28,28), output 'scores' (N,10)".
+std::string onnx_signature(const std::string& model);
+
+// An ONNX model (`bytes`, read from `origin`) as a checkpoint: its net, an Input layer for its
+// one image input (at the model's batch, or 64 where it takes any), its layers, then
+// SoftmaxCrossEntropy and Accuracy on its output (on the scores before it, where the output is a
+// Softmax), with its weights; no training position or optimizer state. Shape arithmetic on
+// constants (PyTorch's Shape, Gather, Unsqueeze, Concat before a Reshape) is folded away. An
+// operator or attribute it cannot import exactly is an error naming the node, its op type and
+// what is unsupported; a malformed file an error, before anything large is allocated.
+onebyone::Checkpoint import_onnx(const std::string& bytes, const std::string& origin);
+
 // A value of the ONNX graph as a layer sees it: its name there and its shape (N included).
 struct OnnxValue {
   std::string name;

@@ -25,6 +25,8 @@ const std::map<std::string, std::vector<std::string>> kExpected = {
     {"corpus/image/digit-text.pgm", {"image: accepted"}},
     {"corpus/image/grey.png", {"image: accepted"}},
     {"corpus/image/rgb.png", {"image: accepted"}},
+    {"corpus/onnx/view.onnx", {"import: accepted"}},
+    {"corpus/onnx/branches.onnx", {"import: accepted"}},
     {"regressions/image/pgm-header-5-gigapixels",
      {"image: refused: <fuzz>: a 230222x23022 image; images must be 1 to 8192 pixels on each side"}},
 };
@@ -33,7 +35,8 @@ const std::map<std::string, std::vector<std::string>> kExpected = {
 
 TEST_CASE("inputs the fuzzers found or started from end as they must, in success or a clear error", "[fuzz][errors]") {
   const std::map<std::string, std::function<obo::fuzz::Outcome(const std::string&)>> targets = {
-      {"model", obo::fuzz::model}, {"checkpoint", obo::fuzz::checkpoint}, {"idx", obo::fuzz::idx}, {"image", obo::fuzz::image}};
+      {"model", obo::fuzz::model}, {"checkpoint", obo::fuzz::checkpoint}, {"idx", obo::fuzz::idx}, {"image", obo::fuzz::image},
+      {"onnx", obo::fuzz::onnx}};
   obo::set_memory_limit(obo::fuzz::kMemoryLimit);
   int replayed = 0;
   for (const char* set : {"corpus", "regressions"}) {

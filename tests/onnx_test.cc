@@ -1,10 +1,12 @@
-// ONNX export (framework/onnx.h), proved by the reference tools rather than by ourselves: ONNX's
-// Python checker with full_check (Debian's python3-onnx), and ONNX Runtime (npm's
-// onnxruntime-node, which `./run test` fetches into data/onnxruntime) computing the same scores
-// as OneByOne's inference graph on 1,000 real test digits.
+// ONNX export and import (framework/onnx.h). Export is proved by the reference tools rather than
+// by ourselves: ONNX's Python checker with full_check (Debian's python3-onnx), and ONNX Runtime
+// (npm's onnxruntime-node, which `./run test` fetches into data/onnxruntime) computing the same
+// scores as OneByOne's inference graph on 1,000 real test digits. Import: the round trip, and
+// hostile files refused by name.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
+#include <onnx/onnx_pb.h>
 
 #include <cmath>
 #include <cstring>
@@ -209,7 +211,7 @@ TEST_CASE("export: probabilities with --softmax, a fixed batch, and the file wri
   const ToolRun r = run_tool(fmt::format("export {0}/run/last.ckpt --onnx {0}/lenet.onnx --batch 8 --softmax", dir));
   INFO(r.output);
   REQUIRE(r.status == 0);
-  CHECK_THAT(r.output, Catch::Contains("input 'images' (8, ...), output 'probabilities'"));
+  CHECK_THAT(r.output, Catch::Contains("input 'images' (8,1,28,28), output 'probabilities' (8,10)"));
   const ToolRun shapes = shell(fmt::format(
       "/usr/bin/python3 -c 'import onnx, sys; m = onnx.load(sys.argv[1]); "
       "print([[d.dim_value or d.dim_param for d in v.type.tensor_type.shape.dim] for v in (m.graph.input[0], "
@@ -237,4 +239,113 @@ TEST_CASE("a layer with no ONNX form is an error naming it, not an approximation
   Graph g(c.net(), GraphOptions::seeded(1));
   store_params(g, &c);
   CHECK_THROWS_WITH(export_onnx(c, {}), "layer 'odd' (TestPluginIdentity) has no exact ONNX form: the net cannot be exported");
+}
+
+namespace {
+
+std::string exported(const onebyone::Checkpoint& checkpoint) {
+  OnnxExportOptions any_batch;
+  any_batch.batch = 0;
+  return export_onnx(checkpoint, any_batch);
+}
+
+Tensor first_digits(const Dataset& digits, int64_t n) {
+  Tensor images({n, 1, digits.rows, digits.cols}), labels({n});
+  std::vector<int64_t> order(n);
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  fill_batch(digits, order, 0, {}, images, labels);
+  return images;
+}
+
+}  // namespace
+
+TEST_CASE("export then import gives a checkpoint with the original's scores", "[onnx][mnist]") {
+  const std::string model =
+      GENERATE(values<std::string>({"lenet", "nin", "nin-fc", "nin-bn", "inception", "inception-noreduce", "resnet-mini"}));
+  INFO(model);
+  const Dataset digits = load_dataset(mnist_dir(), "t10k");
+  const onebyone::Checkpoint original = checkpoint_of(model, digits);
+  const onebyone::Checkpoint imported = import_onnx(exported(original), model + ".onnx");
+  for (const auto& layer : imported.net().layer()) CHECK(layer.type() != "BatchNorm");  // folded on the way out
+  const Tensor images = first_digits(digits, 200);
+  const Tensor a = our_scores(original, images), b = our_scores(imported, images);
+  REQUIRE(a.count() == b.count());
+  double worst = 0;
+  for (int64_t i = 0; i < a.count(); ++i) worst = std::max(worst, static_cast<double>(std::abs(a.data()[i] - b.data()[i])));
+  INFO("largest difference " << worst);
+  CHECK(worst <= 1e-5);
+  // And out again: the imported net exports to the same operators.
+  onnx::ModelProto first, second;
+  REQUIRE(first.ParseFromString(exported(original)));
+  REQUIRE(second.ParseFromString(exported(imported)));
+  std::vector<std::string> ops_first, ops_second;
+  for (const auto& n : first.graph().node()) ops_first.push_back(n.op_type());
+  for (const auto& n : second.graph().node()) ops_second.push_back(n.op_type());
+  CHECK(ops_first == ops_second);
+}
+
+TEST_CASE("import refuses what it cannot read exactly, naming the node or the tensor", "[onnx][errors]") {
+  const Dataset digits = load_dataset(mnist_dir(), "t10k");
+  const std::string good = exported(checkpoint_of("lenet", digits));
+  onnx::ModelProto model;
+  REQUIRE(model.ParseFromString(good));
+  const auto with = [&](const std::function<void(onnx::ModelProto&)>& change) {
+    onnx::ModelProto m = model;
+    change(m);
+    return m.SerializeAsString();
+  };
+  CHECK_THROWS_WITH(import_onnx(good.substr(0, good.size() / 2), "cut.onnx"), Catch::StartsWith("'cut.onnx' is not"));
+  CHECK_THROWS_WITH(import_onnx("not a model at all", "text.onnx"), Catch::StartsWith("'text.onnx' is not"));
+  CHECK_THROWS_WITH(import_onnx(with([](auto& m) { m.mutable_graph()->mutable_node(6)->set_op_type("Celu"); }), "m.onnx"),
+                    Catch::Matches("'m.onnx': node '.*' \\(Celu\\): is not an operator import supports"));
+  CHECK_THROWS_WITH(import_onnx(with([](auto& m) { m.mutable_opset_import(0)->set_version(9); }), "old.onnx"),
+                    "'old.onnx' uses ONNX opset 9; import reads opsets 11 to 17");
+  // A weight that holds fewer values than its dimensions promise, one that claims 2^40.
+  CHECK_THROWS_WITH(import_onnx(with([](auto& m) { m.mutable_graph()->mutable_initializer(0)->set_dims(0, 21); }), "m.onnx"),
+                    Catch::Contains("promises"));
+  CHECK_THROWS_WITH(import_onnx(with([](auto& m) {
+                                  auto* t = m.mutable_graph()->mutable_initializer(0);
+                                  t->clear_dims();
+                                  t->add_dims(int64_t{1} << 20);
+                                  t->add_dims(int64_t{1} << 20);
+                                  t->add_dims(2);
+                                }),
+                                "huge.onnx"),
+                    Catch::Contains("huge.onnx"));
+  CHECK_THROWS_WITH(import_onnx(with([](auto& m) {
+                                  m.mutable_graph()->mutable_initializer(0)->set_data_location(onnx::TensorProto::EXTERNAL);
+                                }),
+                                "ext.onnx"),
+                    Catch::Contains("external"));
+  // A cycle: the first node reads the last one's output.
+  CHECK_THROWS_WITH(import_onnx(with([](auto& m) {
+                                  auto* g = m.mutable_graph();
+                                  g->mutable_node(0)->set_input(0, g->node(g->node_size() - 1).output(0));
+                                }),
+                                "cycle.onnx"),
+                    Catch::Contains("cycle.onnx"));
+}
+
+TEST_CASE("import: a model file and a checkpoint that test, summary and time take, never replacing files",
+          "[onnx][mnist]") {
+  const std::string dir = scratch_dir("onnx_import");
+  REQUIRE(run_tool(fmt::format("train lenet --epochs 1 --train-size 640 --test-size 500 --out {}/run --data {}", dir,
+                               mnist_dir()))
+              .status == 0);
+  REQUIRE(run_tool(fmt::format("export {0}/run/last.ckpt --onnx {0}/lenet.onnx --dynamic-batch", dir)).status == 0);
+  const ToolRun r = run_tool(fmt::format("import {0}/lenet.onnx --out {0}/imported", dir));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  const std::string text = read_file(dir + "/imported/lenet.prototxt", 1 << 20, "model");
+  CHECK_THAT(text, Catch::Contains("type: \"Conv\"") && Catch::Contains("# (N,20,24,24)"));
+  const ToolRun original = run_tool(fmt::format("test {}/run/last.ckpt --test-size 500 --data {}", dir, mnist_dir()));
+  const ToolRun imported = run_tool(fmt::format("test {0}/imported/lenet.prototxt {0}/imported/lenet.ckpt --test-size 500 --data {1}", dir, mnist_dir()));
+  INFO(imported.output);
+  REQUIRE(imported.status == 0);
+  CHECK(imported.output.substr(0, imported.output.find(',')) == original.output.substr(0, original.output.find(',')));
+  CHECK(run_tool(fmt::format("summary {}/imported/lenet.prototxt", dir)).status == 0);
+  CHECK(run_tool(fmt::format("time {}/imported/lenet.prototxt --batch 8 --iterations 1 --warmup 0", dir)).status == 0);
+  const ToolRun again = run_tool(fmt::format("import {0}/lenet.onnx --out {0}/imported", dir));
+  CHECK(again.status == 1);
+  CHECK_THAT(again.output, Catch::Contains("exists already"));
 }

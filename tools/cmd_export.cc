@@ -23,9 +23,8 @@ void export_model(const ExportArgs& a) {
   const onebyone::Checkpoint checkpoint = checkpoint_of(a.files, "export");
   const std::string model = export_onnx(checkpoint, {a.dynamic_batch ? 0 : a.batch, a.softmax});
   write_file(a.onnx, model);
-  std::cout << fmt::format("wrote {} ({:.1f} kB, ONNX opset {}): '{}', input 'images' ({}, ...), output '{}'\n", a.onnx,
-                           model.size() / 1e3, kOnnxOpset, checkpoint.net().name(),
-                           a.dynamic_batch ? "N" : std::to_string(a.batch), a.softmax ? "probabilities" : "scores");
+  std::cout << fmt::format("wrote {} ({:.1f} kB, ONNX opset {}): '{}', {}\n", a.onnx, model.size() / 1e3, kOnnxOpset,
+                           checkpoint.net().name(), onnx_signature(model));
 }
 
 }  // namespace

@@ -68,5 +68,6 @@ void add_cost(CLI::App& app);
 void add_visualize(CLI::App& app);
 void add_graph(CLI::App& app);
 void add_export(CLI::App& app);
+void add_import(CLI::App& app);
 
 }  // namespace obo::cli

@@ -7,6 +7,8 @@
 #include "framework/checkpoint.h"
 #include "framework/data/idx.h"
 #include "framework/error.h"
+#include "framework/inference.h"
+#include "framework/onnx.h"
 #include "framework/optimizer.h"
 #include "framework/proto_io.h"
 #include "framework/trainer.h"
@@ -94,6 +96,15 @@ Outcome idx(const std::string& bytes) {
 Outcome image(const std::string& bytes) {
   Outcome outcome;
   stage(outcome, "image", [&] { cli::decode_image(bytes, "<fuzz>"); });
+  return outcome;
+}
+
+Outcome onnx(const std::string& bytes) {
+  Outcome outcome;
+  stage(outcome, "import", [&] {
+    Graph g = inference_graph(import_onnx(bytes, "<fuzz>"));
+    g.forward(Context::evaluation());
+  });
   return outcome;
 }
 

@@ -30,5 +30,7 @@ Outcome checkpoint(const std::string& bytes);
 Outcome idx(const std::string& bytes);
 // PGM and PNG images.
 Outcome image(const std::string& bytes);
+// ONNX models: imported, then the net built for inference and run once on zeros.
+Outcome onnx(const std::string& bytes);
 
 }  // namespace obo::fuzz
