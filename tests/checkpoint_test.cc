@@ -11,6 +11,7 @@
 #include "framework/checkpoint.h"
 #include "framework/io.h"
 #include "framework/optimizer.h"
+#include "framework/proto_io.h"
 #include "framework/trainer.h"
 #include "tests/test_util.h"
 #include "tests/tool.h"
@@ -163,4 +164,15 @@ TEST_CASE("a checkpoint written by the first build that wrote checkpoints loads,
   CHECK(now.iteration() == 600);
   CHECK(now.history_size() == 3);
   CHECK(now.context().train_size() == 6400);
+}
+
+TEST_CASE("net_difference sees every parameter of every layer, and ignores only the batch", "[checkpoint]") {
+  const onebyone::NetParameter nin = read_net(model_path("nin"));
+  onebyone::NetParameter other_batch = nin, other_ratio = nin;
+  other_batch.mutable_layer(0)->mutable_input_param()->mutable_shape(0)->set_dim(0, 7);
+  CHECK(net_difference(nin, other_batch).empty());
+  // A dropout ratio: no parameter's shape changes, so only the comparison can see it.
+  for (auto& layer : *other_ratio.mutable_layer())
+    if (layer.has_dropout()) layer.mutable_dropout()->set_ratio(0.25f);
+  CHECK_THAT(net_difference(nin, other_ratio), Catch::Contains("dropout.ratio: 0.5 -> 0.25"));
 }
