@@ -348,4 +348,14 @@ TEST_CASE("import: a model file and a checkpoint that test, summary and time tak
   const ToolRun again = run_tool(fmt::format("import {0}/lenet.onnx --out {0}/imported", dir));
   CHECK(again.status == 1);
   CHECK_THAT(again.output, Catch::Contains("exists already"));
+
+  // A net whose ReLUs the graph fuses into its convolutions: the model file still lists every layer.
+  save_checkpoint(dir + "/nin-bn.ckpt", checkpoint_of("nin-bn", load_dataset(mnist_dir(), "t10k")));
+  REQUIRE(run_tool(fmt::format("export {0}/nin-bn.ckpt --onnx {0}/nin-bn.onnx --dynamic-batch", dir)).status == 0);
+  REQUIRE(run_tool(fmt::format("import {0}/nin-bn.onnx --out {0}/imported", dir)).status == 0);
+  const ToolRun bn = run_tool(fmt::format("test {0}/imported/nin-bn.prototxt {0}/imported/nin-bn.ckpt --test-size 200 --data {1}", dir, mnist_dir()));
+  const ToolRun bn_original = run_tool(fmt::format("test {}/nin-bn.ckpt --test-size 200 --data {}", dir, mnist_dir()));
+  INFO(bn.output);
+  REQUIRE(bn.status == 0);
+  CHECK(bn.output.substr(0, bn.output.find(',')) == bn_original.output.substr(0, bn_original.output.find(',')));
 }

@@ -32,10 +32,10 @@ std::string model_text(const onebyone::NetParameter& net, const std::string& sou
   std::string text = fmt::format("# Imported by `onebyone import` from {}.\n# Shapes are (N,C,H,W) for the batch N = {}.\n"
                                  "name: \"{}\"\n\n",
                                  source, batch, net.name());
-  for (size_t i = 0; i < g.num_layers(); ++i) {
+  for (const onebyone::LayerParameter& l : net.layer()) {  // in the file's order; the graph may fuse some
     std::string layer;
-    line.PrintToString(net.layer(static_cast<int>(i)), &layer);
-    const Shape shape = g.outputs_of(i).at(0).value->shape();
+    line.PrintToString(l, &layer);
+    const Shape shape = g.value(l.output(0)).shape();
     std::string dims = to_string(shape);
     if (shape.size() > 1 && shape[0] == batch) dims = "(N" + dims.substr(dims.find(','));
     text += fmt::format("layer {{ {}}}  # {}\n", layer, dims);
