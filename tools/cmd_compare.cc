@@ -494,13 +494,19 @@ Records summary_table(const Sweep& sweep, const std::vector<Row>& rows) {
                  Column("final_train", ".6f").shown("final train %", ".2f", 100),
                  Column("gap", ".6f").shown("gap (points)", ".2f", 100),
                  Column("images_per_second", ".1f").shown("img/s", ".0f")});
-  for (const Row& row : rows) {
-    Graph net(sweep.nets[row.model], GraphOptions::inference());
+  // Each model's size and cost, from one graph of it at batch 1 (a model has a row per shift and size).
+  std::vector<int64_t> parameters;
+  std::vector<double> mflops;
+  for (const onebyone::NetParameter& model : sweep.nets) {
+    Graph net(model, GraphOptions::inference());
     net.set_batch(1);
+    parameters.push_back(net.param_values().count());
+    mflops.push_back(2e-6 * static_cast<double>(net.multiply_adds()));
+  }
+  for (const Row& row : rows) {
     const Summary s = summarise(row);
-    table.add({sweep.models[row.model], row.shift, row.size, net.param_values().count(),
-               2e-6 * static_cast<double>(net.multiply_adds()), s.epochs, s.steps, s.ended, s.diverged, s.final_test,
-               s.best_test, s.final_train, s.gap, s.rate.mean});
+    table.add({sweep.models[row.model], row.shift, row.size, parameters[row.model], mflops[row.model], s.epochs, s.steps,
+               s.ended, s.diverged, s.final_test, s.best_test, s.final_train, s.gap, s.rate.mean});
   }
   return table;
 }
