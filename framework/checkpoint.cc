@@ -149,14 +149,19 @@ Graph graph_from(const onebyone::Checkpoint& checkpoint, const GraphOptions& opt
   return graph;
 }
 
+onebyone::NetParameter at_batch(onebyone::NetParameter net, int64_t batch) {
+  for (LayerParameter& l : *net.mutable_layer())
+    if (l.has_input_param())  // (asking any other layer for it would replace its own parameters)
+      for (onebyone::Shape& s : *l.mutable_input_param()->mutable_shape())
+        if (s.dim_size() > 0) s.set_dim(0, batch);
+  return net;
+}
+
 std::string net_difference(const onebyone::NetParameter& a, const onebyone::NetParameter& b) {
-  auto normalised = [](onebyone::NetParameter net) {
-    net.clear_name();
-    for (LayerParameter& l : *net.mutable_layer())
-      if (l.has_input_param())  // (asking any other layer for it would replace its own parameters)
-        for (onebyone::Shape& s : *l.mutable_input_param()->mutable_shape())
-          if (s.dim_size() > 0) s.set_dim(0, 1);  // the batch size is the evaluator's choice
-    return net;
+  auto normalised = [](const onebyone::NetParameter& net) {  // the batch size is the evaluator's choice
+    onebyone::NetParameter n = at_batch(net, 1);
+    n.clear_name();
+    return n;
   };
   google::protobuf::util::MessageDifferencer differencer;
   std::string report;

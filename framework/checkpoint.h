@@ -34,6 +34,10 @@ void restore_params(const onebyone::Checkpoint& checkpoint, Graph& graph);
 // (framework/inference.h) readies it first.
 Graph graph_from(const onebyone::Checkpoint& checkpoint, const GraphOptions& options = {});
 
+// The net with its Input layers' first dimension, the batch, set to `batch`: a graph is built at
+// the batch it will run, so that it never holds activations for a larger one.
+onebyone::NetParameter at_batch(onebyone::NetParameter net, int64_t batch);
+
 // How two nets differ, ignoring the batch size of their inputs ("" when they are the same net):
 // `test MODEL CKPT` must not evaluate weights in a net they were not trained in.
 std::string net_difference(const onebyone::NetParameter& a, const onebyone::NetParameter& b);

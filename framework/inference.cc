@@ -5,8 +5,9 @@
 namespace obo {
 
 onebyone::Checkpoint fold_batch_norm(const onebyone::Checkpoint& checkpoint) {
-  // An inference graph: only its layers' answers and their values are read, no gradient is needed.
-  Graph original = graph_from(checkpoint, GraphOptions::inference());
+  // Graphs of one image: only their layers' answers and their weights are read.
+  Graph original(at_batch(checkpoint.net(), 1), GraphOptions::inference());
+  restore_params(checkpoint, original);
   std::map<std::string, Tensor> values;  // parameters and buffers by name, as the folded net will read them
   for (Param* p : original.params()) values[p->name] = p->value;
   for (Buffer* b : original.buffers()) values[b->name] = b->value;
@@ -44,7 +45,7 @@ onebyone::Checkpoint fold_batch_norm(const onebyone::Checkpoint& checkpoint) {
     net.mutable_layer()->DeleteSubrange(index_of(layer.name()), 1);
   }
   if (net.layer_size() == checkpoint.net().layer_size()) return checkpoint;  // nothing to fold
-  Graph folded(net, GraphOptions::inference());
+  Graph folded(at_batch(net, 1), GraphOptions::inference());
   for (Param* p : folded.params()) p->value.assign_plain(values.at(p->name));
   for (Buffer* b : folded.buffers()) b->value.assign_plain(values.at(b->name));
   onebyone::Checkpoint result;
@@ -54,8 +55,11 @@ onebyone::Checkpoint fold_batch_norm(const onebyone::Checkpoint& checkpoint) {
   return result;
 }
 
-Graph inference_graph(const onebyone::Checkpoint& checkpoint) {
-  return graph_from(fold_batch_norm(checkpoint), GraphOptions::inference());
+Graph inference_graph(const onebyone::Checkpoint& checkpoint, int64_t batch) {
+  const onebyone::Checkpoint folded = fold_batch_norm(checkpoint);
+  Graph graph(at_batch(folded.net(), batch), GraphOptions::inference());
+  restore_params(folded, graph);
+  return graph;
 }
 
 }  // namespace obo

@@ -4,7 +4,7 @@
 //
 //   fold_batch_norm -> drop_identities -> fuse_post_ops -> order, shapes, memory
 //
-//   Graph g = inference_graph(load_checkpoint("runs/nin-bn/best.ckpt"));   // test, predict, time
+//   Graph g = inference_graph(load_checkpoint("runs/nin-bn/best.ckpt"), 1000);   // test, predict, time
 #pragma once
 
 #include "framework/checkpoint.h"
@@ -20,7 +20,7 @@ namespace obo {
 onebyone::Checkpoint fold_batch_norm(const onebyone::Checkpoint& checkpoint);
 
 // The checkpoint's net ready to evaluate: folded, then built as an inference graph (which drops
-// identities and fuses post-ops), with the checkpoint's weights.
-Graph inference_graph(const onebyone::Checkpoint& checkpoint);
+// identities and fuses post-ops) for `batch` images, with the checkpoint's weights.
+Graph inference_graph(const onebyone::Checkpoint& checkpoint, int64_t batch);
 
 }  // namespace obo

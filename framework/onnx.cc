@@ -27,7 +27,6 @@ void OnnxGraph::node(const std::string& op, const std::vector<std::string>& inpu
                      const std::vector<std::string>& outputs, const std::vector<Attribute>& attributes) {
   onnx::NodeProto* n = impl_->graph.add_node();
   n->set_op_type(op);
-  n->set_name(temporary(outputs.at(0) + "/" + op));
   for (const std::string& x : inputs) n->add_input(x);
   for (const std::string& y : outputs) {
     n->add_output(y);
@@ -137,6 +136,20 @@ bool OnnxGraph::function(const PostOp& f, const std::string& x, const std::strin
 
 namespace {
 
+// The nodes from `first` on, which one layer wrote, named after it: its first node by the layer's
+// name, the others (a fused activation, the steps of a composite function) as "layer/Op", so that
+// a reader of the ONNX file, and `onebyone import`, find the layer each came from.
+void name_nodes(onnx::GraphProto& graph, int first, const std::string& layer, std::set<std::string>& taken) {
+  for (int i = first; i < graph.node_size(); ++i) {
+    onnx::NodeProto& n = *graph.mutable_node(i);
+    const std::string base = i == first ? layer : layer + "/" + n.op_type();
+    std::string name = base;
+    for (int k = 2; taken.count(name); ++k) name = fmt::format("{}_{}", base, k);
+    taken.insert(name);
+    n.set_name(name);
+  }
+}
+
 void set_type(onnx::ValueInfoProto* v, const std::string& name, const Shape& shape, bool symbolic_batch) {
   v->set_name(name);
   onnx::TypeProto_Tensor* t = v->mutable_type()->mutable_tensor_type();
@@ -165,8 +178,7 @@ void check(const onnx::ModelProto& model) {
 
 std::string export_onnx(const onebyone::Checkpoint& checkpoint, const OnnxExportOptions& options) {
   if (options.batch < 0) fail("export: the batch must be positive, or 0 for any batch; got {}", options.batch);
-  Graph g = inference_graph(checkpoint);
-  g.set_batch(options.batch > 0 ? options.batch : 1);
+  Graph g = inference_graph(checkpoint, options.batch > 0 ? options.batch : 1);
   const NetRoles roles = find_roles(g);
   const bool symbolic = options.batch == 0;
 
@@ -177,6 +189,8 @@ std::string export_onnx(const onebyone::Checkpoint& checkpoint, const OnnxExport
   const bool scores_are_output = scores_shape.size() == 2 && !options.softmax;
   std::map<std::string, std::string> name_of;
   OnnxGraph onnx;
+  onnx::GraphProto& nodes = onnx.impl().graph;
+  std::set<std::string> node_names;
   for (const char* reserved : {"images", "scores", "probabilities"}) onnx.temporary(reserved);
   const auto onnx_name = [&](const std::string& blob) -> const std::string& {
     auto [it, added] = name_of.try_emplace(blob);
@@ -196,7 +210,8 @@ std::string export_onnx(const onebyone::Checkpoint& checkpoint, const OnnxExport
     for (const ir::Blob* b : node.outputs) out.push_back({onnx_name(b->name), b->value.shape()});
     std::vector<OnnxValue> computed = out;  // before a fused post-op
     if (layer.post_op())
-      for (OnnxValue& v : computed) v.name = onnx.temporary(v.name + "/" + layer.type());
+      for (OnnxValue& v : computed) v.name = onnx.temporary(layer.name());
+    const int first = nodes.node_size();
     if (!layer.to_onnx(onnx, in, computed))
       fail("layer '{}' ({}) has no exact ONNX form: the net cannot be exported", layer.name(), layer.type());
     if (layer.post_op())
@@ -204,17 +219,20 @@ std::string export_onnx(const onebyone::Checkpoint& checkpoint, const OnnxExport
         if (!onnx.function(*layer.post_op(), computed[k].name, out[k].name))
           fail("layer '{}' ({}): its fused {} has no exact ONNX form", layer.name(), layer.description(),
                layer.post_op()->name);
+    name_nodes(nodes, first, layer.name(), node_names);
   }
 
   // The scores as (N, K), then probabilities if asked.
   const int64_t classes = count(scores_shape) / scores_shape[0];
   std::string scores = onnx_name(roles.scores);
+  const int first_of_output = nodes.node_size();
   if (scores_shape.size() != 2) {
     const std::string flat = options.softmax ? onnx.temporary("scores_flat") : output;
     onnx.node("Flatten", {scores}, {flat}, {{"axis", int64_t{1}}});
     scores = flat;
   }
   if (options.softmax) onnx.node("Softmax", {scores}, {output}, {{"axis", int64_t{1}}});
+  name_nodes(nodes, first_of_output, output, node_names);
 
   onnx::ModelProto model;
   model.set_ir_version(kOnnxIrVersion);

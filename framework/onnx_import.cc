@@ -51,6 +51,20 @@ class Importer {
   void read_initializers();
   void read_input();
   void import_node(const onnx::NodeProto& node);
+  void nchw(const onnx::NodeProto& node, const Value& x) const;
+  void identity(const onnx::NodeProto& node, const Value& x);
+  void conv(const onnx::NodeProto& node, const Value& x);
+  void gemm(const onnx::NodeProto& node, const Value& x);
+  void pool(const onnx::NodeProto& node, const Value& x);
+  void global_average_pool(const onnx::NodeProto& node, const Value& x);
+  void flatten(const onnx::NodeProto& node, const Value& x);
+  void concat(const onnx::NodeProto& node, const Value& x);
+  void add(const onnx::NodeProto& node, const Value& x);
+  void activation(const onnx::NodeProto& node, const Value& x);
+  void prelu(const onnx::NodeProto& node, const Value& x);
+  void softmax(const onnx::NodeProto& node, const Value& x);
+  void lrn(const onnx::NodeProto& node, const Value& x);
+  void batch_norm(const onnx::NodeProto& node, const Value& x);
   bool fold(const onnx::NodeProto& node);
   const Value& value(const onnx::NodeProto& node, int i) const;
   const Constant& constant(const onnx::NodeProto& node, int i) const;
@@ -62,28 +76,44 @@ class Importer {
   std::vector<int64_t> ints_attribute(const onnx::NodeProto& node, const std::string& name) const;
   // A square window with one stride and one pad on every side: (kernel, stride, pad).
   std::array<int64_t, 3> window(const onnx::NodeProto& node, int64_t kernel_from_weight) const;
-  std::string blob_name(const std::string& onnx_name);
+  // Names made of letters, digits, '_', '.' and '-', unique among the blobs or the layers.
+  static std::string unique_name(const std::string& onnx_name, std::set<std::string>& taken);
+  std::string blob_name(const std::string& onnx_name) { return unique_name(onnx_name, blob_names_); }
+  std::string layer_name(const onnx::NodeProto& node);
 
   const onnx::ModelProto& model_;
   const std::string origin_;
   onebyone::NetParameter net_;
   std::map<std::string, Constant> constants_;
   std::map<std::string, Value> values_;
-  std::set<std::string> names_;  // of blobs and layers, unique
+  std::set<std::string> blob_names_, layer_names_;
   std::string images_;
   Shape input_shape_;
   int64_t batch_ = 1;
   std::map<std::string, std::pair<std::vector<const Constant*>, std::vector<const Constant*>>> weights_;
 };
 
-std::string Importer::blob_name(const std::string& onnx_name) {
+std::string Importer::unique_name(const std::string& onnx_name, std::set<std::string>& taken) {
   std::string name;
   for (char c : onnx_name) name += std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-' ? c : '_';
   if (name.empty()) name = "value";
   std::string unique = name;
-  for (int k = 2; names_.count(unique); ++k) unique = fmt::format("{}_{}", name, k);
-  names_.insert(unique);
+  for (int k = 2; taken.count(unique); ++k) unique = fmt::format("{}_{}", name, k);
+  taken.insert(unique);
   return unique;
+}
+
+// The node's name as exporters write it, made a layer name: ours ("conv1", "conv1/Relu" for a
+// fused activation) and PyTorch's ("/features/features.0/Conv", the module's path then the op)
+// keep the module's path ("features.0", "conv1_Relu"); a nameless node takes its output's name.
+std::string Importer::layer_name(const onnx::NodeProto& node) {
+  std::string name = node.name().empty() ? node.output(0) : node.name();
+  const std::string op = "/" + node.op_type();
+  if (name.size() > op.size() && name.compare(name.size() - op.size(), op.size(), op) == 0 && name[0] == '/')
+    name.resize(name.size() - op.size());
+  if (const size_t slash = name.rfind('/'); name[0] == '/' && slash != std::string::npos && slash + 1 < name.size())
+    name = name.substr(slash + 1);
+  return unique_name(name, layer_names_);
 }
 
 // The n values of a tensor, from its raw bytes or its typed field, whichever it holds; refused
@@ -199,7 +229,7 @@ onebyone::LayerParameter& Importer::add_layer(const onnx::NodeProto& node, const
                                               std::vector<std::string> inputs) {
   if (node.output_size() < 1) refuse(node, "has no output");
   onebyone::LayerParameter* layer = net_.add_layer();
-  layer->set_name(blob_name(node.name().empty() ? node.op_type() : node.name()));
+  layer->set_name(layer_name(node));
   layer->set_type(type);
   if (inputs.empty()) inputs.push_back(value(node, 0).blob);
   for (const std::string& in : inputs) layer->add_input(in);
@@ -274,140 +304,186 @@ bool Importer::fold(const onnx::NodeProto& node) {
   return false;
 }
 
+// One layer per operator: each reads the node's input value `x` and adds its layer.
 void Importer::import_node(const onnx::NodeProto& node) {
   if (!node.domain().empty() && node.domain() != "ai.onnx") refuse(node, "is of domain '" + node.domain() + "'");
   if (fold(node)) return;
-  const std::string& op = node.op_type();
-  const Value& x = value(node, 0);
-  const Shape& s = x.shape;
-  const auto nchw = [&] {
-    if (s.size() != 4) refuse(node, "needs an (N,C,H,W) input, got rank " + std::to_string(s.size()));
+  using Handler = void (Importer::*)(const onnx::NodeProto&, const Value&);
+  static const std::map<std::string, Handler> handlers = {
+      {"Identity", &Importer::identity},   {"Dropout", &Importer::identity},
+      {"Conv", &Importer::conv},           {"Gemm", &Importer::gemm},
+      {"MaxPool", &Importer::pool},        {"AveragePool", &Importer::pool},
+      {"GlobalAveragePool", &Importer::global_average_pool},
+      {"Flatten", &Importer::flatten},     {"Reshape", &Importer::flatten},
+      {"Concat", &Importer::concat},       {"Add", &Importer::add},
+      {"Sum", &Importer::add},             {"Relu", &Importer::activation},
+      {"Sigmoid", &Importer::activation},  {"Tanh", &Importer::activation},
+      {"Softplus", &Importer::activation}, {"LeakyRelu", &Importer::activation},
+      {"Elu", &Importer::activation},      {"PRelu", &Importer::prelu},
+      {"Softmax", &Importer::softmax},     {"LRN", &Importer::lrn},
+      {"BatchNormalization", &Importer::batch_norm},
   };
-  if (op == "Identity" || op == "Dropout") {  // inference: the identity
-    values_[node.output(0)] = x;
-    return;
+  const auto it = handlers.find(node.op_type());
+  if (it == handlers.end()) refuse(node, "is not an operator import supports");
+  (this->*it->second)(node, value(node, 0));
+}
+
+void Importer::nchw(const onnx::NodeProto& node, const Value& x) const {
+  if (x.shape.size() != 4) refuse(node, "needs an (N,C,H,W) input, got rank " + std::to_string(x.shape.size()));
+}
+
+// Inference: Dropout is the identity.
+void Importer::identity(const onnx::NodeProto& node, const Value& x) { values_[node.output(0)] = x; }
+
+void Importer::conv(const onnx::NodeProto& node, const Value& x) {
+  nchw(node, x);
+  const Shape& s = x.shape;
+  const Constant& w = constant(node, 1);
+  if (w.dims.size() != 4 || w.dims[1] != s[1]) refuse(node, "needs (O,C,k,k) weights over the input's channels");
+  if (int_attribute(node, "group", 1) != 1) refuse(node, "grouped convolutions are not supported");
+  const auto [k, stride, pad] = window(node, w.dims[2]);
+  if (w.dims[2] != k || w.dims[3] != k) refuse(node, "the weights' kernel differs from kernel_shape");
+  const bool bias = node.input_size() > 2 && !node.input(2).empty();
+  const std::string type = k == 1 && pad == 0 ? "Conv1x1" : k == 3 && pad == 1 ? "Conv3x3" : "Conv";
+  auto& layer = add_layer(node, type, {kBatch, w.dims[0], (s[2] + 2 * pad - k) / stride + 1, (s[3] + 2 * pad - k) / stride + 1});
+  auto* c = layer.mutable_conv();
+  c->set_num_output(static_cast<int>(w.dims[0]));
+  if (type == "Conv") {
+    c->set_kernel_size(static_cast<int>(k));
+    c->set_pad(static_cast<int>(pad));
   }
-  if (op == "Conv") {
-    nchw();
-    const Constant& w = constant(node, 1);
-    if (w.dims.size() != 4 || w.dims[1] != s[1]) refuse(node, "needs (O,C,k,k) weights over the input's channels");
-    if (int_attribute(node, "group", 1) != 1) refuse(node, "grouped convolutions are not supported");
-    const auto [k, stride, pad] = window(node, w.dims[2]);
-    if (w.dims[2] != k || w.dims[3] != k) refuse(node, "the weights' kernel differs from kernel_shape");
-    const bool bias = node.input_size() > 2 && !node.input(2).empty();
-    const std::string type = k == 1 && pad == 0 ? "Conv1x1" : k == 3 && pad == 1 ? "Conv3x3" : "Conv";
-    auto& layer = add_layer(node, type, {kBatch, w.dims[0], (s[2] + 2 * pad - k) / stride + 1, (s[3] + 2 * pad - k) / stride + 1});
-    auto* conv = layer.mutable_conv();
-    conv->set_num_output(static_cast<int>(w.dims[0]));
-    if (type == "Conv") {
-      conv->set_kernel_size(static_cast<int>(k));
-      conv->set_pad(static_cast<int>(pad));
-    }
-    if (stride != 1) conv->set_stride(static_cast<int>(stride));
-    if (!bias) conv->set_bias_term(false);
-    weights(layer.name(), bias ? std::vector<const Constant*>{&w, &constant(node, 2)} : std::vector<const Constant*>{&w});
-  } else if (op == "Gemm") {
-    const Constant& w = constant(node, 1);
-    if (s.size() != 2) refuse(node, "needs an (N,K) input (Flatten first)");
-    if (int_attribute(node, "transA", 0) != 0 || float_attribute(node, "alpha", 1) != 1 || float_attribute(node, "beta", 1) != 1)
-      refuse(node, "only y = x W^T + b (transA 0, alpha and beta 1) is supported");
-    const bool transposed = int_attribute(node, "transB", 0) == 1;
-    if (w.dims.size() != 2 || w.dims[transposed ? 1 : 0] != s[1]) refuse(node, "the weights do not match the input's width");
-    const int64_t outputs = w.dims[transposed ? 0 : 1];
-    const bool bias = node.input_size() > 2 && !node.input(2).empty();
-    auto& layer = add_layer(node, "FC", {kBatch, outputs});
-    layer.mutable_fc()->set_num_output(static_cast<int>(outputs));
-    if (!bias) layer.mutable_fc()->set_bias_term(false);
-    const Constant* weight = &w;
-    if (!transposed) {  // ours is (O, K)
-      Constant t;
-      t.dims = {outputs, s[1]};
-      t.floats.resize(w.floats.size());
-      for (int64_t i = 0; i < s[1]; ++i)
-        for (int64_t o = 0; o < outputs; ++o) t.floats[o * s[1] + i] = w.floats[i * outputs + o];
-      weight = &(constants_[node.output(0) + "#weight"] = std::move(t));
-    }
-    if (bias && constant(node, 2).floats.size() != static_cast<size_t>(outputs)) refuse(node, "the bias must have one value per output");
-    weights(layer.name(), bias ? std::vector<const Constant*>{weight, &constant(node, 2)} : std::vector<const Constant*>{weight});
-  } else if (op == "MaxPool" || op == "AveragePool") {
-    nchw();
-    if (node.output_size() > 1) refuse(node, "its Indices output is not supported");
-    const auto [k, stride, pad] = window(node, 0);
-    auto& layer = add_layer(node, op == "MaxPool" ? "MaxPool" : "AvgPool",
-                            {kBatch, s[1], (s[2] + 2 * pad - k) / stride + 1, (s[3] + 2 * pad - k) / stride + 1});
-    layer.mutable_pool()->set_kernel_size(static_cast<int>(k));
-    if (stride != k) layer.mutable_pool()->set_stride(static_cast<int>(stride));
-    if (pad) layer.mutable_pool()->set_pad(static_cast<int>(pad));
-    if (op == "AveragePool" && int_attribute(node, "count_include_pad", 0)) layer.mutable_pool()->set_count_include_pad(true);
-  } else if (op == "GlobalAveragePool") {
-    nchw();
-    add_layer(node, "GlobalAvgPool", {kBatch, s[1], 1, 1});
-  } else if (op == "Flatten" || op == "Reshape") {
-    int64_t features = 1;
-    for (size_t i = 1; i < s.size(); ++i) features *= s[i];
-    if (op == "Flatten" && int_attribute(node, "axis", 1) != 1) refuse(node, "only axis 1 is supported");
-    if (op == "Reshape") {  // to (N, features) only: PyTorch's x.view(x.size(0), -1)
-      const std::vector<int64_t>& to = constant(node, 1).ints;
-      const bool batch_first = to.size() == 2 && (to[0] == kBatch || to[0] == 0 || to[0] == -1);
-      if (!batch_first || (to[1] != -1 && to[1] != features))
-        refuse(node, "only a reshape to (N, features) is supported");
-    }
-    if (s.size() == 2) values_[node.output(0)] = x;
-    else add_layer(node, "Flatten", {kBatch, features});
-  } else if (op == "Concat") {
-    if (int_attribute(node, "axis", 0) != 1) refuse(node, "only axis 1 (channels) is supported");
-    std::vector<std::string> inputs;
-    Shape out = s;
-    out[1] = 0;
-    for (int i = 0; i < node.input_size(); ++i) {
-      inputs.push_back(value(node, i).blob);
-      out[1] += value(node, i).shape[1];
-    }
-    add_layer(node, "Concat", out, inputs);
-  } else if (op == "Add" || op == "Sum") {
-    std::vector<std::string> inputs;
-    for (int i = 0; i < node.input_size(); ++i) {
-      if (value(node, i).shape != s) refuse(node, "only adds values of one shape");
-      inputs.push_back(value(node, i).blob);
-    }
-    if (inputs.size() < 2) refuse(node, "needs two inputs or more");
-    add_layer(node, "Add", s, inputs);
-  } else if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "Softplus") {
-    add_layer(node, op == "Relu" ? "ReLU" : op, s);
-  } else if (op == "LeakyRelu") {
-    add_layer(node, "LeakyReLU", s).mutable_leaky_relu()->set_negative_slope(float_attribute(node, "alpha", 0.01f));
-  } else if (op == "Elu") {
-    add_layer(node, "ELU", s).mutable_elu()->set_alpha(float_attribute(node, "alpha", 1));
-  } else if (op == "PRelu") {
-    const Constant& slope = constant(node, 1);
-    if (s.size() < 2 || static_cast<int64_t>(slope.floats.size()) != s[1]) refuse(node, "only one slope per channel is supported");
-    auto& layer = add_layer(node, "PReLU", s);
-    weights(layer.name(), {&slope});
-  } else if (op == "Softmax") {
-    if (int_attribute(node, "axis", -1) != 1 && !(s.size() == 2 && int_attribute(node, "axis", -1) == -1))
-      refuse(node, "only a softmax over the channels (axis 1) is supported");
-    add_layer(node, "Softmax", s);
-  } else if (op == "LRN") {
-    nchw();
-    auto* lrn = add_layer(node, "LRN", s).mutable_lrn();
-    lrn->set_local_size(static_cast<int>(int_attribute(node, "size", 0)));
-    lrn->set_alpha(float_attribute(node, "alpha", 1e-4f));
-    lrn->set_beta(float_attribute(node, "beta", 0.75f));
-    lrn->set_k(float_attribute(node, "bias", 1));
-  } else if (op == "BatchNormalization") {
-    if (s.size() != 2 && s.size() != 4) refuse(node, "needs an (N,C) or (N,C,H,W) input");
-    if (int_attribute(node, "training_mode", 0) != 0 || node.output_size() > 1) refuse(node, "training mode is not supported");
-    std::vector<const Constant*> c;
-    for (int i = 1; i <= 4; ++i) {
-      c.push_back(&constant(node, i));
-      if (static_cast<int64_t>(c.back()->floats.size()) != s[1]) refuse(node, "needs one value per channel in each input");
-    }
-    auto& layer = add_layer(node, "BatchNorm", s);
-    layer.mutable_batch_norm()->set_epsilon(float_attribute(node, "epsilon", 1e-5f));
-    weights(layer.name(), {c[0], c[1]}, {c[2], c[3]});
-  } else {
-    refuse(node, "is not an operator import supports");
+  if (stride != 1) c->set_stride(static_cast<int>(stride));
+  if (!bias) c->set_bias_term(false);
+  weights(layer.name(), bias ? std::vector<const Constant*>{&w, &constant(node, 2)} : std::vector<const Constant*>{&w});
+}
+
+void Importer::gemm(const onnx::NodeProto& node, const Value& x) {
+  const Shape& s = x.shape;
+  const Constant& w = constant(node, 1);
+  if (s.size() != 2) refuse(node, "needs an (N,K) input (Flatten first)");
+  if (int_attribute(node, "transA", 0) != 0 || float_attribute(node, "alpha", 1) != 1 || float_attribute(node, "beta", 1) != 1)
+    refuse(node, "only y = x W^T + b (transA 0, alpha and beta 1) is supported");
+  const bool transposed = int_attribute(node, "transB", 0) == 1;
+  if (w.dims.size() != 2 || w.dims[transposed ? 1 : 0] != s[1]) refuse(node, "the weights do not match the input's width");
+  const int64_t outputs = w.dims[transposed ? 0 : 1];
+  const bool bias = node.input_size() > 2 && !node.input(2).empty();
+  if (bias && constant(node, 2).floats.size() != static_cast<size_t>(outputs)) refuse(node, "the bias must have one value per output");
+  auto& layer = add_layer(node, "FC", {kBatch, outputs});
+  layer.mutable_fc()->set_num_output(static_cast<int>(outputs));
+  if (!bias) layer.mutable_fc()->set_bias_term(false);
+  const Constant* weight = &w;
+  if (!transposed) {  // ours is (O, K)
+    Constant t;
+    t.dims = {outputs, s[1]};
+    t.floats.resize(w.floats.size());
+    for (int64_t i = 0; i < s[1]; ++i)
+      for (int64_t o = 0; o < outputs; ++o) t.floats[o * s[1] + i] = w.floats[i * outputs + o];
+    weight = &(constants_[node.output(0) + "#weight"] = std::move(t));
   }
+  weights(layer.name(), bias ? std::vector<const Constant*>{weight, &constant(node, 2)} : std::vector<const Constant*>{weight});
+}
+
+void Importer::pool(const onnx::NodeProto& node, const Value& x) {
+  nchw(node, x);
+  const Shape& s = x.shape;
+  if (node.output_size() > 1) refuse(node, "its Indices output is not supported");
+  const auto [k, stride, pad] = window(node, 0);
+  const bool max = node.op_type() == "MaxPool";
+  auto& layer = add_layer(node, max ? "MaxPool" : "AvgPool",
+                          {kBatch, s[1], (s[2] + 2 * pad - k) / stride + 1, (s[3] + 2 * pad - k) / stride + 1});
+  auto* p = layer.mutable_pool();
+  p->set_kernel_size(static_cast<int>(k));
+  if (stride != k) p->set_stride(static_cast<int>(stride));
+  if (pad) p->set_pad(static_cast<int>(pad));
+  if (!max && int_attribute(node, "count_include_pad", 0)) p->set_count_include_pad(true);
+}
+
+void Importer::global_average_pool(const onnx::NodeProto& node, const Value& x) {
+  nchw(node, x);
+  add_layer(node, "GlobalAvgPool", {kBatch, x.shape[1], 1, 1});
+}
+
+// Flatten from axis 1, or a Reshape to (N, features): PyTorch's x.view(x.size(0), -1).
+void Importer::flatten(const onnx::NodeProto& node, const Value& x) {
+  const Shape& s = x.shape;
+  int64_t features = 1;
+  for (size_t i = 1; i < s.size(); ++i) features *= s[i];
+  if (node.op_type() == "Flatten" && int_attribute(node, "axis", 1) != 1) refuse(node, "only axis 1 is supported");
+  if (node.op_type() == "Reshape") {
+    const std::vector<int64_t>& to = constant(node, 1).ints;
+    const bool batch_first = to.size() == 2 && (to[0] == kBatch || to[0] == 0 || to[0] == -1);
+    if (!batch_first || (to[1] != -1 && to[1] != features)) refuse(node, "only a reshape to (N, features) is supported");
+  }
+  if (s.size() == 2) values_[node.output(0)] = x;
+  else add_layer(node, "Flatten", {kBatch, features});
+}
+
+void Importer::concat(const onnx::NodeProto& node, const Value& x) {
+  if (int_attribute(node, "axis", 0) != 1) refuse(node, "only axis 1 (channels) is supported");
+  std::vector<std::string> inputs;
+  Shape out = x.shape;
+  out[1] = 0;
+  for (int i = 0; i < node.input_size(); ++i) {
+    inputs.push_back(value(node, i).blob);
+    out[1] += value(node, i).shape[1];
+  }
+  add_layer(node, "Concat", out, inputs);
+}
+
+void Importer::add(const onnx::NodeProto& node, const Value& x) {
+  std::vector<std::string> inputs;
+  for (int i = 0; i < node.input_size(); ++i) {
+    if (value(node, i).shape != x.shape) refuse(node, "only adds values of one shape");
+    inputs.push_back(value(node, i).blob);
+  }
+  if (inputs.size() < 2) refuse(node, "needs two inputs or more");
+  add_layer(node, "Add", x.shape, inputs);
+}
+
+void Importer::activation(const onnx::NodeProto& node, const Value& x) {
+  const std::string& op = node.op_type();
+  if (op == "LeakyRelu")
+    add_layer(node, "LeakyReLU", x.shape).mutable_leaky_relu()->set_negative_slope(float_attribute(node, "alpha", 0.01f));
+  else if (op == "Elu")
+    add_layer(node, "ELU", x.shape).mutable_elu()->set_alpha(float_attribute(node, "alpha", 1));
+  else
+    add_layer(node, op == "Relu" ? "ReLU" : op, x.shape);  // Sigmoid, Tanh, Softplus: the same names
+}
+
+void Importer::prelu(const onnx::NodeProto& node, const Value& x) {
+  const Constant& slope = constant(node, 1);
+  if (x.shape.size() < 2 || static_cast<int64_t>(slope.floats.size()) != x.shape[1])
+    refuse(node, "only one slope per channel is supported");
+  weights(add_layer(node, "PReLU", x.shape).name(), {&slope});
+}
+
+void Importer::softmax(const onnx::NodeProto& node, const Value& x) {
+  const int64_t axis = int_attribute(node, "axis", -1);
+  if (axis != 1 && !(x.shape.size() == 2 && axis == -1)) refuse(node, "only a softmax over the channels (axis 1) is supported");
+  add_layer(node, "Softmax", x.shape);
+}
+
+void Importer::lrn(const onnx::NodeProto& node, const Value& x) {
+  nchw(node, x);
+  auto* lrn = add_layer(node, "LRN", x.shape).mutable_lrn();
+  lrn->set_local_size(static_cast<int>(int_attribute(node, "size", 0)));
+  lrn->set_alpha(float_attribute(node, "alpha", 1e-4f));
+  lrn->set_beta(float_attribute(node, "beta", 0.75f));
+  lrn->set_k(float_attribute(node, "bias", 1));
+}
+
+void Importer::batch_norm(const onnx::NodeProto& node, const Value& x) {
+  const Shape& s = x.shape;
+  if (s.size() != 2 && s.size() != 4) refuse(node, "needs an (N,C) or (N,C,H,W) input");
+  if (int_attribute(node, "training_mode", 0) != 0 || node.output_size() > 1) refuse(node, "training mode is not supported");
+  std::vector<const Constant*> c;  // scale, bias, mean, variance
+  for (int i = 1; i <= 4; ++i) {
+    c.push_back(&constant(node, i));
+    if (static_cast<int64_t>(c.back()->floats.size()) != s[1]) refuse(node, "needs one value per channel in each input");
+  }
+  auto& layer = add_layer(node, "BatchNorm", s);
+  layer.mutable_batch_norm()->set_epsilon(float_attribute(node, "epsilon", 1e-5f));
+  weights(layer.name(), {c[0], c[1]}, {c[2], c[3]});
 }
 
 onebyone::Checkpoint Importer::run() {
@@ -428,7 +504,7 @@ onebyone::Checkpoint Importer::run() {
   onebyone::NetParameter net;
   net.set_name(model_.graph().name().empty() ? "imported" : model_.graph().name());
   onebyone::LayerParameter* input = net.add_layer();
-  input->set_name(blob_name("data"));
+  input->set_name(unique_name("data", layer_names_));
   input->set_type("Input");
   input->add_output(images_);
   input->add_output(blob_name("label"));
@@ -439,11 +515,11 @@ onebyone::Checkpoint Importer::run() {
   for (const auto& layer : net_.layer()) *net.add_layer() = layer;
   for (const auto& [name, type] : {std::pair{"loss", "SoftmaxCrossEntropy"}, std::pair{"accuracy", "Accuracy"}}) {
     onebyone::LayerParameter* head = net.add_layer();
-    head->set_name(blob_name(name));
+    head->set_name(unique_name(name, layer_names_));
     head->set_type(type);
     head->add_input(scores);
     head->add_input(input->output(1));
-    head->add_output(head->name());
+    head->add_output(blob_name(name));
   }
 
   // The weights, each checked against the shape the layer declares.

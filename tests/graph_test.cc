@@ -257,8 +257,7 @@ TEST_CASE("an inference graph gives the training graph's evaluation, without dro
   *c.mutable_net() = read_net(model_path(model));
   store_params(trained, &c);
 
-  Graph deployed = inference_graph(c);
-  deployed.set_batch(5);
+  Graph deployed = inference_graph(c, 5);
   deployed.value("data").assign_plain(trained.value("data").to_plain());
   deployed.value("label").assign_plain(trained.value("label").to_plain());
   deployed.forward(Context::evaluation());

@@ -63,8 +63,7 @@ void check_with_python(const std::string& file) {
 
 // The scores (N, K) of the graph `onebyone test` evaluates.
 Tensor our_scores(const onebyone::Checkpoint& checkpoint, const Tensor& images) {
-  Graph g = inference_graph(checkpoint);
-  g.set_batch(images.dim(0));
+  Graph g = inference_graph(checkpoint, images.dim(0));
   const NetRoles roles = find_roles(g);
   g.value(roles.images).assign_plain(images);
   g.forward(Context::evaluation());

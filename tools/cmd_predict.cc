@@ -41,8 +41,7 @@ struct PredictArgs {
 
 void predict(const PredictArgs& a) {
   const onebyone::Checkpoint checkpoint = load_checkpoint(a.checkpoint);
-  Graph graph = inference_graph(checkpoint);
-  graph.set_batch(1);
+  Graph graph = inference_graph(checkpoint, 1);
   const NetRoles roles = find_roles(graph);
   Tensor& input = graph.value(roles.images);
   const int64_t rows = input.dim(2), cols = input.dim(3);

@@ -21,8 +21,9 @@ struct TestArgs {
 
 void test(const TestArgs& a) {
   apply_threads(a.threads);
-  Graph graph = inference_graph(checkpoint_of(a.files, "test"));
+  const onebyone::Checkpoint checkpoint = checkpoint_of(a.files, "test");
   const Dataset data = load(a.data, "t10k", a.test_size);
+  Graph graph = inference_graph(checkpoint, std::min<int64_t>(a.batch, data.count));
   const Evaluation e = evaluate(graph, data, a.batch);
   std::cout << fmt::format("test accuracy {:.2f}% ({} of {}), loss {:.4f}\n\n", 100 * e.accuracy,
                            static_cast<int64_t>(e.accuracy * e.count + 0.5), e.count, e.loss);

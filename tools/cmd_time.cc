@@ -39,16 +39,6 @@ struct Timing {
   double inference = 0;
 };
 
-// The net's Input layers at the batch asked for: the graph is built at it, so that the peak memory
-// is this batch's alone.
-onebyone::NetParameter at_batch(onebyone::NetParameter net, int batch) {
-  for (auto& layer : *net.mutable_layer())
-    if (layer.has_input_param())
-      for (auto& shape : *layer.mutable_input_param()->mutable_shape())
-        if (shape.dim_size() > 0) shape.set_dim(0, batch);
-  return net;
-}
-
 void fill_random(Graph& graph, const NetRoles& roles) {
   Tensor& images = graph.value(roles.images);
   for (size_t i = 0; i < images.size(); ++i) images.data()[i] = normal(1, 0, i);
@@ -90,7 +80,7 @@ void time_inference(Graph& trained, const onebyone::NetParameter& net, const Net
   onebyone::Checkpoint checkpoint;
   *checkpoint.mutable_net() = net;
   store_params(trained, &checkpoint);
-  Graph deployed = inference_graph(checkpoint);
+  Graph deployed = inference_graph(checkpoint, trained.batch());
   deployed.value(roles.images).assign_plain(trained.value(roles.images).to_plain());
   for (int it = -a.warmup; it < a.iterations; ++it) {
     const auto t0 = Clock::now();

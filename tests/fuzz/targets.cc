@@ -102,7 +102,7 @@ Outcome image(const std::string& bytes) {
 Outcome onnx(const std::string& bytes) {
   Outcome outcome;
   stage(outcome, "import", [&] {
-    Graph g = inference_graph(import_onnx(bytes, "<fuzz>"));
+    Graph g = inference_graph(import_onnx(bytes, "<fuzz>"), 1);
     g.forward(Context::evaluation());
   });
   return outcome;
