@@ -174,3 +174,32 @@ TEST_CASE("data sets by name: Fashion-MNIST's class names in test and predict; a
   CHECK_THAT(unknown.output, Catch::Contains("error: no data set or folder 'fasion-mnist' (data sets: ") &&
                                  Catch::Contains("fashion-mnist") && Catch::Contains("mnist"));
 }
+
+TEST_CASE("train --weights starts a new run from a checkpoint's weights, and refuses weights of another net", "[cli][mnist]") {
+  const std::string out = obo::test::scratch_dir("onebyone_weights");
+  const std::string data = obo::test::mnist_dir();
+  REQUIRE(run_tool(fmt::format("train lenet --train-size 2000 --test-size 500 --epochs 1 --quiet --out {}/first --data {}", out, data))
+              .status == 0);
+  const ToolRun tested = run_tool(fmt::format("test {}/first/last.ckpt --test-size 500 --data {}", out, data));
+  REQUIRE(tested.status == 0);
+  // With a learning rate too small to move a weight, the new run's first epoch tests as the
+  // checkpoint did; from the fillers it would be near chance.
+  std::ofstream(out + "/still.solver.prototxt") << "optimizer: SGD base_lr: 1e-12 batch_size: 64 epochs: 1 seed: 2";
+  const ToolRun tuned = run_tool(fmt::format("train lenet --solver {0}/still.solver.prototxt --weights {0}/first/last.ckpt "
+                                             "--train-size 128 --test-size 500 --quiet --out {0}/tuned --data {1}",
+                                             out, data));
+  INFO(tuned.output);
+  REQUIRE(tuned.status == 0);
+  CHECK_THAT(tuned.output, Catch::Contains("from the weights in " + out + "/first/last.ckpt"));
+  const std::string accuracy = tested.output.substr(tested.output.find("accuracy "), 16);  // "accuracy 88.40% "
+  CHECK_THAT(tuned.output, Catch::Contains("test " + accuracy.substr(0, accuracy.find('%') + 1)));
+
+  // Weights of another net: refused before any folder is claimed, naming the file and the parameter.
+  const ToolRun other = run_tool(fmt::format("train nin --weights {0}/first/last.ckpt --out {0}/wrong --data {1}", out, data));
+  CHECK(other.status == 1);
+  CHECK_THAT(other.output, Catch::Contains("--weights '" + out + "/first/last.ckpt' does not fit the net"));
+  CHECK_FALSE(std::filesystem::exists(out + "/wrong"));
+  const ToolRun both = run_tool(fmt::format("train --resume {0}/first/last.ckpt --weights {0}/first/last.ckpt", out));
+  CHECK(both.status == 1);
+  CHECK_THAT(both.output, Catch::Contains("give no MODEL, --solver or --weights"));
+}

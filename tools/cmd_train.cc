@@ -1,5 +1,7 @@
-// onebyone train MODEL [--solver S] | train --resume CKPT: training with a checkpoint each epoch;
-// Ctrl-C or SIGTERM writes a checkpoint and exits with status 130.
+// onebyone train MODEL [--solver S] [--weights CKPT] | train --resume CKPT: training with a
+// checkpoint each epoch; Ctrl-C or SIGTERM writes a checkpoint and exits with status 130.
+// --weights starts a new run from a checkpoint's weights (fine-tuning: an imported net, say)
+// rather than from the fillers; the optimizer, schedule and position start afresh.
 //
 // No run replaces another's files: a new run gets a folder of its own (runs/<net>, else
 // runs/<net>-2, ...; an --out that holds a run is refused), and a resumed run continues in its
@@ -30,7 +32,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 struct TrainArgs {
-  std::string model, solver, resume, data, out;
+  std::string model, solver, resume, weights, data, out;
   int epochs = 0, threads = 0;
   int64_t train_size = 0, test_size = 0;
   bool quiet = false;
@@ -162,13 +164,30 @@ void settle(TrainArgs& a) {
   apply_threads(a.threads);
 }
 
-// A new run: MODEL and its solver; --out, or a new runs/<net name>[-N].
+// The weights and buffers of `checkpoint` (from `source`, --weights) into `graph`, which must
+// have the same parameters by name and shape.
+void take_weights(const onebyone::Checkpoint& checkpoint, const std::string& source, Graph& graph) {
+  try {
+    restore_params(checkpoint, graph);
+  } catch (const Error& e) {
+    fail("--weights '{}' does not fit the net: {}", source, e.what());
+  }
+}
+
+// A new run: MODEL and its solver; --out, or a new runs/<net name>[-N]; with --weights, the
+// weights it starts from, checked against the net here, before anything is claimed.
 Start new_run(TrainArgs& a) {
   if (a.model.empty()) fail("train needs a MODEL, or --resume CKPT");
   Start s;
   const std::string source = model_path(a.model);
   const std::string solver_source = a.solver.empty() ? default_solver(source) : a.solver;
   const onebyone::NetParameter net = read_net(source);
+  std::shared_ptr<const onebyone::Checkpoint> weights;
+  if (!a.weights.empty()) {
+    weights = std::make_shared<onebyone::Checkpoint>(load_checkpoint(a.weights));
+    Graph probe(at_batch(net, 1), GraphOptions::inference());
+    take_weights(*weights, a.weights, probe);
+  }
   s.solver = read_solver(solver_source);
   if (a.epochs > 0) s.solver.set_epochs(a.epochs);
   settle(a);
@@ -185,12 +204,14 @@ Start new_run(TrainArgs& a) {
     if (s.folder->path() != base)
       std::cout << fmt::format("{}/ holds an earlier run: this one goes to {}/\n", base, s.folder->path());
   }
-  s.make = [net, solver = s.solver, folder = s.folder->path(), source, solver_source](
+  s.make = [net, solver = s.solver, folder = s.folder->path(), source, solver_source, weights, weights_source = a.weights](
                const Dataset& train, const Dataset& test, const TrainerOptions& options) {
     auto trainer = std::make_unique<Trainer>(net, solver, train, test, options);
-    std::cout << fmt::format("training '{}' ({}, solver {}: {} from {:g}) on {} images, testing on {}; checkpoints in {}/",
-                             net.name(), source, solver_source, onebyone::SolverParameter::Optimizer_Name(solver.optimizer()),
-                             solver.base_lr(), train.count - solver.validation_size(), test.count, folder)
+    if (weights) take_weights(*weights, weights_source, trainer->graph());
+    std::cout << fmt::format("training '{}' ({}{}, solver {}: {} from {:g}) on {} images, testing on {}; checkpoints in {}/",
+                             net.name(), source, weights ? ", from the weights in " + weights_source : "", solver_source,
+                             onebyone::SolverParameter::Optimizer_Name(solver.optimizer()), solver.base_lr(),
+                             train.count - solver.validation_size(), test.count, folder)
               << std::endl;
     return trainer;
   };
@@ -200,8 +221,8 @@ Start new_run(TrainArgs& a) {
 // A resumed run: the checkpoint's net and solver (--epochs may lengthen it), the data, sizes and
 // threads it recorded, and its folder (see resume_folder).
 Start resumed_run(TrainArgs& a) {
-  if (!a.model.empty() || !a.solver.empty())
-    fail("--resume continues a run with its own net and solver: give no MODEL or --solver");
+  if (!a.model.empty() || !a.solver.empty() || !a.weights.empty())
+    fail("--resume continues a run with its own net, solver and weights: give no MODEL, --solver or --weights");
   auto checkpoint = std::make_shared<onebyone::Checkpoint>(load_checkpoint(a.resume));
   const int previous_epochs = checkpoint->solver().epochs();
   if (a.epochs > 0) {
@@ -274,6 +295,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("model", args->model, "Model file, or the name of one in models/ (nin, lenet, ...)");
   cmd->add_option("--solver", args->solver, "Solver file (default: the model's .solver.prototxt)");
   cmd->add_option("--resume", args->resume, "Continue the run this checkpoint was taken from (in its folder)");
+  cmd->add_option("--weights", args->weights,
+                  "Start from this checkpoint's weights (same parameters by name and shape), not from the fillers");
   add_data_option(cmd, &args->data);
   cmd->add_option("--out", args->out, "Folder for checkpoints and metrics (default: runs/<net name>, or a new runs/<net name>-N)");
   cmd->add_option("--epochs", args->epochs, "Train this many epochs (a resumed run: in all, stretching a cosine schedule)")
