@@ -78,7 +78,7 @@ class Importer {
   std::array<int64_t, 3> window(const onnx::NodeProto& node, int64_t kernel_from_weight) const;
   // Names made of letters, digits, '_', '.' and '-', unique among the blobs or the layers.
   static std::string unique_name(const std::string& onnx_name, std::set<std::string>& taken);
-  std::string blob_name(const std::string& onnx_name) { return unique_name(onnx_name, blob_names_); }
+  std::string blob_name(const std::string& onnx_name);
   std::string layer_name(const onnx::NodeProto& node);
 
   const onnx::ModelProto& model_;
@@ -101,6 +101,16 @@ std::string Importer::unique_name(const std::string& onnx_name, std::set<std::st
   for (int k = 2; taken.count(unique); ++k) unique = fmt::format("{}_{}", name, k);
   taken.insert(unique);
   return unique;
+}
+
+// A value's name, without the decoration PyTorch's exporter adds ("/stem/Conv_output_0" is
+// "stem_Conv").
+std::string Importer::blob_name(const std::string& onnx_name) {
+  std::string name = onnx_name;
+  const std::string suffix = "_output_0";
+  if (name.size() > suffix.size() + 1 && name[0] == '/' && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+    name = name.substr(1, name.size() - suffix.size() - 1);
+  return unique_name(name, blob_names_);
 }
 
 // The node's name as exporters write it, made a layer name: ours ("conv1", "conv1/Relu" for a

@@ -12,7 +12,9 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include "framework/checkpoint.h"
 #include "framework/inference.h"
@@ -23,6 +25,7 @@
 #include "framework/trainer.h"
 #include "tests/test_util.h"
 #include "tests/tool.h"
+#include "tools/image_io.h"
 
 using namespace obo;
 using namespace obo::test;
@@ -357,4 +360,103 @@ TEST_CASE("import: a model file and a checkpoint that test, summary and time tak
   INFO(bn.output);
   REQUIRE(bn.status == 0);
   CHECK(bn.output.substr(0, bn.output.find(',')) == bn_original.output.substr(0, bn_original.output.find(',')));
+}
+
+TEST_CASE("PyTorch's exports of bench/peer.py's nets import with PyTorch's scores and accuracy; one fine-tunes here",
+          "[onnx][torch][mnist]") {
+  // Debian's PyTorch trains each net 20 steps and exports it (tests/onnx/torch_net.py); its scores
+  // on the first 1,000 test digits are the reference.
+  const std::string model = GENERATE(values<std::string>({"lenet", "nin", "nin-fc", "inception"}));
+  INFO(model);
+  const std::string dir = scratch_dir("torch_" + model);
+  const ToolRun torch = shell(fmt::format("/usr/bin/python3 {0}/tests/onnx/torch_net.py --model {0}/models/{1}.prototxt "
+                                          "--data {2} --out {3} --digits 1000 2>&1 | grep -v Warning",
+                                          ONEBYONE_SOURCE_DIR, model, mnist_dir(), dir));
+  INFO(torch.output);
+  REQUIRE(torch.output.rfind('{') != std::string::npos);
+  const nlohmann::json reference = nlohmann::json::parse(torch.output.substr(torch.output.rfind('{')));
+  const int64_t n = reference["digits"];
+
+  const ToolRun imported = run_tool(fmt::format("import {0}/model.onnx --out {0}/imported --name {1}", dir, model));
+  INFO(imported.output);
+  REQUIRE(imported.status == 0);
+  const std::string net = fmt::format("{}/imported/{}", dir, model);
+  const Tensor ours = our_scores(load_checkpoint(net + ".ckpt"), first_digits(load_dataset(mnist_dir(), "t10k"), n));
+  const std::string theirs = read_file(dir + "/scores.bin", 1 << 20, "PyTorch's scores");
+  REQUIRE(theirs.size() == ours.count() * sizeof(float));
+  double worst = 0, largest = 0;
+  for (int64_t i = 0; i < ours.count(); ++i) {
+    float t;
+    std::memcpy(&t, theirs.data() + i * sizeof(float), sizeof t);
+    worst = std::max(worst, static_cast<double>(std::abs(ours.data()[i] - t)));
+    largest = std::max(largest, static_cast<double>(std::abs(t)));
+  }
+  INFO("largest difference from PyTorch's scores " << worst << ", largest score " << largest);
+  CHECK(worst <= 1e-4);
+  CHECK(worst <= 1e-5 * largest);  // nets 20 steps from their start can have small scores: relative too
+
+  // `onebyone test` counts what PyTorch counted, give or take the digits whose top two scores
+  // PyTorch itself had within 1e-4 of each other.
+  const ToolRun tested = run_tool(fmt::format("test {0}.prototxt {0}.ckpt --test-size {1} --data {2}", net, n, mnist_dir()));
+  INFO(tested.output);
+  REQUIRE(tested.status == 0);
+  const size_t open = tested.output.find('(');
+  const int64_t correct = std::stoll(tested.output.substr(open + 1));
+  CHECK(std::abs(correct - reference["correct"].get<int64_t>()) <= reference["near_ties"].get<int64_t>());
+
+  if (model == "lenet") {  // fine-tuning, with the solver import wrote beside the net
+    const ToolRun tuned = run_tool(fmt::format("train {0}.prototxt --weights {0}.ckpt --epochs 1 --train-size 1280 "
+                                               "--test-size {1} --quiet --out {2}/tuned --data {3}",
+                                               net, n, dir, mnist_dir()));
+    INFO(tuned.output);
+    REQUIRE(tuned.status == 0);
+    const size_t at = tuned.output.find("test accuracy ");
+    REQUIRE(at != std::string::npos);
+    CHECK(std::stod(tuned.output.substr(at + 14)) > 100.0 * reference["correct"].get<int64_t>() / n);
+  }
+}
+
+TEST_CASE("the README's deploy example: examples/deploy/digit.js classifies a PNG on ONNX Runtime as predict does",
+          "[onnx][mnist]") {
+  REQUIRE(std::filesystem::exists(ort_modules() + "/onnxruntime-node"));  // `./run fetch onnxruntime`
+  const std::string dir = scratch_dir("onnx_deploy");
+  REQUIRE(run_tool(fmt::format("train lenet --epochs 1 --train-size 1280 --test-size 100 --quiet --out {}/run --data {}", dir,
+                               mnist_dir()))
+              .status == 0);
+  REQUIRE(run_tool(fmt::format("export {0}/run/last.ckpt --onnx {0}/lenet.onnx --softmax", dir)).status == 0);
+  const std::string seven = std::string(ONEBYONE_SOURCE_DIR) + "/examples/deploy/seven.png";  // test digit 0, drawn dark on light
+  const ToolRun js = shell(fmt::format("NODE_PATH={} node {}/examples/deploy/digit.js {}/lenet.onnx {} 2>&1", ort_modules(),
+                                       ONEBYONE_SOURCE_DIR, dir, seven));
+  const ToolRun predicted = run_tool(fmt::format("predict {}/run/last.ckpt {}", dir, seven));
+  INFO(js.output << "\npredict:\n" << predicted.output);
+  REQUIRE(js.status == 0);
+  REQUIRE(predicted.status == 0);
+  // Three lines "  class   percent%" each: the same classes, the same percentages to rounding.
+  const auto ranking = [](const std::string& text) {
+    std::vector<std::pair<int, double>> rows;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      int c;
+      double percent;
+      if (std::sscanf(line.c_str(), " %d %lf%%", &c, &percent) == 2) rows.emplace_back(c, percent);
+    }
+    return rows;
+  };
+  const auto ours = ranking(predicted.output), theirs = ranking(js.output);
+  REQUIRE(ours.size() == 3);
+  REQUIRE(theirs.size() == 3);
+  CHECK(theirs[0].first == 7);
+  for (size_t i = 0; i < 3; ++i) {
+    if (i == 0 || std::abs(ours[i].second - ours[i - 1].second) > 0.02) CHECK(theirs[i].first == ours[i].first);
+    CHECK(std::abs(theirs[i].second - ours[i].second) <= 0.011);
+  }
+  // A digit of another size is refused by name (predict scales it; the example does not).
+  obo::cli::GrayImage large;
+  large.width = large.height = 84;
+  large.pixels.assign(84 * 84, 255);
+  obo::cli::write_png(dir + "/large.png", large);
+  const ToolRun other = shell(fmt::format("NODE_PATH={} node {}/examples/deploy/digit.js {}/lenet.onnx {}/large.png 2>&1",
+                                          ort_modules(), ONEBYONE_SOURCE_DIR, dir, dir));
+  CHECK(other.status == 1);
+  CHECK_THAT(other.output, Catch::Contains("large.png is 84x84: the model takes 28x28 digits"));
 }
