@@ -60,7 +60,7 @@ TEST_CASE("labels, metrics and Input blobs get no gradient, unless a gradient ch
   CHECK(checked.grad("label").empty());  // the loss does not propagate to its labels
 }
 
-TEST_CASE("a blob no layer reads gets a gradient for the caller to write; only a loss's is seeded", "[autograd]") {
+TEST_CASE("a blob no layer reads gets a gradient for the caller to write, and only a loss's is seeded", "[autograd]") {
   Graph g(parse_net(std::string(kFanOut) + R"(
     layer { name: 'side' type: 'Conv1x1' input: 'x' output: 'side' conv { num_output: 2 } }
     layer { name: 'side_r' type: 'ReLU' input: 'side' output: 'side_r' })"),

@@ -156,7 +156,7 @@ TEST_CASE("predict classifies PGM and PNG images of any size, and test-set digit
   CHECK_THAT(garbage.output, Catch::Contains("last.ckpt: neither a PNG nor an 8-bit PGM image"));
 }
 
-TEST_CASE("data sets by name: Fashion-MNIST's class names in test and predict; an unknown name lists the known", "[cli][fashion]") {
+TEST_CASE("data sets by name: Fashion-MNIST's class names in test and predict, and an unknown name lists the known", "[cli][fashion]") {
   // Any checkpoint will do to read the names: this one was trained on MNIST digits.
   const std::string checkpoint = std::string(ONEBYONE_SOURCE_DIR) + "/tests/data/checkpoint-v1/last.ckpt";
   const ToolRun tested = run_tool("test " + checkpoint + " --data fashion-mnist --test-size 200");

@@ -134,7 +134,7 @@ TEST_CASE("shapes are inferred through the NIN and change with the batch", "[gra
   CHECK(g.value("label").shape() == Shape{7});
 }
 
-TEST_CASE("values share memory with the gradients of the backward pass; the caller's keep their own", "[graph][memory]") {
+TEST_CASE("values share memory with the gradients of the backward pass, but the caller's keep their own", "[graph][memory]") {
   Graph g(read_net(model_path("nin")), GraphOptions::seeded(1));
   g.set_batch(4);
   g.value("data").assign_plain(random_tensor({4, 1, 28, 28}, 2));

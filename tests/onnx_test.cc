@@ -362,7 +362,7 @@ TEST_CASE("import: a model file and a checkpoint that test, summary and time tak
   CHECK(bn.output.substr(0, bn.output.find(',')) == bn_original.output.substr(0, bn_original.output.find(',')));
 }
 
-TEST_CASE("PyTorch's exports of bench/peer.py's nets import with PyTorch's scores and accuracy; one fine-tunes here",
+TEST_CASE("PyTorch's exports of bench/peer.py's nets import with PyTorch's scores and accuracy, and one fine-tunes here",
           "[onnx][torch][mnist]") {
   // Debian's PyTorch trains each net 20 steps and exports it (tests/onnx/torch_net.py); its scores
   // on the first 1,000 test digits are the reference.

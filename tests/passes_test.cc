@@ -87,7 +87,7 @@ TEST_CASE("fuse_post_ops leaves a ReLU whose input has another reader, or a prod
   for (const ir::Node& n : net.nodes) CHECK_FALSE(n.layer->post_op());
 }
 
-TEST_CASE("run_passes: an inference graph drops identities before fusing; a training graph keeps its Dropout", "[passes]") {
+TEST_CASE("run_passes: an inference graph drops identities before fusing, and a training graph keeps its Dropout", "[passes]") {
   const std::string layers = R"(
     layer { name: 'c' type: 'Conv1x1' input: 'x' output: 'c' conv { num_output: 4 } }
     layer { name: 'd' type: 'Dropout' input: 'c' output: 'd' }
