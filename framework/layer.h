@@ -41,9 +41,15 @@ struct Context {
   bool train = false;  // false: dropout is the identity, batch statistics are not taken
   uint64_t seed = 0;   // random masks are a function of (seed, step, layer, element)
   uint64_t step = 0;
+  // The batch's first example in the global batch, where processes share one (framework/
+  // distributed.h): masks are keyed by an element's place in the global batch, so that N
+  // processes draw what one process would.
+  int64_t first_example = 0;
 
-  static Context training(uint64_t seed, uint64_t step) { return {true, seed, step}; }
-  static Context evaluation() { return {false, 0, 0}; }
+  static Context training(uint64_t seed, uint64_t step, int64_t first_example = 0) {
+    return {true, seed, step, first_example};
+  }
+  static Context evaluation() { return {false, 0, 0, 0}; }
 };
 
 struct Param {

@@ -45,17 +45,18 @@ NetRoles find_roles(Graph& graph) {
   return roles;
 }
 
-Evaluation evaluate(Graph& graph, const Dataset& data, int batch_size) {
+Evaluation evaluate(Graph& graph, const Dataset& data, int batch_size, Communicator& world) {
   const NetRoles roles = find_roles(graph);
   const int64_t train_batch = graph.batch();
+  const Share mine = share_of(data.count, world.rank(), world.size());
   Evaluation e;
   e.confusion.assign(data.classes * data.classes, 0);
   std::vector<int64_t> order(data.count);
   for (int64_t i = 0; i < data.count; ++i) order[i] = i;
   double loss_sum = 0;
   int64_t correct = 0;
-  for (int64_t first = 0; first < data.count; first += batch_size) {
-    const int64_t n = std::min<int64_t>(batch_size, data.count - first);
+  for (int64_t first = mine.first; first < mine.first + mine.count; first += batch_size) {
+    const int64_t n = std::min<int64_t>(batch_size, mine.first + mine.count - first);
     if (graph.batch() != n) graph.set_batch(n);
     fill_batch(data, order, first, {}, graph.value(roles.images), graph.value(roles.labels));
     graph.forward(Context::evaluation());
@@ -71,6 +72,13 @@ Evaluation evaluate(Graph& graph, const Dataset& data, int batch_size) {
     }
   }
   if (graph.batch() != train_batch) graph.set_batch(train_batch);
+  // Every rank's sums: the loss, the correct count, the confusion matrix (counts below 2^53).
+  std::vector<double> sums = {loss_sum, static_cast<double>(correct)};
+  sums.insert(sums.end(), e.confusion.begin(), e.confusion.end());
+  world.sum(sums.data(), static_cast<int64_t>(sums.size()));
+  loss_sum = sums[0];
+  correct = static_cast<int64_t>(sums[1]);
+  for (size_t i = 0; i < e.confusion.size(); ++i) e.confusion[i] = static_cast<int64_t>(sums[2 + i]);
   e.count = data.count;
   e.loss = loss_sum / static_cast<double>(data.count);
   e.accuracy = static_cast<double>(correct) / static_cast<double>(data.count);
@@ -117,6 +125,9 @@ Trainer::Trainer(const onebyone::NetParameter& net, const onebyone::SolverParame
                  const Dataset& test, TrainerOptions options)
     : net_(net), written_(solver), options_(std::move(options)), graph_(net, GraphOptions::seeded(solver.seed())) {
   prepare(solver, train, test);
+  // The fillers are seeded, so every rank starts alike; rank 0's values make sure of it.
+  options_.world->broadcast(graph_.param_values().data(), graph_.param_values().count());
+  for (Buffer* b : graph_.buffers()) options_.world->broadcast(b->value.data(), b->value.count());
 }
 
 Trainer::Trainer(const onebyone::Checkpoint& checkpoint, const Dataset& train, const Dataset& test,
@@ -159,9 +170,9 @@ void Trainer::prepare(const onebyone::SolverParameter& solver, const Dataset& tr
     fail("solver: batch_size {} is larger than the {} training images", solver.batch_size(), train_->count);
   steps_per_epoch_ = train_->count / solver.batch_size();  // a final partial batch is dropped
   solver_ = resolve(solver, steps_per_epoch_, &notices_);
+  share_ = share_of(solver_.batch_size(), options_.world->rank(), options_.world->size());
   roles_ = find_roles(graph_);
-  graph_.reshape({{roles_.images, {solver_.batch_size(), 1, train_->rows, train_->cols}},
-                  {roles_.labels, {solver_.batch_size()}}});
+  graph_.reshape({{roles_.images, {share_.count, 1, train_->rows, train_->cols}}, {roles_.labels, {share_.count}}});
   optimizer_ = make_optimizer(solver_, graph_);
   *position_.mutable_context() = options_.context;
 }
@@ -180,9 +191,25 @@ void Trainer::check_position() const {
     fail("the checkpoint has completed {} epochs but holds metrics for {}", p.epoch(), p.history_size());
 }
 
+// Asked of every rank before each step: all stop together when any was told to.
 bool Trainer::stop_requested(int64_t steps_this_run) const {
-  return (options_.stop && options_.stop->load()) ||
-         (options_.stop_after_steps >= 0 && steps_this_run >= options_.stop_after_steps);
+  double stop = (options_.stop && options_.stop->load()) ||
+                (options_.stop_after_steps >= 0 && steps_this_run >= options_.stop_after_steps);
+  options_.world->sum(&stop, 1);
+  return stop > 0;
+}
+
+// Running statistics (BatchNorm's) are each rank's own within an epoch: averaged across ranks
+// at its end (and when the run stops), every rank holds the same values, the ones a checkpoint
+// keeps and evaluation reads. (The running mean is an average of batch means, so averaging
+// ranks' is averaging the global batch's; the variance is the mean of the shares' variances.)
+void Trainer::average_buffers() {
+  Communicator& world = *options_.world;
+  if (world.size() == 1) return;
+  for (Buffer* b : graph_.buffers()) {
+    world.sum(b->value.data(), b->value.count());
+    for (int64_t i = 0; i < b->value.count(); ++i) b->value.data()[i] /= static_cast<float>(world.size());
+  }
 }
 
 TrainResult Trainer::run() {
@@ -191,6 +218,7 @@ TrainResult Trainer::run() {
     const std::vector<int64_t> order = epoch_order(train_->count, solver_.seed(), epoch);
     for (int64_t b = position_.batch(); b < steps_per_epoch_; ++b, ++steps_this_run) {
       if (stop_requested(steps_this_run)) {
+        average_buffers();
         const onebyone::Checkpoint run = snapshot();
         for (Reporter* r : options_.reporters) r->stopped(run);
         return result(true);
@@ -202,27 +230,41 @@ TrainResult Trainer::run() {
   return result(false);
 }
 
-// One optimizer step on batch b of the epoch: forward, backward, update, bookkeeping.
+// One optimizer step on batch b of the epoch: forward on this rank's share, backward, the
+// gradients summed across ranks, update, bookkeeping.
 void Trainer::step(int epoch, int64_t b, const std::vector<int64_t>& order) {
   const Clock::time_point start = Clock::now();
+  Communicator& world = *options_.world;
   const int64_t batch = solver_.batch_size(), step = position_.iteration();
-  fill_batch(*train_, order, b * batch, {solver_.augment_shift(), solver_.seed(), epoch}, graph_.value(roles_.images),
-             graph_.value(roles_.labels));
-  const Context ctx = Context::training(solver_.seed(), static_cast<uint64_t>(step));
+  fill_batch(*train_, order, b * batch + share_.first, {solver_.augment_shift(), solver_.seed(), epoch},
+             graph_.value(roles_.images), graph_.value(roles_.labels));
+  const Context ctx = Context::training(solver_.seed(), static_cast<uint64_t>(step), share_.first);
   graph_.forward(ctx);
-  const float loss = graph_.value(roles_.loss).data()[0];
+  // The batch's loss and correct count, from every rank's share: all ranks see the same, and a
+  // divergence stops them all.
+  const double part = static_cast<double>(share_.count);
+  double sums[2] = {graph_.value(roles_.loss).data()[0] * part,
+                    roles_.accuracy.empty() ? 0 : graph_.value(roles_.accuracy).data()[0] * part};
+  world.sum(sums, 2);
+  const double loss = sums[0] / static_cast<double>(batch);
   if (!std::isfinite(loss))
     fail("training diverged at step {} (epoch {}, batch {}): the loss is {}; {}. Nothing of this step was saved. "
          "Lower base_lr or add warm-up.",
          step, epoch + 1, b, loss, diagnose_divergence(ctx));
   graph_.backward();
+  if (world.size() > 1) {
+    // Each rank's loss is its share's mean: weighted by its share, the sum is the batch's mean's gradient.
+    Tensor& grads = graph_.param_grads();
+    const float weight = static_cast<float>(part / static_cast<double>(batch));
+    for (int64_t i = 0; i < grads.count(); ++i) grads.data()[i] *= weight;
+    world.sum(grads.data(), grads.count());
+  }
   optimizer_->step(step);
 
   position_.set_iteration(step + 1);
   position_.set_batch(b + 1);
-  position_.set_train_loss_sum(position_.train_loss_sum() + loss * batch);
-  if (!roles_.accuracy.empty())
-    position_.set_train_correct(position_.train_correct() + graph_.value(roles_.accuracy).data()[0] * batch);
+  position_.set_train_loss_sum(position_.train_loss_sum() + sums[0]);
+  position_.set_train_correct(position_.train_correct() + sums[1]);
   position_.set_train_seen(position_.train_seen() + batch);
   position_.set_train_seconds(position_.train_seconds() + since(start));
   const double rate = position_.train_seen() / position_.train_seconds();
@@ -257,6 +299,7 @@ std::string Trainer::diagnose_divergence(const Context& ctx) {
 }
 
 void Trainer::end_epoch(int epoch) {
+  average_buffers();  // before the evaluation, which reads them on every rank
   onebyone::EpochMetrics m;
   m.set_epoch(epoch + 1);
   m.set_train_loss(position_.train_loss_sum() / position_.train_seen());
@@ -265,7 +308,7 @@ void Trainer::end_epoch(int epoch) {
   m.set_seconds(position_.train_seconds());
   m.set_images_per_second(position_.train_seen() / position_.train_seconds());
   if ((epoch + 1) % solver_.test_interval() == 0 || epoch + 1 == solver_.epochs()) {
-    const Evaluation e = evaluate(graph_, *held_out_, solver_.test_batch_size());
+    const Evaluation e = evaluate(graph_, *held_out_, solver_.test_batch_size(), *options_.world);
     m.set_test_loss(e.loss);
     m.set_test_accuracy(e.accuracy);
   }
@@ -292,7 +335,8 @@ TrainResult Trainer::result(bool interrupted) {
   }
   result.last_test_accuracy = result.history.empty() ? 0 : result.history.back().test_accuracy();
   result.images_per_second = result.seconds > 0 ? images / result.seconds : 0;
-  if (!interrupted && solver_.validation_size() > 0) result.final_test = evaluate(graph_, *test_, solver_.test_batch_size());
+  if (!interrupted && solver_.validation_size() > 0)
+    result.final_test = evaluate(graph_, *test_, solver_.test_batch_size(), *options_.world);
   if (!interrupted)
     for (Reporter* r : options_.reporters) r->finished(result);
   return result;

@@ -8,6 +8,13 @@
 // data order, shifts and dropout masks are drawn from (seed, epoch, step), so resuming from a
 // checkpoint gives the same weights, bit for bit, as never stopping. The trainer prints and
 // writes nothing itself: it tells its reporters (a progress line, the run's files) what happened.
+//
+// Across processes (TrainerOptions::world, framework/distributed.h), every rank runs the same
+// steps on its share of each global batch of solver.batch_size images: the gradients of the
+// batch's mean loss are summed across ranks in one call a step, so that every rank takes the
+// same update, and the data order, shifts and dropout masks are those of one process. BatchNorm
+// normalises by each rank's share (its running statistics are averaged across ranks whenever the
+// run is saved); evaluation is split across ranks and summed.
 #pragma once
 
 #include <atomic>
@@ -17,6 +24,7 @@
 #include <vector>
 
 #include "framework/data/dataset.h"
+#include "framework/distributed.h"
 #include "framework/graph.h"
 #include "framework/optimizer.h"
 #include "onebyone.pb.h"
@@ -83,6 +91,7 @@ struct TrainerOptions {
   const std::atomic<bool>* stop = nullptr;  // set (by a signal): report stopped(), then return
   int64_t stop_after_steps = -1;            // stop the same way after this many steps (tests)
   onebyone::RunContext context;             // recorded in every checkpoint (data, subsets, threads)
+  Communicator* world = &single_process();  // the processes that share each batch
 };
 
 // The net's conventions: the first Input layer gives images then labels; the first loss layer
@@ -94,8 +103,9 @@ struct NetRoles {
 NetRoles find_roles(Graph& graph);
 
 // Evaluation mode over a whole data set, in batches of `batch_size` (a final partial batch
-// included). The graph's batch size is restored afterwards.
-Evaluation evaluate(Graph& graph, const Dataset& data, int batch_size);
+// included), each rank of `world` taking its share of the images; every rank gets the whole
+// set's figures. The graph's batch size is restored afterwards.
+Evaluation evaluate(Graph& graph, const Dataset& data, int batch_size, Communicator& world = single_process());
 
 // The data sets passed in are referenced, not copied: they must outlive the Trainer. Everything
 // a run could trip over later (the solver's values, the data's image sizes, a checkpoint's
@@ -123,6 +133,7 @@ class Trainer {
   void prepare(const onebyone::SolverParameter& solver, const Dataset& train, const Dataset& test);
   void check_position() const;
   bool stop_requested(int64_t steps_this_run) const;
+  void average_buffers();
   void step(int epoch, int64_t batch, const std::vector<int64_t>& order);
   void end_epoch(int epoch);
   TrainResult result(bool interrupted);
@@ -140,6 +151,7 @@ class Trainer {
   const Dataset* held_out_ = nullptr;  // the validation split, or the test set
   const Dataset* test_ = nullptr;
   int64_t steps_per_epoch_ = 0;
+  Share share_;  // of each global batch, this rank's
   std::vector<std::string> notices_;
   onebyone::Checkpoint position_;  // epoch, batch, iteration, history, running sums
 };

@@ -43,6 +43,9 @@ class DropoutLayer : public Layer {
       return;
     }
     key_ = random_bits(ctx.seed, stream_of(name()), ctx.step);
+    // Layouts keep each example's elements together, first example first: this batch's first
+    // element is element first_example * (n / N) of the global batch.
+    first_ = static_cast<uint64_t>(ctx.first_example) * static_cast<uint64_t>(n / in[0].value->dim(0));
     apply_mask(x, y, n);
   }
 
@@ -64,12 +67,13 @@ class DropoutLayer : public Layer {
   // y = x * mask, the mask drawn from key_: 0 or 1/(1-ratio) per stored element. Each element
   // costs two 32-bit hashes, which vectorise.
   void apply_mask(const float* x, float* y, int64_t n) const {
+    const uint64_t first = first_;
     const uint32_t k1 = static_cast<uint32_t>(key_), k2 = static_cast<uint32_t>(key_ >> 32);
     const uint32_t threshold = static_cast<uint32_t>(static_cast<double>(ratio_) * 0x1p24);  // on 24 bits
     const float scale = 1.f / (1.f - ratio_);
 #pragma omp parallel for simd schedule(static)
     for (int64_t i = 0; i < n; ++i) {
-      const uint32_t bits = hash32(hash32(static_cast<uint32_t>(i) ^ k1) + k2) >> 8;
+      const uint32_t bits = hash32(hash32(static_cast<uint32_t>(first + i) ^ k1) + k2) >> 8;
       y[i] = x[i] * (bits < threshold ? 0.f : scale);
     }
   }
@@ -77,6 +81,7 @@ class DropoutLayer : public Layer {
   float ratio_;
   bool train_ = false;  // whether the last forward pass applied a mask
   uint64_t key_ = 0;    // the last forward pass's mask: of this layer, its seed and step
+  uint64_t first_ = 0;  // and the global index of its first element
 };
 
 }  // namespace

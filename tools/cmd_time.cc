@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "framework/checkpoint.h"
+#include "framework/distributed.h"
 #include "framework/inference.h"
 #include "framework/optimizer.h"
 #include "framework/proto_io.h"
@@ -35,6 +36,7 @@ double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::d
 struct Timing {
   std::vector<double> forward, backward;  // per layer
   double update = 0;
+  double allreduce = 0;  // the gradients summed across ranks (under mpirun)
   double step = 0;  // the measured steps' wall time: what the layers and the update take, and any gap between
   double inference = 0;
 };
@@ -47,7 +49,7 @@ void fill_random(Graph& graph, const NetRoles& roles) {
 }
 
 // Training steps, layer by layer, then the optimizer's update.
-void time_training(Graph& graph, Optimizer& optimizer, const TimeArgs& a, Timing& t) {
+void time_training(Graph& graph, Optimizer& optimizer, Communicator& world, const TimeArgs& a, Timing& t) {
   const size_t n = graph.num_layers();
   t.forward.assign(n, 0);
   t.backward.assign(n, 0);
@@ -65,6 +67,11 @@ void time_training(Graph& graph, Optimizer& optimizer, const TimeArgs& a, Timing
       const auto t0 = Clock::now();
       graph.backward_layer(i);
       if (measured) t.backward[i] += seconds(t0, Clock::now());
+    }
+    if (world.size() > 1) {
+      const auto t0 = Clock::now();
+      world.sum(graph.param_grads().data(), graph.param_grads().count());
+      if (measured) t.allreduce += seconds(t0, Clock::now());
     }
     const auto t0 = Clock::now();
     optimizer.step(it + a.warmup);
@@ -89,7 +96,7 @@ void time_inference(Graph& trained, const onebyone::NetParameter& net, const Net
   }
 }
 
-void report(const TimeArgs& a, const std::string& path, Graph& graph, const Timing& t) {
+void report(const TimeArgs& a, const std::string& path, Graph& graph, const Communicator& world, const Timing& t) {
   const double per = 1e3 / a.iterations;  // ms per iteration from summed seconds
   // Per layer in the JSON too, so that bench/profile can set where our step goes beside PyTorch's.
   Records layers({Column("name").shown("layer"), Column("type").shown("type"), Column("fused").shown("fused"),
@@ -103,10 +110,10 @@ void report(const TimeArgs& a, const std::string& path, Graph& graph, const Timi
     backward += per * t.backward[i];
   }
   layers.set_total({"total", "", "", forward, backward});
-  const double step = t.step / a.iterations;
+  const double step = t.step / a.iterations;  // of the global batch, every rank its share at once
   const double train_rate = a.batch / step, infer_rate = a.batch * a.iterations / t.inference;
   // Backward of a convolution or FC layer costs two forwards (data and weight gradients).
-  const double gflops = 3.0 * 2.0 * static_cast<double>(graph.multiply_adds()) / step * 1e-9;
+  const double gflops = 3.0 * 2.0 * static_cast<double>(graph.multiply_adds()) * world.size() / step * 1e-9;
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   const double peak_rss_mb = usage.ru_maxrss / 1024.0;
@@ -125,6 +132,10 @@ void report(const TimeArgs& a, const std::string& path, Graph& graph, const Timi
                                 {"backward_ms", backward},
                                 {"update_ms", per * t.update},
                                 {"step_ms", 1e3 * step},
+                                {"ranks", world.size()},
+                                {"allreduce_ms", per * t.allreduce},
+                                {"compute_ms", 1e3 * step - per * t.allreduce},
+                                {"gradient_mb", graph.param_grads().count() * sizeof(float) / 1e6},
                                 {"layers", layers.json()}}
                      .dump()
               << "\n";
@@ -137,12 +148,20 @@ void report(const TimeArgs& a, const std::string& path, Graph& graph, const Timi
                            per * t.update, 1e3 * step, train_rate, gflops);
   std::cout << fmt::format("inference (eval mode) {:.0f} images/s; peak resident memory {:.0f} MB\n", infer_rate,
                            peak_rss_mb);
+  if (world.size() > 1)
+    std::cout << fmt::format("{}, each with its share of the batch: {:.2f} ms a step summing {:.1f} MB of gradients "
+                             "({:.0f}% of the step), {:.2f} ms computing\n",
+                             world.describe(), per * t.allreduce, graph.param_grads().count() * sizeof(float) / 1e6,
+                             100 * per * t.allreduce / (1e3 * step), 1e3 * step - per * t.allreduce);
 }
 
+// Under mpirun, --batch is the global batch: each rank times its share, the gradients summed
+// across ranks each step, and rank 0 reports.
 void time_model(const TimeArgs& a) {
   apply_threads(a.threads);
+  Communicator& world = process_world();
   const std::string path = model_path(a.model);
-  const onebyone::NetParameter net = at_batch(read_net(path), a.batch);
+  const onebyone::NetParameter net = at_batch(read_net(path), share_of(a.batch, world.rank(), world.size()).count);
   Graph graph(net, GraphOptions::seeded(1));
   const NetRoles roles = find_roles(graph);
   fill_random(graph, roles);
@@ -150,9 +169,9 @@ void time_model(const TimeArgs& a) {
   // that the peak memory counts its state.
   const auto optimizer = make_optimizer(onebyone::SolverParameter(), graph);
   Timing t;
-  time_training(graph, *optimizer, a, t);
+  time_training(graph, *optimizer, world, a, t);
   time_inference(graph, net, roles, a, t);
-  report(a, path, graph, t);
+  if (world.rank() == 0) report(a, path, graph, world, t);
 }
 
 }  // namespace

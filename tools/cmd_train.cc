@@ -7,6 +7,8 @@
 // runs/<net>-2, ...; an --out that holds a run is refused), and a resumed run continues in its
 // checkpoint's folder unless that would replace a different last.ckpt there, in which case it
 // branches into a new folder. Everything that can be checked is checked before the first step.
+// Under mpirun (framework/distributed.h), every process trains its share of each batch and only
+// rank 0 claims the folder, prints and writes.
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include <optional>
 
 #include "framework/checkpoint.h"
+#include "framework/distributed.h"
 #include "framework/error.h"
 #include "framework/io.h"
 #include "framework/proto_io.h"
@@ -38,6 +41,7 @@ struct TrainArgs {
   bool quiet = false;
   // Which of data, threads and sizes were given: a resumed run takes the others from its checkpoint.
   bool data_given = false, threads_given = false, train_size_given = false, test_size_given = false;
+  bool writes = true;  // this process claims the folder, prints and writes: rank 0
 };
 
 // The progress line (on a terminal), a line per epoch and the final report.
@@ -125,6 +129,9 @@ void take_context(TrainArgs& a, const onebyone::RunContext& was) {
   };
   size(a.train_size, a.train_size_given, was.has_train_size(), was.train_size(), "--train-size");
   size(a.test_size, a.test_size_given, was.has_test_size(), was.test_size(), "--test-size");
+  if (was.ranks() != process_world().size())
+    warn(fmt::format("the run trained in {} process{}, now {}{}", was.ranks(), was.ranks() == 1 ? "" : "es",
+                     process_world().size(), bits));
   if (was.threads() > 0) {
     if (!a.threads_given && was.threads() <= 4 * omp_get_num_procs()) a.threads = was.threads();
     else if (!a.threads_given) warn(fmt::format("the run used {} threads, too many for this machine{}", was.threads(), bits));
@@ -149,11 +156,12 @@ RunFolder resume_folder(const TrainArgs& a) {
   return branch;
 }
 
-// How a run starts, decided once: its solver, where it writes, and how its trainer is made and
-// announced. Everything here is checked before any data is read.
+// How a run starts, decided once: its solver, where it writes (rank 0's folder), and how its
+// trainer is made and announced. Everything here is checked before any data is read.
 struct Start {
   onebyone::SolverParameter solver;
   std::optional<RunFolder> folder;
+  std::string path() const { return folder ? folder->path() : ""; }
   std::function<std::unique_ptr<Trainer>(const Dataset& train, const Dataset& test, const TrainerOptions& options)> make;
 };
 
@@ -174,6 +182,23 @@ void take_weights(const onebyone::Checkpoint& checkpoint, const std::string& sou
   }
 }
 
+// A new run's folder: --out, which must not hold a run, or a new runs/<net name>[-N].
+RunFolder new_folder(const TrainArgs& a, const std::string& net_name) {
+  if (!a.out.empty()) {
+    // The lock first: a folder another run is writing into is in use, whatever it holds so far.
+    RunFolder folder = RunFolder::claim(a.out);
+    if (RunFolder::holds_run(a.out))
+      fail("--out '{}' already holds a run: resume it with `onebyone train --resume {}/last.ckpt`, or choose another "
+           "folder",
+           a.out, a.out);
+    return folder;
+  }
+  const std::string base = "runs/" + file_name_of(net_name);
+  RunFolder folder = RunFolder::claim_next(base);
+  if (folder.path() != base) std::cout << fmt::format("{}/ holds an earlier run: this one goes to {}/\n", base, folder.path());
+  return folder;
+}
+
 // A new run: MODEL and its solver; --out, or a new runs/<net name>[-N]; with --weights, the
 // weights it starts from, checked against the net here, before anything is claimed.
 Start new_run(TrainArgs& a) {
@@ -191,20 +216,8 @@ Start new_run(TrainArgs& a) {
   s.solver = read_solver(solver_source);
   if (a.epochs > 0) s.solver.set_epochs(a.epochs);
   settle(a);
-  if (!a.out.empty()) {
-    // The lock first: a folder another run is writing into is in use, whatever it holds so far.
-    s.folder.emplace(RunFolder::claim(a.out));
-    if (RunFolder::holds_run(a.out))
-      fail("--out '{}' already holds a run: resume it with `onebyone train --resume {}/last.ckpt`, or choose another "
-           "folder",
-           a.out, a.out);
-  } else {
-    const std::string base = "runs/" + file_name_of(net.name());
-    s.folder.emplace(RunFolder::claim_next(base));
-    if (s.folder->path() != base)
-      std::cout << fmt::format("{}/ holds an earlier run: this one goes to {}/\n", base, s.folder->path());
-  }
-  s.make = [net, solver = s.solver, folder = s.folder->path(), source, solver_source, weights, weights_source = a.weights](
+  if (a.writes) s.folder.emplace(new_folder(a, net.name()));
+  s.make = [net, solver = s.solver, folder = s.path(), source, solver_source, weights, weights_source = a.weights](
                const Dataset& train, const Dataset& test, const TrainerOptions& options) {
     auto trainer = std::make_unique<Trainer>(net, solver, train, test, options);
     if (weights) take_weights(*weights, weights_source, trainer->graph());
@@ -238,8 +251,8 @@ Start resumed_run(TrainArgs& a) {
   Start s;
   s.solver = checkpoint->solver();
   settle(a);
-  s.folder.emplace(resume_folder(a));
-  s.make = [checkpoint, previous_epochs, source = a.resume, folder = s.folder->path()](
+  if (a.writes) s.folder.emplace(resume_folder(a));
+  s.make = [checkpoint, previous_epochs, source = a.resume, folder = s.path()](
                const Dataset& train, const Dataset& test, const TrainerOptions& options) {
     auto trainer = std::make_unique<Trainer>(*checkpoint, train, test, options);
     std::cout << fmt::format("resuming '{}' from {}: epoch {}, batch {}, step {}; checkpoints in {}/",
@@ -259,31 +272,42 @@ Start resumed_run(TrainArgs& a) {
 
 int train(TrainArgs a) {
   stop_on_signals();
+  Communicator& world = process_world();
+  a.writes = world.rank() == 0;
+  if (!a.writes) std::cout.setstate(std::ios::badbit);  // the other ranks train and say nothing
   // The run's description, its threads and its folder first: a mistake in any costs no time.
   const Start s = a.resume.empty() ? new_run(a) : resumed_run(a);
   const Dataset train = load(a.data, "train", a.train_size), test = load(a.data, "t10k", a.test_size);
-  Console console(!a.quiet && ::isatty(STDERR_FILENO), s.solver.validation_size() > 0 ? "validation" : "test");
-  RunFiles files(s.folder->path());
+  Console console(a.writes && !a.quiet && ::isatty(STDERR_FILENO), s.solver.validation_size() > 0 ? "validation" : "test");
+  std::optional<RunFiles> files;
   TrainerOptions options;
-  options.reporters = {&console, &files};
+  options.reporters = {&console};
+  if (a.writes) options.reporters.push_back(&files.emplace(s.path()));
+  options.world = &world;
   options.stop = &g_stop;
   options.context.set_data_dir(fs::absolute(a.data).string());
   options.context.set_train_size(a.train_size);
   options.context.set_test_size(a.test_size);
   options.context.set_threads(omp_get_max_threads());
+  options.context.set_ranks(world.size());
   *options.context.mutable_class_names() = {train.class_names.begin(), train.class_names.end()};
   const std::unique_ptr<Trainer> trainer = s.make(train, test, options);
+  if (world.size() > 1)
+    std::cout << fmt::format("{}: each takes {}{} images of every batch of {}\n", world.describe(),
+                             s.solver.batch_size() / world.size(),
+                             s.solver.batch_size() % world.size() ? " or " + std::to_string(s.solver.batch_size() / world.size() + 1) : "",
+                             s.solver.batch_size());
   for (const std::string& notice : trainer->notices()) std::cout << "note: " << notice << "\n";
   const TrainResult result = trainer->run();
   if (result.interrupted) {
-    std::cout << fmt::format("interrupted; resume with: onebyone train --resume {}\n", files.last());
+    std::cout << fmt::format("interrupted; resume with: onebyone train --resume {}/last.ckpt\n", s.path());
     return 130;
   }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::cout << fmt::format("peak resident memory {:.0f} MB\n", usage.ru_maxrss / 1024.0);
   std::cout << fmt::format("metrics: {0}/metrics.csv, {0}/metrics.json; checkpoints: {0}/last.ckpt, {0}/best.ckpt\n",
-                           s.folder->path());
+                           s.path());
   return 0;
 }
 
