@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cmath>
@@ -64,18 +65,26 @@ std::string write_solver(const std::string& dir, const std::string& text) {
   return path;
 }
 
-// The pid of rank `rank` of a run whose command line holds `marker`.
-pid_t rank_pid(const std::string& marker, int rank) {
+// The pid of a process whose command line holds `marker` and that `is` (given its command line
+// and environment) says is the one; -1 if none.
+template <typename Is>
+pid_t process_of(const std::string& marker, const Is& is) {
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     std::ifstream cmdline(entry.path() / "cmdline"), environ(entry.path() / "environ");
     const std::string args((std::istreambuf_iterator<char>(cmdline)), {}), env((std::istreambuf_iterator<char>(environ)), {});
-    if (args.find(marker) != std::string::npos && args.find("mpirun") == std::string::npos &&
-        env.find(fmt::format("OMPI_COMM_WORLD_RANK={}", rank) + '\0') != std::string::npos)
-      return std::stoi(name);
+    if (args.find(marker) != std::string::npos && is(args, env)) return std::stoi(name);
   }
   return -1;
+}
+
+// The pid of rank `rank` of a run whose command line holds `marker`.
+pid_t rank_pid(const std::string& marker, int rank) {
+  return process_of(marker, [rank](const std::string& args, const std::string& env) {
+    return args.find("mpirun") == std::string::npos &&
+           env.find(fmt::format("OMPI_COMM_WORLD_RANK={}", rank) + '\0') != std::string::npos;
+  });
 }
 
 }  // namespace
@@ -138,6 +147,21 @@ TEST_CASE("three processes share a batch that they do not divide, and BatchNorm'
                                                   mnist_dir()));
   CHECK(refused.status != 0);
   CHECK_THAT(refused.output, Catch::Contains("a global batch of 2 images cannot be shared by 3 processes"));
+}
+
+TEST_CASE("time under mpirun reports the step's compute and its allreduce, from rank 0 alone", "[mpi]") {
+  const ToolRun timed = shell(fmt::format("timeout -s KILL 300 {} time lenet --batch 16 --iterations 2 --warmup 1 --json 2>&1",
+                                          mpirun(2)));
+  INFO(timed.output);
+  REQUIRE(timed.status == 0);
+  REQUIRE(std::count(timed.output.begin(), timed.output.end(), '\n') == 1);  // one JSON line: rank 0's
+  const nlohmann::json j = nlohmann::json::parse(timed.output);
+  CHECK(j["ranks"] == 2);
+  CHECK(j["batch"] == 16);
+  CHECK(j["allreduce_ms"].get<double>() > 0);
+  CHECK(j["compute_ms"].get<double>() > 0);
+  CHECK(std::abs(j["allreduce_ms"].get<double>() + j["compute_ms"].get<double>() - j["step_ms"].get<double>()) < 1e-6);
+  CHECK(std::abs(j["gradient_mb"].get<double>() - 431080 * 4 / 1e6) < 1e-9);  // LeNet's 431,080 parameters
 }
 
 TEST_CASE("a two-process run resumes in one process, and a one-process run in two, continuing the same run",
@@ -203,6 +227,19 @@ TEST_CASE("SIGTERM to one rank stops every rank with one good checkpoint, and a 
     CHECK_THAT(log("term"), Catch::Contains("interrupted; resume with: onebyone train --resume " + dir + "/term/last.ckpt"));
     const onebyone::Checkpoint saved = load_checkpoint(dir + "/term/last.ckpt");
     CHECK(saved.iteration() >= 16);  // past the first epoch's 16 steps
+  }
+  SECTION("Ctrl-C at the terminal (SIGINT to mpirun, which passes it on): every rank stops, rank 0 saves") {
+    Child run(start("interrupt", ""));
+    after_first_epoch("interrupt");
+    const pid_t launcher = process_of(dir + "/interrupt", [](const std::string& args, const std::string&) {
+      return args.rfind("mpirun", 0) == 0;
+    });
+    REQUIRE(launcher > 0);
+    ::kill(launcher, SIGINT);
+    CHECK(run.wait() != 0);  // mpirun's own status is 1
+    INFO(log("interrupt"));
+    CHECK_THAT(log("interrupt"), Catch::Contains("interrupted; resume with: onebyone train --resume"));
+    CHECK(load_checkpoint(dir + "/interrupt/last.ckpt").iteration() >= 16);
   }
   SECTION("SIGKILL to rank 1: mpirun ends the run, naming the rank; the last checkpoint is kept") {
     Child run(start("kill", ""));
