@@ -1,12 +1,11 @@
 #include "framework/distributed.h"
 
-#include <unistd.h>
-
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
-#include <memory>
 #include <thread>
 
 #include "framework/error.h"
@@ -33,9 +32,12 @@ class SingleProcess : public Communicator {
 #ifdef ONEBYONE_MPI
 
 // MPI's world. Each collective call is started non-blocking and waited for with a deadline.
-// So that a rank that never arrives can be named, every rank tells its right neighbour, before
-// each call, how many calls it has reached (a message of 8 bytes, drained after the call): on a
-// timeout, a rank names its left neighbour if that one has not reached the call.
+// So that a rank that stops answering can be named, a rank that has waited a beat in a call
+// tells its right neighbour so (8 bytes: the call's number), and again every beat while it
+// waits. A dead, stopped or hung rank sends nothing: on a timeout, a rank names its left
+// neighbour if it has heard nothing from it for three beats; if it has, that neighbour waits
+// too, and the silent rank is named by its own right neighbour. A step that waits less than a
+// beat sends no note at all.
 class MpiWorld : public Communicator {
  public:
   MpiWorld() {
@@ -47,9 +49,13 @@ class MpiWorld : public Communicator {
     right_ = (rank_ + 1) % size_;
     if (const char* t = std::getenv("ONEBYONE_RANK_TIMEOUT")) timeout_ = std::atof(t);
     if (!(timeout_ > 0)) timeout_ = 300;
+    beat_ = std::min(1.0, timeout_ / 10);
+    sending_.fill(MPI_REQUEST_NULL);
   }
   ~MpiWorld() override {
-    drain_arrivals();
+    for (MPI_Request& r : sending_)
+      if (r != MPI_REQUEST_NULL) MPI_Request_free(&r);
+    hear();
     MPI_Finalize();
   }
 
@@ -78,50 +84,74 @@ class MpiWorld : public Communicator {
   }
 
  private:
-  static constexpr int kArrivedTag = 7101;
+  static constexpr int kWaitingTag = 7101;
+  using Seconds = std::chrono::duration<double>;
+  static Clock::duration span(double seconds) { return std::chrono::duration_cast<Clock::duration>(Seconds(seconds)); }
 
   template <typename Start>
   void collective(int64_t n, const Start& start) {
     if (n > std::numeric_limits<int>::max()) fail("MPI: {} values in one call, more than MPI's int counts", n);
     const Clock::time_point begin = Clock::now();
     ++calls_;
-    if (size_ > 1) {
-      // 8 bytes, sent eagerly and received by the neighbour's drain_arrivals(); a slot is reused
-      // only 64 calls later, long after its note left.
-      int64_t& note = sent_[calls_ % 64];
-      note = calls_;
-      MPI_Request request;
-      MPI_Isend(&note, 1, MPI_INT64_T, right_, kArrivedTag, MPI_COMM_WORLD, &request);
-      MPI_Request_free(&request);
-    }
     MPI_Request request;
     start(static_cast<int>(n), &request);
-    const auto deadline = begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_));
+    Clock::time_point deadline = begin + span(timeout_), next_beat = begin + span(beat_);
+    bool extended = false;
     for (int done = 0, polls = 0;; ++polls) {
       MPI_Test(&request, &done, MPI_STATUS_IGNORE);
       if (done) break;
-      if (Clock::now() > deadline) give_up();
+      const Clock::time_point now = Clock::now();
+      if (size_ > 1 && now >= next_beat) {
+        tell_waiting();
+        hear();
+        next_beat = now + span(beat_);
+      }
+      if (now > deadline) {
+        // A neighbour heard from lately may have come late rather than be waiting: three beats
+        // more show which.
+        if (!extended && now - heard_at_ < span(3 * beat_)) {
+          deadline = now + span(3 * beat_);
+          extended = true;
+        } else {
+          give_up(now);
+        }
+      }
       if (polls > 10000) std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
-    drain_arrivals();
-    seconds_ += std::chrono::duration<double>(Clock::now() - begin).count();
+    hear();
   }
 
-  // How far the left neighbour has got, from the notes it sent.
-  void drain_arrivals() {
+  // To the right neighbour: "I wait in call calls_". A slot whose last note has not left yet is
+  // skipped (the next beat comes soon).
+  void tell_waiting() {
+    const int slot = beats_++ % kSlots;
+    int done = 1;
+    if (sending_[slot] != MPI_REQUEST_NULL) MPI_Test(&sending_[slot], &done, MPI_STATUS_IGNORE);
+    if (!done) return;
+    notes_[slot] = calls_;
+    MPI_Isend(&notes_[slot], 1, MPI_INT64_T, right_, kWaitingTag, MPI_COMM_WORLD, &sending_[slot]);
+  }
+
+  // Every note from the left neighbour that has arrived: which call it waits in, and when heard.
+  void hear() {
     for (int waiting = 1; size_ > 1;) {
-      MPI_Status status;
-      MPI_Iprobe(left_, kArrivedTag, MPI_COMM_WORLD, &waiting, &status);
+      MPI_Iprobe(left_, kWaitingTag, MPI_COMM_WORLD, &waiting, MPI_STATUS_IGNORE);
       if (!waiting) break;
-      MPI_Recv(&heard_, 1, MPI_INT64_T, left_, kArrivedTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      MPI_Recv(&heard_, 1, MPI_INT64_T, left_, kWaitingTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      heard_at_ = Clock::now();
     }
   }
 
-  [[noreturn]] void give_up() {
-    drain_arrivals();
-    const std::string who =
-        heard_ < calls_ ? fmt::format("rank {} has not reached it (it reached call {}): it has died or hangs", left_, heard_)
-                        : fmt::format("rank {} reached it; another rank has not (its right neighbour names it)", left_);
+  [[noreturn]] void give_up(Clock::time_point now) {
+    hear();
+    std::string who;
+    if (now - heard_at_ >= span(3 * beat_))
+      who = fmt::format("rank {} has died or hangs (nothing from it for {:.1f} s, while a waiting rank says so every {:.1f} s)",
+                        left_, 3 * beat_, beat_);
+    else if (heard_ == calls_)
+      who = fmt::format("rank {} waits in it too; the rank that does not answer is named by its right neighbour", left_);
+    else
+      who = fmt::format("rank {} waits in call {}: the ranks have made different calls", left_, heard_);
     std::fprintf(stderr, "error: rank %d waited %.0f s for the other ranks in collective call %lld: %s. Stopping every "
                          "rank (ONEBYONE_RANK_TIMEOUT sets the wait).\n",
                  rank_, timeout_, static_cast<long long>(calls_), who.c_str());
@@ -130,10 +160,13 @@ class MpiWorld : public Communicator {
     std::_Exit(1);
   }
 
+  static constexpr int kSlots = 8;
   int rank_ = 0, size_ = 1, left_ = 0, right_ = 0;
-  double timeout_ = 300;
-  int64_t calls_ = 0, heard_ = 0;
-  int64_t sent_[64] = {};
+  double timeout_ = 300, beat_ = 1;
+  int64_t calls_ = 0, heard_ = 0, beats_ = 0;
+  Clock::time_point heard_at_;  // never: the clock's epoch
+  int64_t notes_[kSlots] = {};
+  std::array<MPI_Request, kSlots> sending_;
 };
 
 #endif

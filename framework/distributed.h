@@ -8,7 +8,7 @@
 //
 // Every call is collective: each rank makes the same calls in the same order. A call that the
 // other ranks do not join within the timeout (a rank died or hangs) ends every process with a
-// message naming the rank that did not arrive, never a silent hang.
+// message naming the rank that stopped answering, never a silent hang.
 #pragma once
 
 #include <cstdint>
@@ -28,12 +28,6 @@ class Communicator {
   virtual void broadcast(float* data, int64_t n) = 0;
   // "MPI (Open MPI 4.1.4), 2 ranks", or "one process".
   virtual std::string describe() const = 0;
-  // Seconds spent in the calls above since the last reset: the communication time of a step.
-  double seconds() const { return seconds_; }
-  void reset_seconds() { seconds_ = 0; }
-
- protected:
-  double seconds_ = 0;
 };
 
 // Rank 0 of 1: sums and broadcasts leave the data as it is.

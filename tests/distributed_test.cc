@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -241,26 +242,24 @@ TEST_CASE("SIGTERM to one rank stops every rank with one good checkpoint, and a 
     CHECK_THAT(log("interrupt"), Catch::Contains("interrupted; resume with: onebyone train --resume"));
     CHECK(load_checkpoint(dir + "/interrupt/last.ckpt").iteration() >= 16);
   }
-  SECTION("SIGKILL to rank 1: mpirun ends the run, naming the rank; the last checkpoint is kept") {
-    Child run(start("kill", ""));
-    ::kill(after_first_epoch("kill"), SIGKILL);
+  // A rank that dies or stops: the run ends within a bounded time, the message names rank 1, and
+  // the checkpoint of the first epoch is still there.
+  const auto lose_rank1 = [&](const std::string& name, int signal, const std::string& env,
+                              const std::vector<std::string>& message) {
+    Child run(start(name, env));
+    ::kill(after_first_epoch(name), signal);
     const auto t0 = std::chrono::steady_clock::now();
     const int status = run.wait();
-    INFO(log("kill"));
+    INFO(log(name));
     CHECK(status != 0);
     CHECK(Seconds(std::chrono::steady_clock::now() - t0).count() < 30);
-    CHECK_THAT(log("kill"), Catch::Contains("rank 1"));
-    CHECK(load_checkpoint(dir + "/kill/last.ckpt").epoch() >= 1);
+    for (const std::string& part : message) CHECK_THAT(log(name), Catch::Contains(part));
+    CHECK(load_checkpoint(dir + "/" + name + "/last.ckpt").epoch() >= 1);
+  };
+  SECTION("SIGKILL to rank 1: mpirun ends the run, naming the rank; the last checkpoint is kept") {
+    lose_rank1("kill", SIGKILL, "", {"rank 1"});
   }
   SECTION("SIGSTOP to rank 1: rank 0 names it after the timeout and stops every rank") {
-    Child run(start("hang", "ONEBYONE_RANK_TIMEOUT=5"));
-    ::kill(after_first_epoch("hang"), SIGSTOP);
-    const auto t0 = std::chrono::steady_clock::now();
-    const int status = run.wait();
-    INFO(log("hang"));
-    CHECK(status != 0);
-    CHECK(Seconds(std::chrono::steady_clock::now() - t0).count() < 30);
-    CHECK_THAT(log("hang"), Catch::Contains("rank 0 waited 5 s") && Catch::Contains("rank 1 has not reached it"));
-    CHECK(load_checkpoint(dir + "/hang/last.ckpt").epoch() >= 1);
+    lose_rank1("hang", SIGSTOP, "ONEBYONE_RANK_TIMEOUT=5", {"rank 0 waited 5 s", "rank 1 has died or hangs"});
   }
 }

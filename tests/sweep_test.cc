@@ -34,12 +34,12 @@ namespace {
 std::string bytes_of(const std::string& path) { return read_file(path, int64_t{1} << 30, "file"); }
 
 // Two models, two sizes, two seeds: 8 cells of `steps` steps on 300 test digits.
-std::string small_sweep(const std::string& out, int steps = 30) {
+std::string small_sweep(const std::string& out, int steps = 30, int seeds = 2) {
   std::ofstream(out + ".solver.prototxt")
       << "optimizer: ADAM base_lr: 0.003 schedule: COSINE warmup_iter: 5 batch_size: 32 epochs: 1 augment_shift: 1\n";
-  return fmt::format("compare lenet inception --solver {0}.solver.prototxt --train-sizes 320,160 --seeds 2 --steps {1} "
+  return fmt::format("compare lenet inception --solver {0}.solver.prototxt --train-sizes 320,160 --seeds {3} --steps {1} "
                      "--test-size 300 --out {0} --data {2}",
-                     out, steps, mnist_dir());
+                     out, steps, mnist_dir(), seeds);
 }
 
 struct Segment {
@@ -171,16 +171,17 @@ TEST_CASE("a sweep writes its table, CSV, JSON and picture, with one subset of i
 TEST_CASE("an interrupted sweep resumes with --resume, running no finished cell again", "[experiments][sweep][mnist]") {
   const std::string dir = scratch_dir("sweep_resume"), out = dir + "/run", log = dir + "/log";
   std::ofstream(log).close();
-  // Cells of 1,000 steps (seconds each): the interrupt, once the first has ended, comes in the second.
-  const std::string command = small_sweep(out, 1000);
+  // Four cells of 300 steps (a second or more each): the interrupt, once the first has ended,
+  // comes in the second.
+  const std::string command = small_sweep(out, 300, 1);
   Child sweep(start_tool(command, log));
-  for (int i = 0; i < 30000 && bytes_of(log).find("[1/8]") == std::string::npos; ++i)
+  for (int i = 0; i < 30000 && bytes_of(log).find("[1/4]") == std::string::npos; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  REQUIRE_THAT(bytes_of(log), Catch::Contains("[1/8] lenet on 160 images, seed 1: test "));
+  REQUIRE_THAT(bytes_of(log), Catch::Contains("[1/4] lenet on 160 images, seed 1: test "));
   kill(sweep.pid(), SIGINT);
   CHECK(sweep.wait() == 130);
   INFO(bytes_of(log));
-  CHECK_THAT(bytes_of(log), Catch::Contains("[2/8] inception on 160 images, seed 1: stopped; continue the sweep with the "
+  CHECK_THAT(bytes_of(log), Catch::Contains("[2/4] inception on 160 images, seed 1: stopped; continue the sweep with the "
                                             "same command and --resume"));
   const std::string first = out + "/lenet/shift1/n160/seed1/result.json";
   REQUIRE(fs::exists(first));
@@ -201,11 +202,11 @@ TEST_CASE("an interrupted sweep resumes with --resume, running no finished cell 
   const ToolRun resumed = run_tool(command + " --resume", "", 600);
   INFO(resumed.output);
   REQUIRE(resumed.status == 0);
-  CHECK_THAT(resumed.output, Catch::Contains("[1/8] lenet on 160 images, seed 1: done before"));
-  CHECK_THAT(resumed.output, Catch::Contains("[2/8] inception on 160 images, seed 1: test "));
+  CHECK_THAT(resumed.output, Catch::Contains("[1/4] lenet on 160 images, seed 1: done before"));
+  CHECK_THAT(resumed.output, Catch::Contains("[2/4] inception on 160 images, seed 1: test "));
   CHECK(bytes_of(first) == finished);
   CHECK(fs::last_write_time(first) == written);
-  CHECK(json::parse(bytes_of(out + "/summary.json"))["cells"].size() == 8);
+  CHECK(json::parse(bytes_of(out + "/summary.json"))["cells"].size() == 4);
 }
 
 TEST_CASE("bad sizes, seeds and data sets are refused before any training, and an earlier sweep is kept", "[experiments][sweep][errors][mnist]") {
