@@ -161,6 +161,13 @@ void Graph::reshape(const std::map<std::string, Shape>& shapes) {
     throw;
   }
   allocate();
+  if (frozen_) freeze();
+}
+
+void Graph::freeze() {
+  if (options_.training) fail("only an inference graph can be frozen: training changes its parameters every step");
+  frozen_ = true;
+  for (Node& node : net_.nodes) node.layer->freeze();
 }
 
 void Graph::set_batch(int64_t n) {

@@ -60,6 +60,12 @@ class Graph {
   void reshape(const std::map<std::string, Shape>& input_shapes);
   // Sets the batch dimension of every Input blob.
   void set_batch(int64_t n);
+  // An inference graph's promise that its parameters will not change: layers convert them into
+  // their primitives' layouts once (Layer::freeze), not on every pass (at batch 8, nin-fc's FC
+  // weights took a quarter of the pass). Write a parameter afterwards only to call freeze()
+  // again: until then, layers that converted it read their copy, the others the parameter.
+  // reshape() and set_batch() keep a frozen graph frozen.
+  void freeze();
   int64_t batch() const;
 
   void forward(const Context& ctx);
@@ -127,6 +133,7 @@ class Graph {
   void run(Node& node, const char* what, F&& f);
 
   GraphOptions options_;
+  bool frozen_ = false;
   ir::Net net_;  // its nodes in execution order once built
   std::map<std::string, Shape> input_shapes_;   // the caller's shapes for Input blobs
   Tensor param_values_, param_grads_;

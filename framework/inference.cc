@@ -59,6 +59,7 @@ Graph inference_graph(const onebyone::Checkpoint& checkpoint, int64_t batch) {
   const onebyone::Checkpoint folded = fold_batch_norm(checkpoint);
   Graph graph(at_batch(folded.net(), batch), GraphOptions::inference());
   restore_params(folded, graph);
+  graph.freeze();
   return graph;
 }
 

@@ -20,7 +20,8 @@ namespace obo {
 onebyone::Checkpoint fold_batch_norm(const onebyone::Checkpoint& checkpoint);
 
 // The checkpoint's net ready to evaluate: folded, then built as an inference graph (which drops
-// identities and fuses post-ops) for `batch` images, with the checkpoint's weights.
+// identities and fuses post-ops) for `batch` images, with the checkpoint's weights, frozen
+// (Graph::freeze: they are converted into the primitives' layouts once).
 Graph inference_graph(const onebyone::Checkpoint& checkpoint, int64_t batch);
 
 }  // namespace obo

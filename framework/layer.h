@@ -195,6 +195,10 @@ class Layer {
   // never called.
   void set_inference_only() { inference_only_ = true; }
   bool inference_only() const { return inference_only_; }
+  // An inference layer whose parameters will not change (Graph::freeze): it may convert them
+  // once, after reshape(), into the layout its primitives run on, and read that copy from then
+  // on instead of converting them every pass, until freeze() or reshape() is called again.
+  virtual void freeze() {}
   // Whether in evaluation it passes its one input through unchanged (Dropout): an inference
   // graph drops it, and its output name names its input.
   virtual bool identity_in_evaluation() const { return false; }

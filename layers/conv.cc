@@ -129,6 +129,13 @@ class ConvLayer : public Layer {
     if (relu_bits()) relu_mask_.record(out[0].value->data());
   }
 
+  void freeze() override {
+    if (winograd_)
+      winograd_->freeze(params()[0].value);
+    else
+      ops_.freeze(params());
+  }
+
   void backward(const Ports& in, const Ports& out) override {
     if (relu_bits()) {
       relu_mask_.apply(out[0].grad->data());

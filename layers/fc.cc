@@ -59,6 +59,7 @@ class FcLayer : public Layer {
   void forward(const Ports& in, const Ports& out, const Context&) override {
     ops_.forward(*in[0].value, params(), *out[0].value);
   }
+  void freeze() override { ops_.freeze(params()); }
 
   void backward(const Ports& in, const Ports& out) override {
     ops_.backward(*in[0].value, *out[0].grad, in[0].grad, params());

@@ -25,6 +25,14 @@ class WeightedOps {
     forward_ = dnn::create(fwd);
     fwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_WEIGHTS, weights_.mem()}, {DNNL_ARG_DST, dst_.mem()}};
     if (bias) fwd_args_.set(DNNL_ARG_BIAS, bias_.mem());
+    frozen_ = false;
+  }
+
+  // The parameters, read once into the forward primitive's layout (Layer::freeze): forward()
+  // then reads them no more, until init_forward() is called again.
+  void freeze(const std::vector<Param>& params) {
+    read_params(params);
+    frozen_ = true;
   }
 
   void init_backward(const dnn::memory::desc& x_md, const dnn::memory::desc& y_md, const dnn::memory::desc& w_md,
@@ -47,10 +55,9 @@ class WeightedOps {
     if (!bias_md.is_zero()) bw_args_.set(DNNL_ARG_DIFF_BIAS, bw_diff_bias_.mem());
   }
 
-  void forward(const Tensor& x, std::vector<Param>& params, Tensor& y) {
+  void forward(const Tensor& x, const std::vector<Param>& params, Tensor& y) {
     src_.read(x);
-    weights_.read(params[0].value);
-    if (params.size() > 1) bias_.read(params[1].value);
+    if (!frozen_) read_params(params);
     dst_.bind(y);
     dnn::execute(forward_, fwd_args_);
     dst_.write(y);
@@ -74,6 +81,12 @@ class WeightedOps {
   }
 
  private:
+  void read_params(const std::vector<Param>& params) {
+    weights_.read(params[0].value);
+    if (params.size() > 1) bias_.read(params[1].value);
+  }
+
+  bool frozen_ = false;
   dnn::Arg src_, weights_, bias_, dst_;
   dnn::Arg bd_diff_dst_, bd_weights_, bd_diff_src_;
   dnn::Arg bw_src_, bw_diff_dst_, bw_diff_weights_, bw_diff_bias_;

@@ -63,7 +63,7 @@ void WinogradConv::init(const dnn::memory::desc& x_md, int64_t outputs, const st
 void WinogradConv::forward(const Tensor& x, const Tensor& weight, const Tensor* bias, Tensor& y) {
   src_.read(x);
   const float* xs = static_cast<const float*>(src_.mem().get_data_handle());
-  transform_weights(weight.data());
+  if (!frozen_) transform_weights(weight.data());
   for (int64_t first = 0; first < n_; first += chunk_) {
     const int64_t images = std::min(chunk_, n_ - first);
     transform_input(xs, first, images);
@@ -76,6 +76,11 @@ void WinogradConv::forward(const Tensor& x, const Tensor& weight, const Tensor* 
     post_op_data_.set_data_handle(y.data());
     dnn::execute(post_op_, post_op_args_);
   }
+}
+
+void WinogradConv::freeze(const Tensor& weight) {
+  transform_weights(weight.data());
+  frozen_ = true;
 }
 
 // U[p][c][k] = (G g G^T)[p] for the 3x3 kernel g of each (k, c).

@@ -31,6 +31,8 @@ class WinogradConv {
   LayoutPtr output_layout() const { return dnn::layout_of(y_md_); }
 
   void forward(const Tensor& x, const Tensor& weight, const Tensor* bias, Tensor& y);
+  // The weights transformed once (Layer::freeze): forward() then ignores `weight` until init().
+  void freeze(const Tensor& weight);
 
  private:
   void transform_weights(const float* w);
@@ -39,6 +41,7 @@ class WinogradConv {
 
   int64_t n_ = 0, c_ = 0, k_ = 0, h_ = 0, w_ = 0, tiles_h_ = 0, tiles_w_ = 0;
   int64_t chunk_ = 0;  // images one pass of the three steps takes: bounds V and M
+  bool frozen_ = false;
   dnn::memory::desc y_md_;
   dnn::Arg src_;                      // the input in nChw8c
   std::vector<float> u_, v_, m_;      // the weights, the input and the output in the Winograd domain

@@ -387,3 +387,64 @@ TEST_CASE("an element-wise layer is fused with its own function, as the layer sa
   REQUIRE(std::any_of(a.data(), a.data() + a.count(), [](float v) { return v < 0; }));  // the slope shows
   for (int64_t i = 0; i < a.count(); ++i) CHECK(b.data()[i] == Approx(a.data()[i]).margin(1e-6));
 }
+
+TEST_CASE("a frozen inference graph converts its weights once, sees new ones when frozen again, and stays frozen across batches",
+          "[graph][inference]") {
+  // nin-fc (convolutions and a wide FC layer), and a 3x3 convolution wide enough for Winograd at
+  // a batch of 32 (oneDNN's on AVX-512, ours on its matmul held to AVX2), whose weights are
+  // transformed rather than reordered.
+  const std::vector<std::pair<std::string, onebyone::NetParameter>> nets = {
+      {"nin-fc", at_batch(read_net(model_path("nin-fc")), 3)},
+      {"wide 3x3", parse_net(R"(
+         layer { name: 'in' type: 'Input' output: 'x' input_param { shape { dim: 32 dim: 64 dim: 7 dim: 7 } } }
+         layer { name: 'conv' type: 'Conv3x3' input: 'x' output: 'c' conv { num_output: 64 } }
+         layer { name: 'relu' type: 'ReLU' input: 'c' output: 'y' } )")}};
+  for (const auto& [name, net] : nets) {
+    INFO(name << ", ISA " << onednn_isa());
+    const std::string out = name == "nin-fc" ? "score" : "y";
+    Graph g(net, GraphOptions::inference());
+    randomize_params(g, 5, 0.1f);
+    // What an unfrozen graph with g's parameters gives for g's inputs.
+    const auto unfrozen = [&] {
+      Graph plain(at_batch(net, g.batch()), GraphOptions::inference());
+      for (size_t i = 0; i < g.params().size(); ++i) plain.params()[i]->value.assign_plain(g.params()[i]->value);
+      for (const std::string& input : g.input_blobs()) plain.value(input).assign_plain(g.value(input).to_plain());
+      plain.forward(Context::evaluation());
+      return to_array(plain.value(out));
+    };
+    const auto new_inputs = [&](uint64_t seed) {
+      randomize_inputs(g, seed);
+      if (name == "nin-fc") std::fill(g.value("label").data(), g.value("label").data() + g.batch(), 1.f);
+    };
+    new_inputs(4);
+    g.freeze();
+    g.forward(Context::evaluation());
+    const Array first = to_array(g.value(out));
+    CHECK(max_relative_error(g.value(out), unfrozen()) == 0);
+
+    // New weights, not frozen yet: a layer that always converts its weights (the Winograd
+    // convolution transforms them) reads its own copy still.
+    const auto change_weights = [&] {
+      const Array before = to_array(g.value(out));
+      for (Param* p : g.params())
+        if (p->name.find(".weight") != std::string::npos)
+          for (int64_t i = 0; i < p->value.count(); ++i) p->value.data()[i] *= -0.5f;
+      if (name != "wide 3x3") return;
+      g.forward(Context::evaluation());
+      CHECK(max_relative_error(g.value(out), before) == 0);
+    };
+    change_weights();
+    g.freeze();
+    g.forward(Context::evaluation());
+    CHECK(max_relative_error(g.value(out), first) > 0.1);
+    CHECK(max_relative_error(g.value(out), unfrozen()) == 0);
+
+    g.set_batch(g.batch() + 2);  // new primitives, the weights converted again
+    new_inputs(6);
+    g.forward(Context::evaluation());
+    CHECK(max_relative_error(g.value(out), unfrozen()) == 0);
+    change_weights();  // and still frozen
+  }
+  Graph training(at_batch(read_net(model_path("lenet")), 2), GraphOptions::seeded(1));
+  CHECK_THROWS_WITH(training.freeze(), Catch::Contains("only an inference graph can be frozen"));
+}
