@@ -8,8 +8,8 @@ writing kernels is timed, and the fastest is the peer (training: eager NCHW, eag
 channels_last; inference: those two, a frozen TorchScript trace of each, the same after
 torch.jit.optimize_for_inference, which prepacks oneDNN weights and fuses, and to_mkldnn).
 Prints one JSON object per line with the same fields as `onebyone time --json`, plus the
-variant that won and every variant's rate (with --profile, also where the fastest training
-variant's step goes, by kind of layer, for bench/profile).
+variant that won and every variant's rate (with --profile, also where the fastest variant's
+training step or inference pass goes, by kind of layer, for bench/profile).
 
   bench/peer.py --model models/nin.prototxt --batch 128 --threads 2 [--iterations 20]
 
@@ -77,6 +77,12 @@ class Net(nn.Module):
                 self.add_module(name, m)
                 channels[outs[0]] = c.num_output
                 self.steps.append(("module", name, ins, outs[0]))
+            elif t == "BatchNorm":
+                b = layer.batch_norm
+                # PyTorch's momentum weighs the new batch; ours weighs the running value.
+                self.add_module(name, nn.BatchNorm2d(channels[ins[0]], eps=b.epsilon, momentum=1 - b.momentum))
+                self.steps.append(("module", name, ins, outs[0]))
+                channels[outs[0]] = channels[ins[0]]
             elif t == "FC":
                 self.steps.append(("fc", name, ins, outs[0]))
                 channels[outs[0]] = layer.fc.num_output
@@ -232,9 +238,25 @@ PROFILE_CLASSES = [
 ]
 
 
-def profile_classes(step, iterations):
-    """Milliseconds per step in each of PROFILE_CLASSES, from torch.profiler over ITERATIONS steps,
-    and the milliseconds of the whole step as it ran under the profiler."""
+# Where a PyTorch inference pass goes, in the classes bench/profile sets ours beside. Run from
+# TorchScript, the operators sit under the graph's "forward"; optimize_for_inference's prepacked
+# oneDNN convolutions are not seen by the profiler at all (see profile_classes).
+INFER_CLASSES = [
+    ("convolution and ReLU", ("aten::conv2d", "aten::_convolution", "aten::relu", "aten::relu_", "aten::mkldnn_convolution")),
+    ("batch normalisation", ("aten::batch_norm",)),
+    ("max-pooling", ("aten::max_pool2d",)),
+    ("fully connected (and flatten)", ("aten::linear", "aten::flatten", "aten::addmm", "aten::matmul")),
+    ("concatenation", ("aten::cat",)),
+    ("global pooling", ("aten::adaptive_avg_pool2d", "aten::mean")),
+    ("layout conversions", ("aten::to_dense", "aten::to_mkldnn", "aten::contiguous")),
+]
+
+
+def profile_classes(step, iterations, classes):
+    """Milliseconds per step in each of CLASSES, from torch.profiler over ITERATIONS steps, and the
+    milliseconds of the whole step as it ran under the profiler. Where the profiler saw no
+    convolution at all (optimize_for_inference runs them as prepacked oneDNN primitives it does
+    not record), the part of the step no recorded operator accounts for is theirs."""
     from torch.profiler import profile, ProfilerActivity
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         start = time.perf_counter()
@@ -243,7 +265,7 @@ def profile_classes(step, iterations):
         wall = time.perf_counter() - start
 
     def owner(event):
-        for name, ops in PROFILE_CLASSES:
+        for name, ops in classes:
             if any(event.name == op or event.name.startswith(op + "#") or event.name.endswith(": " + op)
                    for op in ops):
                 return name
@@ -254,12 +276,20 @@ def profile_classes(step, iterations):
             event = event.cpu_parent
             yield event
 
-    ms = {name: 0.0 for name, _ in PROFILE_CLASSES}
+    ms = {name: 0.0 for name, _ in classes}
+    recorded = 0.0  # operators, whether classified or not (a TorchScript graph's "forward" holds them)
     for event in prof.events():
         name = owner(event)
         if name and not any(owner(caller) for caller in callers(event)):  # else counted with its caller
             ms[name] += event.cpu_time_total / 1e3 / iterations
-    return ms, wall * 1e3 / iterations
+        if event.name.startswith("aten::") and not any(c.name.startswith("aten::") for c in callers(event)):
+            recorded += event.cpu_time_total / 1e3 / iterations
+    step_ms = wall * 1e3 / iterations
+    convolution = classes[0][0]
+    if not any(e.name in ("aten::conv2d", "aten::_convolution", "aten::convolution", "aten::mkldnn_convolution")
+               for e in prof.events()):
+        ms[convolution] += max(0.0, step_ms - recorded)
+    return ms, step_ms
 
 
 def timed(fn, iterations, warmup):
@@ -281,7 +311,7 @@ def main():
     ap.add_argument("--mode", choices=["train", "infer", "both", "fulltrain"], default="both")
     ap.add_argument("--data", default=os.path.join(HERE, "..", "data", "mnist"))
     ap.add_argument("--steps", type=int, default=100)
-    ap.add_argument("--profile", action="store_true", help="also where the fastest training variant's step goes")
+    ap.add_argument("--profile", action="store_true", help="also where the fastest variant's step or pass goes")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -318,19 +348,24 @@ def main():
         best = max(rates, key=rates.get)
         result.update(train_images_per_s=rates[best], train_variant=best, train_variants=rates)
         if a.profile:
-            result["train_profile_ms"], result["train_profile_step_ms"] = profile_classes(steps[best], a.iterations)
+            result["train_profile_ms"], result["train_profile_step_ms"] = profile_classes(steps[best], a.iterations,
+                                                                                        PROFILE_CLASSES)
 
     if a.mode in ("infer", "both"):
-        rates = {}
+        rates, passes = {}, {}
         with torch.no_grad():
             for name, make in inference_variants(model.eval(), x):
                 try:
                     fn, xv = make()
-                    rates[name] = a.batch / timed(lambda: fn(xv), a.iterations, a.warmup)
+                    passes[name] = lambda fn=fn, xv=xv: fn(xv)
+                    rates[name] = a.batch / timed(passes[name], a.iterations, a.warmup)
                 except Exception as e:  # a variant PyTorch cannot build for this net
                     result.setdefault("infer_failed", {})[name] = str(e).splitlines()[0][:200]
-        best = max(rates, key=rates.get)
-        result.update(infer_images_per_s=rates[best], infer_variant=best, infer_variants=rates)
+            best = max(rates, key=rates.get)
+            result.update(infer_images_per_s=rates[best], infer_variant=best, infer_variants=rates)
+            if a.profile:
+                result["infer_profile_ms"], result["infer_profile_step_ms"] = profile_classes(passes[best], a.iterations,
+                                                                                            INFER_CLASSES)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result), flush=True)
 

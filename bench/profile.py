@@ -1,15 +1,16 @@
 #!/usr/bin/python3
-"""Where a training step goes, ours beside PyTorch's, by kind of layer: the profile behind a
-ratio of bench/run's table. Reads one `onebyone time --json` object (per-layer times) and one
-`bench/peer.py --profile` object (torch.profiler, grouped by peer.PROFILE_CLASSES) of the same
-model and batch, prints a Markdown table and appends its rows to a JSON-lines file.
+"""Where a training step or an inference pass goes, ours beside PyTorch's, by kind of layer: the
+profile behind a ratio of bench/run's table. Reads one `onebyone time --json` object (per-layer
+times) and one `bench/peer.py --profile` object (torch.profiler, grouped by peer.PROFILE_CLASSES
+or peer.INFER_CLASSES) of the same model and batch, prints a Markdown table and appends its rows
+to a JSON-lines file.
 
-  bench/profile.py OURS_JSON PEER_JSON RECORDS_FILE      (bench/run calls it)
+  bench/profile.py train|infer OURS_JSON PEER_JSON RECORDS_FILE      (bench/run calls it)
 """
 import json
 import sys
 
-from peer import PROFILE_CLASSES
+from peer import INFER_CLASSES, PROFILE_CLASSES
 
 # Our layer types in the classes PyTorch's operators are grouped in (a class that PROFILE_CLASSES
 # splits into ", forward" and ", backward" is split here too). A convolution's ReLU is fused into
@@ -24,14 +25,48 @@ OUR_CLASSES = {
     "GlobalAvgPool": "global pooling and loss", "SoftmaxCrossEntropy": "global pooling and loss",
     "Accuracy": "global pooling and loss",
 }
+# The same for an inference pass: the inference graph's layers (BatchNorm folded where a
+# convolution precedes it, ReLUs fused, no Dropout; the loss and accuracy layers, which `test`
+# reads, count as everything else).
+OUR_INFER_CLASSES = {
+    "Conv": "convolution and ReLU", "Conv1x1": "convolution and ReLU", "Conv3x3": "convolution and ReLU",
+    "ReLU": "convolution and ReLU",
+    "BatchNorm": "batch normalisation",
+    "MaxPool": "max-pooling",
+    "FC": "fully connected (and flatten)", "Flatten": "fully connected (and flatten)",
+    "Concat": "concatenation",
+    "GlobalAvgPool": "global pooling", "AvgPool": "global pooling",
+}
 ELSE = "everything else"
 
 
-def main():
-    ours, peer = json.loads(open(sys.argv[1]).read()), json.loads(open(sys.argv[2]).read())
-    records = open(sys.argv[3], "a")
-    mine = {name: 0.0 for name, _ in PROFILE_CLASSES}
-    mine[ELSE] = 0.0
+def table(title, variant, classes, mine, theirs, ours_step, peer_step, records, row):
+    """Prints the table of one profile and appends its rows to RECORDS."""
+    print(f"| {title:<40} |   ours | PyTorch ({variant}) | PyTorch / ours |")
+    print("| ---------------------------------------- | -----: | -----: | -----: |")
+    rows = [(name, mine[name], theirs[name]) for name in classes + [ELSE]
+            if mine[name] >= 0.005 or theirs[name] >= 0.005]
+    for name, a, b in rows + [("whole step" if "step" in title else "whole pass", ours_step, peer_step)]:
+        ratio = f"{b / a:.2f}x" if a >= 0.005 else "-"
+        print(f"| {name:<40} | {a:6.2f} | {b:6.2f} | {ratio:>6} |")
+        records.write(json.dumps(dict(section="profile", row=f"{row}: {name}", ours=a, peer=b,
+                                      ratio=b / a if a > 0 else None, peer_variant=variant, extra=title)) + "\n")
+
+
+def infer(ours, peer, records):
+    names = [name for name, _ in INFER_CLASSES]
+    mine = dict.fromkeys(names + [ELSE], 0.0)
+    for layer in ours["inference_layers"]:
+        mine[OUR_INFER_CLASSES.get(layer["type"], ELSE)] += layer["ms"]
+    theirs, peer_step = dict(peer["infer_profile_ms"]), peer["infer_profile_step_ms"]
+    theirs[ELSE] = max(0.0, peer_step - sum(theirs.values()))
+    row = f"{peer['model']} inference, batch {ours['batch']}"
+    table(f"{row}: ms a pass", peer["infer_variant"], names, mine, theirs, ours["infer_ms"], peer_step, records, row)
+
+
+def train(ours, peer, records):
+    names = [name for name, _ in PROFILE_CLASSES]
+    mine = dict.fromkeys(names + [ELSE], 0.0)
     for layer in ours["layers"]:
         name = OUR_CLASSES.get(layer["type"], ELSE)
         if name + ", forward" in mine:
@@ -43,19 +78,14 @@ def main():
     ours_step = ours["forward_ms"] + ours["backward_ms"] + ours["update_ms"]
     theirs, peer_step = dict(peer["train_profile_ms"]), peer["train_profile_step_ms"]
     theirs[ELSE] = peer_step - sum(theirs.values())
+    row = f"{peer['model']} training, batch {ours['batch']}"  # the net's name (ours holds the path it was given)
+    table(f"{row}: ms a step", peer["train_variant"], names, mine, theirs, ours_step, peer_step, records, row)
 
-    model = peer["model"]  # the net's name (ours holds the path it was given)
-    title = f"{model} training, batch {ours['batch']}: ms a step"
-    print(f"| {title:<40} |   ours | PyTorch ({peer['train_variant']}) | PyTorch / ours |")
-    print("| ---------------------------------------- | -----: | -----: | -----: |")
-    rows = [(name, mine[name], theirs[name]) for name, _ in PROFILE_CLASSES + [(ELSE, ())]
-            if mine[name] >= 0.05 or theirs[name] >= 0.05]
-    for name, a, b in rows + [("whole step", ours_step, peer_step)]:
-        ratio = f"{b / a:.2f}x" if a >= 0.05 else "-"
-        print(f"| {name:<40} | {a:6.1f} | {b:6.1f} | {ratio:>6} |")
-        records.write(json.dumps(dict(section="profile", row=f"{model} training, batch {ours['batch']}: {name}",
-                                      ours=a, peer=b, ratio=b / a if a > 0 else None,
-                                      peer_variant=peer["train_variant"], extra="ms a step")) + "\n")
+
+def main():
+    mode, ours_file, peer_file, records_file = sys.argv[1:]
+    ours, peer = json.loads(open(ours_file).read()), json.loads(open(peer_file).read())
+    {"train": train, "infer": infer}[mode](ours, peer, open(records_file, "a"))
 
 
 if __name__ == "__main__":

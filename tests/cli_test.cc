@@ -50,7 +50,7 @@ TEST_CASE("summary counts parameters and FLOPs for any input size", "[cli]") {
   CHECK_THAT(seed.output, Catch::Contains("(1,20,600,600)") && Catch::Contains("1020") && Catch::Contains("720.00"));
 }
 
-TEST_CASE("time --json gives each layer's forward and backward time, within the step's measured wall time", "[cli]") {
+TEST_CASE("time --json gives each layer's forward and backward time, within the step's measured wall time, and the inference graph's layers", "[cli]") {
   const ToolRun r = run_tool("time lenet --batch 4 --iterations 2 --warmup 1 --threads 1 --json");
   REQUIRE(r.status == 0);
   const auto j = nlohmann::json::parse(r.output);
@@ -71,6 +71,17 @@ TEST_CASE("time --json gives each layer's forward and backward time, within the 
   const double step_ms = j.at("step_ms").get<double>();
   CHECK(layers_ms + j.at("update_ms").get<double>() <= step_ms);
   CHECK(j.at("train_images_per_s").get<double>() == Approx(4 / step_ms * 1e3));
+
+  // Inference: the graph `test` runs, each layer timed within the pass.
+  names.clear();
+  double inference_ms = 0;
+  for (const auto& layer : j.at("inference_layers")) {
+    names.push_back(layer.at("name"));
+    inference_ms += layer.at("ms").get<double>();
+  }
+  CHECK(names == std::vector<std::string>{"data", "conv1", "pool1", "conv2", "pool2", "ip1", "relu1", "ip2", "loss", "accuracy"});
+  CHECK(inference_ms <= j.at("infer_ms").get<double>());
+  CHECK(j.at("infer_images_per_s").get<double>() == Approx(4 / j.at("infer_ms").get<double>() * 1e3));
 }
 
 TEST_CASE("a malformed model file is reported with line and column", "[cli][errors]") {

@@ -39,6 +39,7 @@ struct Timing {
   double allreduce = 0;  // the gradients summed across ranks (under mpirun)
   double step = 0;  // the measured steps' wall time: what the layers and the update take, and any gap between
   double inference = 0;
+  std::vector<double> inference_layers;  // per layer of the inference graph
 };
 
 void fill_random(Graph& graph, const NetRoles& roles) {
@@ -81,22 +82,39 @@ void time_training(Graph& graph, Optimizer& optimizer, Communicator& world, cons
 }
 
 // Inference as `test` and `predict` run it (framework/inference.h's inference_graph) on the trained
-// graph's weights and images.
-void time_inference(Graph& trained, const onebyone::NetParameter& net, const NetRoles& roles, const TimeArgs& a,
-                    Timing& t) {
+// graph's weights and images, layer by layer: where it goes, in the inference graph's layers
+// (BatchNorm folded, ReLUs fused, Dropout gone). Returns that graph's layers and their times.
+Records time_inference(Graph& trained, const onebyone::NetParameter& net, const NetRoles& roles, const TimeArgs& a,
+                       Timing& t) {
   onebyone::Checkpoint checkpoint;
   *checkpoint.mutable_net() = net;
   store_params(trained, &checkpoint);
   Graph deployed = inference_graph(checkpoint, trained.batch());
   deployed.value(roles.images).assign_plain(trained.value(roles.images).to_plain());
+  const size_t n = deployed.num_layers();
+  t.inference_layers.assign(n, 0);
   for (int it = -a.warmup; it < a.iterations; ++it) {
-    const auto t0 = Clock::now();
-    deployed.forward(Context::evaluation());
-    if (it >= 0) t.inference += seconds(t0, Clock::now());
+    const auto start = Clock::now();
+    for (size_t i = 0; i < n; ++i) {
+      const auto t0 = Clock::now();
+      deployed.forward_layer(i, Context::evaluation());
+      if (it >= 0) t.inference_layers[i] += seconds(t0, Clock::now());
+    }
+    if (it >= 0) t.inference += seconds(start, Clock::now());
   }
+  const double per = 1e3 / a.iterations;
+  Records layers({Column("name").shown("layer"), Column("type").shown("type"), Column("fused").shown("fused"),
+                  Column("ms").shown("inference ms", ".3f")});
+  for (size_t i = 0; i < n; ++i) {
+    const Layer& layer = deployed.layer(i);
+    layers.add({layer.name(), layer.type(), layer.post_op() ? layer.post_op()->name : "", per * t.inference_layers[i]});
+  }
+  layers.set_total({"total", "", "", per * t.inference});
+  return layers;
 }
 
-void report(const TimeArgs& a, const std::string& path, Graph& graph, const Communicator& world, const Timing& t) {
+void report(const TimeArgs& a, const std::string& path, Graph& graph, const Communicator& world, const Timing& t,
+            const Records& inference_layers) {
   const double per = 1e3 / a.iterations;  // ms per iteration from summed seconds
   // Per layer in the JSON too, so that bench/profile can set where our step goes beside PyTorch's.
   Records layers({Column("name").shown("layer"), Column("type").shown("type"), Column("fused").shown("fused"),
@@ -136,7 +154,9 @@ void report(const TimeArgs& a, const std::string& path, Graph& graph, const Comm
                                 {"allreduce_ms", per * t.allreduce},
                                 {"compute_ms", 1e3 * step - per * t.allreduce},
                                 {"gradient_mb", graph.param_grads().count() * sizeof(float) / 1e6},
-                                {"layers", layers.json()}}
+                                {"layers", layers.json()},
+                                {"infer_ms", per * t.inference},
+                                {"inference_layers", inference_layers.json()}}
                      .dump()
               << "\n";
     return;
@@ -146,13 +166,15 @@ void report(const TimeArgs& a, const std::string& path, Graph& graph, const Comm
             << layers.text();
   std::cout << fmt::format("\noptimizer step {:.3f} ms; training step {:.2f} ms = {:.0f} images/s; {:.1f} GFLOP/s\n",
                            per * t.update, 1e3 * step, train_rate, gflops);
-  std::cout << fmt::format("inference (eval mode) {:.0f} images/s; peak resident memory {:.0f} MB\n", infer_rate,
-                           peak_rss_mb);
   if (world.size() > 1)
     std::cout << fmt::format("{}, each with its share of the batch: {:.2f} ms a step summing {:.1f} MB of gradients "
                              "({:.0f}% of the step), {:.2f} ms computing\n",
                              world.describe(), per * t.allreduce, graph.param_grads().count() * sizeof(float) / 1e6,
                              100 * per * t.allreduce / (1e3 * step), 1e3 * step - per * t.allreduce);
+  std::cout << fmt::format("peak resident memory {:.0f} MB\n\ninference (the graph `test` and `predict` run): "
+                           "{:.2f} ms a batch = {:.0f} images/s\n\n",
+                           peak_rss_mb, per * t.inference, infer_rate)
+            << inference_layers.text();
 }
 
 // Under mpirun, --batch is the global batch: each rank times its share, the gradients summed
@@ -170,8 +192,8 @@ void time_model(const TimeArgs& a) {
   const auto optimizer = make_optimizer(onebyone::SolverParameter(), graph);
   Timing t;
   time_training(graph, *optimizer, world, a, t);
-  time_inference(graph, net, roles, a, t);
-  if (world.rank() == 0) report(a, path, graph, world, t);
+  const Records inference_layers = time_inference(graph, net, roles, a, t);
+  if (world.rank() == 0) report(a, path, graph, world, t, inference_layers);
 }
 
 }  // namespace
