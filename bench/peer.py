@@ -245,7 +245,7 @@ INFER_CLASSES = [
     ("convolution and ReLU", ("aten::conv2d", "aten::_convolution", "aten::relu", "aten::relu_", "aten::mkldnn_convolution")),
     ("batch normalisation", ("aten::batch_norm",)),
     ("max-pooling", ("aten::max_pool2d",)),
-    ("fully connected (and flatten)", ("aten::linear", "aten::flatten", "aten::addmm", "aten::matmul")),
+    ("fully connected (and flatten)", ("aten::linear", "aten::mkldnn_linear", "aten::flatten", "aten::addmm", "aten::matmul")),
     ("concatenation", ("aten::cat",)),
     ("global pooling", ("aten::adaptive_avg_pool2d", "aten::mean")),
     ("layout conversions", ("aten::to_dense", "aten::to_mkldnn", "aten::contiguous")),

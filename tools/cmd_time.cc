@@ -40,6 +40,7 @@ struct Timing {
   double step = 0;  // the measured steps' wall time: what the layers and the update take, and any gap between
   double inference = 0;
   std::vector<double> inference_layers;  // per layer of the inference graph
+  int64_t inference_multiply_adds = 0;    // of one inference pass
 };
 
 void fill_random(Graph& graph, const NetRoles& roles) {
@@ -93,6 +94,7 @@ Records time_inference(Graph& trained, const onebyone::NetParameter& net, const 
   deployed.value(roles.images).assign_plain(trained.value(roles.images).to_plain());
   const size_t n = deployed.num_layers();
   t.inference_layers.assign(n, 0);
+  t.inference_multiply_adds = deployed.multiply_adds();
   for (int it = -a.warmup; it < a.iterations; ++it) {
     const auto start = Clock::now();
     for (size_t i = 0; i < n; ++i) {
@@ -132,6 +134,7 @@ void report(const TimeArgs& a, const std::string& path, Graph& graph, const Comm
   const double train_rate = a.batch / step, infer_rate = a.batch * a.iterations / t.inference;
   // Backward of a convolution or FC layer costs two forwards (data and weight gradients).
   const double gflops = 3.0 * 2.0 * static_cast<double>(graph.multiply_adds()) * world.size() / step * 1e-9;
+  const double infer_gflops = 2.0 * static_cast<double>(t.inference_multiply_adds) * a.iterations / t.inference * 1e-9;
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   const double peak_rss_mb = usage.ru_maxrss / 1024.0;
@@ -156,6 +159,7 @@ void report(const TimeArgs& a, const std::string& path, Graph& graph, const Comm
                                 {"gradient_mb", graph.param_grads().count() * sizeof(float) / 1e6},
                                 {"layers", layers.json()},
                                 {"infer_ms", per * t.inference},
+                                {"infer_gflops", infer_gflops},
                                 {"inference_layers", inference_layers.json()}}
                      .dump()
               << "\n";
@@ -172,8 +176,8 @@ void report(const TimeArgs& a, const std::string& path, Graph& graph, const Comm
                              world.describe(), per * t.allreduce, graph.param_grads().count() * sizeof(float) / 1e6,
                              100 * per * t.allreduce / (1e3 * step), 1e3 * step - per * t.allreduce);
   std::cout << fmt::format("peak resident memory {:.0f} MB\n\ninference (the graph `test` and `predict` run): "
-                           "{:.2f} ms a batch = {:.0f} images/s\n\n",
-                           peak_rss_mb, per * t.inference, infer_rate)
+                           "{:.2f} ms a batch = {:.0f} images/s; {:.1f} GFLOP/s\n\n",
+                           peak_rss_mb, per * t.inference, infer_rate, infer_gflops)
             << inference_layers.text();
 }
 
