@@ -28,15 +28,8 @@ OUR_CLASSES = {
 # The same for an inference pass: the inference graph's layers (BatchNorm folded where a
 # convolution precedes it, ReLUs fused, no Dropout; the loss and accuracy layers, which `test`
 # reads, count as everything else).
-OUR_INFER_CLASSES = {
-    "Conv": "convolution and ReLU", "Conv1x1": "convolution and ReLU", "Conv3x3": "convolution and ReLU",
-    "ReLU": "convolution and ReLU",
-    "BatchNorm": "batch normalisation",
-    "MaxPool": "max-pooling",
-    "FC": "fully connected (and flatten)", "Flatten": "fully connected (and flatten)",
-    "Concat": "concatenation",
-    "GlobalAvgPool": "global pooling", "AvgPool": "global pooling",
-}
+OUR_INFER_CLASSES = {t: c for t, c in OUR_CLASSES.items() if c not in ("dropout", "global pooling and loss")}
+OUR_INFER_CLASSES.update({"BatchNorm": "batch normalisation", "GlobalAvgPool": "global pooling", "AvgPool": "global pooling"})
 ELSE = "everything else"
 
 

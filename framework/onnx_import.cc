@@ -532,8 +532,9 @@ onebyone::Checkpoint Importer::run() {
     head->add_output(blob_name(name));
   }
 
-  // The weights, each checked against the shape the layer declares.
-  Graph g(net);
+  // The weights, each checked against the shape the layer declares (in a graph of one image:
+  // only the layers' parameters are read).
+  Graph g(at_batch(net, 1));
   for (size_t i = 0; i < g.num_layers(); ++i) {
     Layer& layer = g.layer(i);
     const auto it = weights_.find(layer.name());

@@ -50,7 +50,9 @@ class ConcatLayer : public Layer {
     int64_t offset = 0;
     for (size_t i = 0; i < in.size(); ++i) {
       const Shape& s = shapes[i];
-      Part p{dnn::unbound(srcs[i]), dnn::unbound(y_md.submemory_desc({s[0], s[1], s[2], s[3]}, {0, offset, 0, 0}))};
+      Part p;
+      p.x = dnn::unbound(srcs[i]);
+      p.slice = dnn::unbound(y_md.submemory_desc({s[0], s[1], s[2], s[3]}, {0, offset, 0, 0}));
       p.forward = dnn::create_reorder(p.x, p.slice);
       p.forward_args = dnn::reorder_args(p.x, p.slice);
       p.backward = dnn::create_reorder(p.slice, p.x);

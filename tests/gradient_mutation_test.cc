@@ -196,7 +196,7 @@ std::vector<float> gradients_after(const Case& c, const std::function<void(Graph
   g.forward(ctx);
   if (!g.seeds_gradient("y")) {
     Tensor& dy = g.grad("y");
-    for (int64_t i = 0; i < dy.size(); ++i) dy.data()[i] = 0.5f + 0.25f * std::sin(static_cast<float>(i));
+    for (size_t i = 0; i < dy.size(); ++i) dy.data()[i] = 0.5f + 0.25f * std::sin(static_cast<float>(i));
   }
   poison(g, layer);
   try {
