@@ -2,8 +2,16 @@
 // PyTorch) and GlobalAvgPool, whose window is the whole map: NIN's replacement for FC layers.
 //   MaxPool 2x2:    (N,C,H,W) -> (N,C,H/2,W/2)
 //   GlobalAvgPool:  (N,C,H,W) -> (N,C,1,1)
-// Max pooling keeps oneDNN's workspace (where each maximum was) for the backward pass; in an
-// inference graph it keeps none and builds no backward pass.
+// Max pooling keeps where each maximum was for the backward pass; in an inference graph it keeps
+// none and builds no backward pass. Training max-pools on channel-blocked layouts run our own
+// loops (ChannelBlockMaxPool), the rest oneDNN's primitives.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <vector>
+
 #include "framework/dnnl_seam.h"
 #include "framework/registry.h"
 
@@ -11,6 +19,137 @@ namespace obo {
 namespace {
 
 enum class Kind { kMax, kAvg, kGlobalAvg };
+
+// Max pooling of our own for training, on layouts whose channels are innermost in blocks: NHWC
+// (one block of all C channels) and nChw8c or nChw16c (blocks of 8 or 16). oneDNN 2.6's training
+// kernel starts each block of outputs with a legacy-SSE instruction while the vector registers
+// are dirty: on Intel each costs an AVX-to-SSE transition (110 to 160 ns on this project's Xeon
+// guest), and NIN's max-pools took 1.1 to 2.9 times PyTorch's time in training (README). Here
+// the channels of a block are the inner loop, vectorised; forward keeps, per output, which
+// element of its window held the maximum (a byte), and backward adds each output's gradient
+// there. The first of equal maxima wins, and the maximum starts at the lowest finite float, as
+// in oneDNN's kernel (its -FLT_MAX fill): a window of -inf gives that, and a NaN is never taken.
+// (Starting at -inf instead let an infinite weight's NaNs reach a ReLU, which made them 0, and
+// the divergence test saw a finite loss.)
+class ChannelBlockMaxPool {
+ public:
+  // Whether md is such a layout (plain blocked memory, channels innermost, no offset).
+  static bool fits(const dnn::memory::desc& md, int64_t kernel) {
+    const dnnl_memory_desc_t& d = md.data;
+    if (d.format_kind != dnnl_blocked || d.ndims != 4 || d.offset0 != 0 || kernel * kernel > 255) return false;
+    const auto& b = d.format_desc.blocking;
+    const bool nhwc = b.inner_nblks == 0 && b.strides[1] == 1;
+    const bool blocked = b.inner_nblks == 1 && b.inner_idxs[0] == 1;
+    return nhwc || blocked;
+  }
+
+  void init(const dnn::memory::desc& x_md, const dnn::memory::desc& y_md, const dnn::Window& w) {
+    x_ = geometry(x_md);
+    y_ = geometry(y_md);
+    kernel_ = w.kernel[0], stride_ = w.strides[0], pad_ = w.pad_l[0];
+    x_size_ = x_md.get_size() / sizeof(float);
+    argmax_.assign(y_md.get_size() / sizeof(float), 0);
+  }
+
+  // VEX-encoded where the CPU has AVX2: legacy-SSE code here would pay the transitions this
+  // replaces oneDNN's kernel to avoid.
+  __attribute__((target_clones("avx2", "default"))) void forward(const float* x, float* y) {
+    const Geometry X = x_, Y = y_;
+    const int64_t B = X.block, K = kernel_, S = stride_, P = pad_;
+    uint8_t* argmax = argmax_.data();
+#pragma omp parallel for collapse(3) schedule(static)
+    for (int64_t n = 0; n < Y.n; ++n)
+      for (int64_t cb = 0; cb < Y.blocks; ++cb)
+        for (int64_t oh = 0; oh < Y.h; ++oh)
+          for (int64_t ow = 0; ow < Y.w; ++ow) {
+            const int64_t o = n * Y.sn + cb * Y.sb + oh * Y.sh + ow * Y.sw;
+            // 16 channels at a time in registers, the maximum and its place chosen without a
+            // branch, so that the compiler vectorises the inner loop.
+            for (int64_t c0 = 0; c0 < B; c0 += 16) {
+              const int64_t width = std::min<int64_t>(16, B - c0);
+              float best[16];
+              int32_t at[16];
+              for (int64_t c = 0; c < 16; ++c) best[c] = std::numeric_limits<float>::lowest(), at[c] = 0;
+              for (int64_t kh = 0; kh < K; ++kh) {
+                const int64_t ih = oh * S - P + kh;
+                if (ih < 0 || ih >= X.h) continue;
+                for (int64_t kw = 0; kw < K; ++kw) {
+                  const int64_t iw = ow * S - P + kw;
+                  if (iw < 0 || iw >= X.w) continue;
+                  const float* in = x + n * X.sn + cb * X.sb + ih * X.sh + iw * X.sw + c0;
+                  const int32_t k = static_cast<int32_t>(kh * K + kw);
+#pragma omp simd
+                  for (int64_t c = 0; c < width; ++c) {
+                    const bool larger = in[c] > best[c];
+                    best[c] = larger ? in[c] : best[c];
+                    at[c] = larger ? k : at[c];
+                  }
+                }
+              }
+              for (int64_t c = 0; c < width; ++c) y[o + c0 + c] = best[c], argmax[o + c0 + c] = static_cast<uint8_t>(at[c]);
+            }
+          }
+  }
+
+  // dx = each output's gradient at its maximum, 0 elsewhere. Windows of different images or
+  // channel blocks never share an input, so each thread owns what it writes. Where the windows
+  // tile the input exactly (NIN's and LeNet's 2x2, stride 2), each input is written once and
+  // nothing needs zeroing first.
+  __attribute__((target_clones("avx2", "default"))) void backward(const float* dy, float* dx) {
+    const Geometry X = x_, Y = y_;
+    const int64_t B = X.block, K = kernel_, S = stride_, P = pad_;
+    const uint8_t* argmax = argmax_.data();
+    const bool tiles = S == K && P == 0 && X.h == Y.h * K && X.w == Y.w * K;
+    if (!tiles) std::memset(dx, 0, x_size_ * sizeof(float));
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t n = 0; n < Y.n; ++n)
+      for (int64_t cb = 0; cb < Y.blocks; ++cb)
+        for (int64_t oh = 0; oh < Y.h; ++oh)
+          for (int64_t ow = 0; ow < Y.w; ++ow) {
+            const int64_t o = n * Y.sn + cb * Y.sb + oh * Y.sh + ow * Y.sw;
+            for (int64_t c0 = 0; c0 < B; c0 += 16) {  // as in forward: 16 channels in registers
+              const int64_t width = std::min<int64_t>(16, B - c0);
+              float g[16];
+              int32_t at[16];
+              for (int64_t c = 0; c < width; ++c) g[c] = dy[o + c0 + c], at[c] = argmax[o + c0 + c];
+              for (int64_t kh = 0; kh < K; ++kh) {
+                const int64_t ih = oh * S - P + kh;
+                if (ih < 0 || ih >= X.h) continue;
+                for (int64_t kw = 0; kw < K; ++kw) {
+                  const int64_t iw = ow * S - P + kw;
+                  if (iw < 0 || iw >= X.w) continue;
+                  float* in = dx + n * X.sn + cb * X.sb + ih * X.sh + iw * X.sw + c0;
+                  const int32_t k = static_cast<int32_t>(kh * K + kw);
+                  if (tiles) {
+#pragma omp simd
+                    for (int64_t c = 0; c < width; ++c) in[c] = at[c] == k ? g[c] : 0.f;
+                  } else {
+#pragma omp simd
+                    for (int64_t c = 0; c < width; ++c) in[c] += at[c] == k ? g[c] : 0.f;
+                  }
+                }
+              }
+            }
+          }
+  }
+
+ private:
+  // Element (n, c, h, w) is at n*sn + (c / block)*sb + h*sh + w*sw + c % block.
+  struct Geometry {
+    int64_t n, blocks, block, h, w, sn, sb, sh, sw;
+  };
+  static Geometry geometry(const dnn::memory::desc& md) {
+    const dnnl_memory_desc_t& d = md.data;
+    const auto& b = d.format_desc.blocking;
+    const int64_t block = b.inner_nblks == 0 ? d.dims[1] : b.inner_blks[0];
+    return {d.dims[0], d.padded_dims[1] / block, block, d.dims[2], d.dims[3],
+            b.strides[0], b.strides[1], b.strides[2], b.strides[3]};
+  }
+
+  Geometry x_{}, y_{};
+  int64_t kernel_ = 0, stride_ = 0, pad_ = 0, x_size_ = 0;
+  std::vector<uint8_t> argmax_;  // at y's offsets
+};
 
 class PoolLayer : public Layer {
  public:
@@ -49,6 +188,13 @@ class PoolLayer : public Layer {
     const auto x_md = dnn::desc_of(x);
     auto fwd = dnn::pooling_forward(alg, x_md, dnn::any_desc(y_shape), window, !inference_only());
     out[0].value->reshape(y_shape, dnn::layout_of(fwd.dst_desc()));
+    ours_.reset();
+    if (kind_ == Kind::kMax && !inference_only() && ChannelBlockMaxPool::fits(x_md, window.kernel[0]) &&
+        ChannelBlockMaxPool::fits(fwd.dst_desc(), window.kernel[0])) {
+      ours_.emplace();
+      ours_->init(x_md, fwd.dst_desc(), window);
+      return;
+    }
     src_.init(x_md, x_md);
     dst_.init(fwd.dst_desc(), fwd.dst_desc());
     forward_ = dnn::create(fwd);
@@ -67,6 +213,7 @@ class PoolLayer : public Layer {
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {
+    if (ours_) return ours_->forward(in[0].value->data(), out[0].value->data());
     src_.read(*in[0].value);
     dst_.bind(*out[0].value);
     dnn::execute(forward_, fwd_args_);
@@ -88,10 +235,13 @@ class PoolLayer : public Layer {
     return true;
   }
 
+  std::string kernel() const override { return kind_ != Kind::kMax ? "" : ours_ ? "ours" : "oneDNN"; }
+
   // Max-pool's backward reads its workspace (where each maximum was), average pooling nothing.
   bool backward_reads_input(size_t) const override { return false; }
   bool backward_reads_output(size_t) const override { return false; }
   void backward(const Ports& in, const Ports& out) override {
+    if (ours_) return ours_->backward(out[0].grad->data(), in[0].grad->data());
     diff_dst_.read(*out[0].grad);
     diff_src_.bind(*in[0].grad);
     dnn::execute(backward_, bwd_args_);
@@ -108,6 +258,7 @@ class PoolLayer : public Layer {
   }
 
   Kind kind_;
+  std::optional<ChannelBlockMaxPool> ours_;
   dnn::Arg src_, dst_, diff_dst_, diff_src_;
   dnn::memory workspace_;
   dnnl::primitive forward_;

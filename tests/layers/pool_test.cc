@@ -65,6 +65,49 @@ TEST_CASE("pooling matches the naive reference and its gradients check", "[pool]
   CHECK(report.kinks() == 0);
 }
 
+TEST_CASE("a training max-pool on channel-blocked layouts runs our own loops, matches the naive reference and its gradients check",
+          "[pool]") {
+  // After a convolution the values are blocked (nChw8c, nChw16c) or NHWC, as oneDNN's training
+  // kernels chose: the max-pool then runs ChannelBlockMaxPool. The 1x1 convolution is the
+  // identity, so that the pool sees the checker's well-spaced inputs. Channel counts that fill
+  // no whole block (5, 20), exact 2x2 tiling, overlapping windows with padding, and windows
+  // that leave the last row and column of an odd map unread.
+  const PoolCase k = GENERATE(values<PoolCase>({
+      {"MaxPool", 2, 16, 8, 8, 2, 2, 0, false},
+      {"MaxPool", 3, 20, 7, 9, 3, 1, 1, false},
+      {"MaxPool", 2, 5, 9, 7, 3, 2, 1, false},
+      {"MaxPool", 1, 32, 7, 7, 2, 2, 0, false},
+  }));
+  INFO(k << ", ISA " << onednn_isa());
+  Graph g(parse_net(fmt::format(R"(
+      layer {{ name: 'in' type: 'Input' output: 'x' input_param {{ shape {{ dim: {} dim: {} dim: {} dim: {} }} }} }}
+      layer {{ name: 'mix' type: 'Conv1x1' input: 'x' output: 'c' conv {{ num_output: {} }} }}
+      layer {{ name: 'pool' type: 'MaxPool' input: 'c' output: 'y' pool {{ kernel_size: {} stride: {} pad: {} }} }} )",
+                                k.n, k.c, k.h, k.w, k.c, k.kernel, k.stride, k.pad)),
+          GraphOptions::for_gradient_check(1));
+  REQUIRE(g.layer(2).kernel() == "ours");
+  Tensor identity(g.params()[0]->shape);
+  for (int64_t c = 0; c < k.c; ++c) identity.data()[c * k.c + c] = 1;
+  g.params()[0]->value.assign_plain(identity);
+  distinct_inputs(g, 5);
+  g.forward(Context::training(1, 0));
+  const Array ref = pool_ref(to_array(g.value("c")), PoolKind::kMax, k.kernel, k.kernel, k.stride, k.stride, k.pad);
+  REQUIRE(g.value("y").shape() == ref.shape);
+  CHECK(max_relative_error(g.value("y"), ref) == 0);
+  // The input's gradient is the pool's backward (through the identity). The convolution's
+  // weight gradient is not judged: a step in one weight moves every pixel of a channel, by more
+  // than the inputs' spacing, and so changes which element is the maximum.
+  GradientCheck check;
+  check.step = 0.02;
+  const GradientReport report = check_gradients(g, {"y"}, check);
+  INFO(report.summary());
+  const TensorCheck& x = report.tensors.front();
+  REQUIRE(x.name == "x");
+  CHECK(x.checked == k.n * k.c * k.h * k.w);
+  CHECK(x.failures == 0);
+  CHECK(x.kinks == 0);
+}
+
 TEST_CASE("pooling errors name the layer", "[pool][errors]") {
   CHECK_THROWS_WITH(Graph(single_layer_net({{1, 3, 6, 6}}, "name: 'p' type: 'MaxPool' input: 'x0' output: 'y' pool { kernel_size: 2 pad: 2 }")),
                     "layer 'p' (MaxPool): pad 2 is more than half the kernel 2");
