@@ -180,7 +180,8 @@ class Layer {
   std::string description() const { return post_op_ ? type() + "+" + post_op_->name : type(); }
   // Which of its algorithms a layer runs at its current shapes, where it has a choice that
   // depends on the machine (a convolution: "winograd", "winograd on matmul", "direct"); empty
-  // where it has none. A test that needs one asserts it, or says that it was skipped.
+  // where it has none; "measuring" while it times its first passes to choose (framework/fastest.h).
+  // A test that needs one asserts it, or says that it was skipped.
   virtual std::string kernel() const { return {}; }
   // Inference folding (fold_batch_norm in framework/inference.h). A layer that in evaluation
   // is an affine map per channel gives it, from its parameters and buffers as they are now. A

@@ -3,8 +3,9 @@
 //   MaxPool 2x2:    (N,C,H,W) -> (N,C,H/2,W/2)
 //   GlobalAvgPool:  (N,C,H,W) -> (N,C,1,1)
 // Max pooling keeps where each maximum was for the backward pass; in an inference graph it keeps
-// none and builds no backward pass. Training max-pools on channel-blocked layouts run our own
-// loops (ChannelBlockMaxPool), the rest oneDNN's primitives.
+// none and builds no backward pass. Max-pools on channel-blocked layouts have our own loops
+// (ChannelBlockMaxPool): training always runs them, inference runs them or oneDNN's, whichever
+// its first passes measure faster on this CPU (Fastest); everything else runs oneDNN's primitives.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "framework/dnnl_seam.h"
+#include "framework/fastest.h"
 #include "framework/registry.h"
 
 namespace obo {
@@ -20,14 +22,14 @@ namespace {
 
 enum class Kind { kMax, kAvg, kGlobalAvg };
 
-// Max pooling of our own for training, on layouts whose channels are innermost in blocks: NHWC
-// (one block of all C channels) and nChw8c or nChw16c (blocks of 8 or 16). oneDNN 2.6's training
-// kernel starts each block of outputs with a legacy-SSE instruction while the vector registers
-// are dirty: on Intel each costs an AVX-to-SSE transition (110 to 160 ns on this project's Xeon
-// guest), and NIN's max-pools took 1.1 to 2.9 times PyTorch's time in training (README). Here
-// the channels of a block are the inner loop, vectorised; forward keeps, per output, which
-// element of its window held the maximum (a byte), and backward adds each output's gradient
-// there. The first of equal maxima wins, and the maximum starts at the lowest finite float, as
+// Max pooling of our own, on layouts whose channels are innermost in blocks of a multiple of
+// eight: nChw8c, nChw16c, and NHWC (one block of all C channels) when C is a multiple of eight.
+// oneDNN 2.6's training kernel starts each block of outputs with a legacy-SSE instruction while
+// the vector registers are dirty: on Intel each costs an AVX-to-SSE transition (110 to 160 ns on
+// this project's Xeon guest), and NIN's max-pools took 1.1 to 2.9 times PyTorch's time in
+// training (README). Here the channels of a block are the inner loop, eight at a time in a
+// vector register; forward keeps, per output, which element of its window held the maximum (a
+// byte), and backward adds each output's gradient there. The first of equal maxima wins, and the maximum starts at the lowest finite float, as
 // in oneDNN's kernel (its -FLT_MAX fill): a window of -inf gives that, and a NaN is never taken.
 // (Starting at -inf instead let an infinite weight's NaNs reach a ReLU, which made them 0, and
 // the divergence test saw a finite loss.)
@@ -38,8 +40,8 @@ class ChannelBlockMaxPool {
     const dnnl_memory_desc_t& d = md.data;
     if (d.format_kind != dnnl_blocked || d.ndims != 4 || d.offset0 != 0 || kernel * kernel > 255) return false;
     const auto& b = d.format_desc.blocking;
-    const bool nhwc = b.inner_nblks == 0 && b.strides[1] == 1;
-    const bool blocked = b.inner_nblks == 1 && b.inner_idxs[0] == 1;
+    const bool nhwc = b.inner_nblks == 0 && b.strides[1] == 1 && d.dims[1] % kLanes == 0;
+    const bool blocked = b.inner_nblks == 1 && b.inner_idxs[0] == 1 && b.inner_blks[0] % kLanes == 0;
     return nhwc || blocked;
   }
 
@@ -51,42 +53,43 @@ class ChannelBlockMaxPool {
     argmax_.assign(y_md.get_size() / sizeof(float), 0);
   }
 
+  // What the speed of these loops depends on: the shapes, layouts and window.
+  std::string key() const {
+    return fmt::format("max-pool x {} y {} kernel {} stride {} pad {}", x_.describe(), y_.describe(), kernel_, stride_, pad_);
+  }
+
   // VEX-encoded where the CPU has AVX2: legacy-SSE code here would pay the transitions this
-  // replaces oneDNN's kernel to avoid.
+  // replaces oneDNN's kernel to avoid. Two things keep the loop in registers: GCC's vector types
+  // for the lanes (arrays of lanes stayed in memory and were stored one lane at a time), and each
+  // thread's own copies of the geometry and pointers (firstprivate: shared ones are read again
+  // through a pointer after every byte stored, which may alias anything). Before both, NIN's
+  // first pool at batch 128 took 1.4 (forward) and 1.6 (backward) times as long on AVX-512 and
+  // twice as long held to AVX2.
   __attribute__((target_clones("avx2", "default"))) void forward(const float* x, float* y) {
     const Geometry X = x_, Y = y_;
     const int64_t B = X.block, K = kernel_, S = stride_, P = pad_;
     uint8_t* argmax = argmax_.data();
-#pragma omp parallel for collapse(3) schedule(static)
+#pragma omp parallel for collapse(3) schedule(static) firstprivate(X, Y, B, K, S, P, x, y, argmax)
     for (int64_t n = 0; n < Y.n; ++n)
       for (int64_t cb = 0; cb < Y.blocks; ++cb)
         for (int64_t oh = 0; oh < Y.h; ++oh)
           for (int64_t ow = 0; ow < Y.w; ++ow) {
             const int64_t o = n * Y.sn + cb * Y.sb + oh * Y.sh + ow * Y.sw;
-            // 16 channels at a time in registers, the maximum and its place chosen without a
-            // branch, so that the compiler vectorises the inner loop.
-            for (int64_t c0 = 0; c0 < B; c0 += 16) {
-              const int64_t width = std::min<int64_t>(16, B - c0);
-              float best[16];
-              int32_t at[16];
-              for (int64_t c = 0; c < 16; ++c) best[c] = std::numeric_limits<float>::lowest(), at[c] = 0;
-              for (int64_t kh = 0; kh < K; ++kh) {
-                const int64_t ih = oh * S - P + kh;
-                if (ih < 0 || ih >= X.h) continue;
-                for (int64_t kw = 0; kw < K; ++kw) {
-                  const int64_t iw = ow * S - P + kw;
-                  if (iw < 0 || iw >= X.w) continue;
-                  const float* in = x + n * X.sn + cb * X.sb + ih * X.sh + iw * X.sw + c0;
-                  const int32_t k = static_cast<int32_t>(kh * K + kw);
-#pragma omp simd
-                  for (int64_t c = 0; c < width; ++c) {
-                    const bool larger = in[c] > best[c];
-                    best[c] = larger ? in[c] : best[c];
-                    at[c] = larger ? k : at[c];
-                  }
-                }
-              }
-              for (int64_t c = 0; c < width; ++c) y[o + c0 + c] = best[c], argmax[o + c0 + c] = static_cast<uint8_t>(at[c]);
+            // Eight channels at a time in vector registers, the maximum and its place chosen
+            // without a branch.
+            for (int64_t c0 = 0; c0 < B; c0 += kLanes) {
+              Floats best = Floats{} + std::numeric_limits<float>::lowest();
+              Ints at{};
+              window(X, K, S, P, n, cb, oh, ow, [&](int64_t i, int32_t k) __attribute__((always_inline)) {
+                Floats in;
+                std::memcpy(&in, x + i + c0, sizeof in);
+                const Ints larger = in > best;
+                best = larger ? in : best;
+                at = larger ? Ints{} + k : at;
+              });
+              const Bytes places = __builtin_convertvector(at, Bytes);
+              std::memcpy(y + o + c0, &best, sizeof best);
+              std::memcpy(argmax + o + c0, &places, sizeof places);
             }
           }
   }
@@ -101,43 +104,61 @@ class ChannelBlockMaxPool {
     const uint8_t* argmax = argmax_.data();
     const bool tiles = S == K && P == 0 && X.h == Y.h * K && X.w == Y.w * K;
     if (!tiles) std::memset(dx, 0, x_size_ * sizeof(float));
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) firstprivate(X, Y, B, K, S, P, dy, dx, argmax, tiles)
     for (int64_t n = 0; n < Y.n; ++n)
       for (int64_t cb = 0; cb < Y.blocks; ++cb)
         for (int64_t oh = 0; oh < Y.h; ++oh)
           for (int64_t ow = 0; ow < Y.w; ++ow) {
             const int64_t o = n * Y.sn + cb * Y.sb + oh * Y.sh + ow * Y.sw;
-            for (int64_t c0 = 0; c0 < B; c0 += 16) {  // as in forward: 16 channels in registers
-              const int64_t width = std::min<int64_t>(16, B - c0);
-              float g[16];
-              int32_t at[16];
-              for (int64_t c = 0; c < width; ++c) g[c] = dy[o + c0 + c], at[c] = argmax[o + c0 + c];
-              for (int64_t kh = 0; kh < K; ++kh) {
-                const int64_t ih = oh * S - P + kh;
-                if (ih < 0 || ih >= X.h) continue;
-                for (int64_t kw = 0; kw < K; ++kw) {
-                  const int64_t iw = ow * S - P + kw;
-                  if (iw < 0 || iw >= X.w) continue;
-                  float* in = dx + n * X.sn + cb * X.sb + ih * X.sh + iw * X.sw + c0;
-                  const int32_t k = static_cast<int32_t>(kh * K + kw);
-                  if (tiles) {
-#pragma omp simd
-                    for (int64_t c = 0; c < width; ++c) in[c] = at[c] == k ? g[c] : 0.f;
-                  } else {
-#pragma omp simd
-                    for (int64_t c = 0; c < width; ++c) in[c] += at[c] == k ? g[c] : 0.f;
-                  }
+            for (int64_t c0 = 0; c0 < B; c0 += kLanes) {  // as in forward
+              Floats g;
+              Bytes places;
+              std::memcpy(&g, dy + o + c0, sizeof g);
+              std::memcpy(&places, argmax + o + c0, sizeof places);
+              const Ints at = __builtin_convertvector(places, Ints);
+              window(X, K, S, P, n, cb, oh, ow, [&](int64_t i, int32_t k) __attribute__((always_inline)) {
+                float* in = dx + i + c0;
+                Floats sum = at == k ? g : Floats{};
+                if (!tiles) {
+                  Floats before;
+                  std::memcpy(&before, in, sizeof before);
+                  sum += before;
                 }
-              }
+                std::memcpy(in, &sum, sizeof sum);
+              });
             }
           }
   }
 
  private:
+  // GCC's vector types: eight lanes, in one register where the CPU has AVX2 (two elsewhere).
+  static constexpr int64_t kLanes = 8;
+  using Floats = float __attribute__((vector_size(4 * kLanes)));
+  using Ints = int32_t __attribute__((vector_size(4 * kLanes)));
+  using Bytes = uint8_t __attribute__((vector_size(kLanes)));
   // Element (n, c, h, w) is at n*sn + (c / block)*sb + h*sh + w*sw + c % block.
   struct Geometry {
     int64_t n, blocks, block, h, w, sn, sb, sh, sw;
+    std::string describe() const {
+      return fmt::format("({},{}x{},{},{}) strides ({},{},{},{})", n, blocks, block, h, w, sn, sb, sh, sw);
+    }
   };
+  // Calls visit(offset in x of the element's channel block, kh*K + kw) for each element of
+  // output (n, cb, oh, ow)'s K x K window (stride S, padding P) that lies inside x.
+  template <typename Visit>
+  __attribute__((always_inline)) static void window(const Geometry& X, int64_t K, int64_t S, int64_t P, int64_t n,
+                                                    int64_t cb, int64_t oh, int64_t ow, Visit&& visit) {
+    for (int64_t kh = 0; kh < K; ++kh) {
+      const int64_t ih = oh * S - P + kh;
+      if (ih < 0 || ih >= X.h) continue;
+      for (int64_t kw = 0; kw < K; ++kw) {
+        const int64_t iw = ow * S - P + kw;
+        if (iw < 0 || iw >= X.w) continue;
+        visit(n * X.sn + cb * X.sb + ih * X.sh + iw * X.sw, static_cast<int32_t>(kh * K + kw));
+      }
+    }
+  }
+
   static Geometry geometry(const dnn::memory::desc& md) {
     const dnnl_memory_desc_t& d = md.data;
     const auto& b = d.format_desc.blocking;
@@ -148,7 +169,7 @@ class ChannelBlockMaxPool {
 
   Geometry x_{}, y_{};
   int64_t kernel_ = 0, stride_ = 0, pad_ = 0, x_size_ = 0;
-  std::vector<uint8_t> argmax_;  // at y's offsets
+  std::vector<uint8_t> argmax_;  // at y's offsets (written in inference too: one code path)
 };
 
 class PoolLayer : public Layer {
@@ -189,11 +210,16 @@ class PoolLayer : public Layer {
     auto fwd = dnn::pooling_forward(alg, x_md, dnn::any_desc(y_shape), window, !inference_only());
     out[0].value->reshape(y_shape, dnn::layout_of(fwd.dst_desc()));
     ours_.reset();
-    if (kind_ == Kind::kMax && !inference_only() && ChannelBlockMaxPool::fits(x_md, window.kernel[0]) &&
+    choice_ = Fastest::only(kOneDnn);
+    if (kind_ == Kind::kMax && ChannelBlockMaxPool::fits(x_md, window.kernel[0]) &&
         ChannelBlockMaxPool::fits(fwd.dst_desc(), window.kernel[0])) {
       ours_.emplace();
       ours_->init(x_md, fwd.dst_desc(), window);
-      return;
+      if (!inference_only()) {  // ours: faster in training on both ISAs here (README)
+        choice_ = Fastest::only(kOurs);
+        return;
+      }
+      choice_ = Fastest(ours_->key(), 2);
     }
     src_.init(x_md, x_md);
     dst_.init(fwd.dst_desc(), fwd.dst_desc());
@@ -213,10 +239,12 @@ class PoolLayer : public Layer {
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {
-    if (ours_) return ours_->forward(in[0].value->data(), out[0].value->data());
-    src_.read(*in[0].value);
-    dst_.bind(*out[0].value);
-    dnn::execute(forward_, fwd_args_);
+    choice_([&](size_t kernel) {
+      if (kernel == kOurs) return ours_->forward(in[0].value->data(), out[0].value->data());
+      src_.read(*in[0].value);
+      dst_.bind(*out[0].value);
+      dnn::execute(forward_, fwd_args_);
+    });
   }
 
   // The same window, padding and rounding down; average pooling counts the padding or not as here.
@@ -235,13 +263,17 @@ class PoolLayer : public Layer {
     return true;
   }
 
-  std::string kernel() const override { return kind_ != Kind::kMax ? "" : ours_ ? "ours" : "oneDNN"; }
+  std::string kernel() const override {
+    if (kind_ != Kind::kMax) return "";
+    if (!choice_.decided()) return "measuring";
+    return choice_.next() == kOurs ? "ours" : "oneDNN";
+  }
 
   // Max-pool's backward reads its workspace (where each maximum was), average pooling nothing.
   bool backward_reads_input(size_t) const override { return false; }
   bool backward_reads_output(size_t) const override { return false; }
   void backward(const Ports& in, const Ports& out) override {
-    if (ours_) return ours_->backward(out[0].grad->data(), in[0].grad->data());
+    if (choice_.next() == kOurs) return ours_->backward(out[0].grad->data(), in[0].grad->data());
     diff_dst_.read(*out[0].grad);
     diff_src_.bind(*in[0].grad);
     dnn::execute(backward_, bwd_args_);
@@ -257,8 +289,10 @@ class PoolLayer : public Layer {
     return {{k, k}, {s, s}, {pad, pad}, {pad, pad}};
   }
 
+  enum : size_t { kOneDnn, kOurs };  // the kernels choice_ chooses between
   Kind kind_;
   std::optional<ChannelBlockMaxPool> ours_;
+  Fastest choice_;
   dnn::Arg src_, dst_, diff_dst_, diff_src_;
   dnn::memory workspace_;
   dnnl::primitive forward_;

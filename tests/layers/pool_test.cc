@@ -1,6 +1,7 @@
 // MaxPool, AvgPool and GlobalAvgPool against the naive reference, with gradients.
 #include <catch2/catch.hpp>
 
+#include "framework/fastest.h"
 #include "tests/gradient_check.h"
 #include "tests/reference.h"
 #include "tests/test_util.h"
@@ -106,6 +107,96 @@ TEST_CASE("a training max-pool on channel-blocked layouts runs our own loops, ma
   CHECK(x.checked == k.n * k.c * k.h * k.w);
   CHECK(x.failures == 0);
   CHECK(x.kinks == 0);
+}
+
+TEST_CASE("a max-pool's gradient goes to the first of equal maxima, in our loops as in oneDNN's", "[pool]") {
+  // Equal values in a window are common (the zeros a ReLU leaves). A zero input, so that every
+  // window is a tie, through our loops (after a convolution: blocked) and oneDNN's (plain input):
+  // each output's gradient goes to the first element of its window inside the input, in the
+  // order rows then columns.
+  const PoolCase k = GENERATE(values<PoolCase>({
+      {"MaxPool", 2, 16, 8, 8, 2, 2, 0, false},
+      {"MaxPool", 2, 16, 7, 7, 3, 2, 1, false},
+  }));
+  INFO(k << ", ISA " << onednn_isa());
+  const std::string pool = fmt::format("name: 'pool' type: 'MaxPool' input: '{{}}' output: 'y' pool {{{{ kernel_size: {} stride: {} pad: {} }}}}",
+                                       k.kernel, k.stride, k.pad);
+  Graph ours(parse_net(fmt::format(R"(
+      layer {{ name: 'in' type: 'Input' output: 'x' input_param {{ shape {{ dim: {} dim: {} dim: {} dim: {} }} }} }}
+      layer {{ name: 'mix' type: 'Conv1x1' input: 'x' output: 'c' conv {{ num_output: {} }} }}
+      layer {{ {} }} )", k.n, k.c, k.h, k.w, k.c, fmt::format(pool, "c"))),
+             GraphOptions::for_gradient_check(1));
+  Graph theirs(single_layer_net({{k.n, k.c, k.h, k.w}}, fmt::format(pool, "x0")), GraphOptions::for_gradient_check(1));
+  REQUIRE(ours.layer(2).kernel() == "ours");
+  REQUIRE(theirs.layer(1).kernel() == "oneDNN");
+  Tensor identity(ours.params()[0]->shape);
+  for (int64_t c = 0; c < k.c; ++c) identity.data()[c * k.c + c] = 1;
+  ours.params()[0]->value.assign_plain(identity);
+  const Shape y_shape = ours.value("y").shape();
+  const Tensor dy = random_tensor(y_shape, 3);
+  // The rule, written out: output (oh, ow)'s gradient to the first in-bounds (ih, iw).
+  Tensor expected({k.n, k.c, k.h, k.w});
+  for (int64_t n = 0; n < k.n; ++n)
+    for (int64_t c = 0; c < k.c; ++c)
+      for (int64_t oh = 0; oh < y_shape[2]; ++oh)
+        for (int64_t ow = 0; ow < y_shape[3]; ++ow) {
+          const int64_t ih = std::max<int64_t>(0, oh * k.stride - k.pad), iw = std::max<int64_t>(0, ow * k.stride - k.pad);
+          expected.data()[((n * k.c + c) * k.h + ih) * k.w + iw] += dy.data()[((n * k.c + c) * y_shape[2] + oh) * y_shape[3] + ow];
+        }
+  for (auto [g, input] : {std::pair<Graph*, std::string>{&ours, "x"}, {&theirs, "x0"}}) {
+    g->value(input).assign_plain(Tensor({k.n, k.c, k.h, k.w}));
+    g->grad("y").assign_plain(dy);
+    g->forward(Context::training(1, 0));
+    g->backward();
+    CHECK(max_relative_error(g->grad(input), to_array(expected)) == 0);
+  }
+}
+
+TEST_CASE("an inference max-pool runs our loops or oneDNN's, whichever its first passes measure faster, and both match the reference",
+          "[pool]") {
+  // The nets above in inference graphs, at batch 3 (shapes no other test builds, so that the
+  // first graph measures): passes 1 and 3 run oneDNN's kernel, 2 and 4 ours, and every pass must
+  // equal the naive reference. A second graph of the same shapes starts decided. Where oneDNN's
+  // inference convolution chose a layout ours does not take (20 and 5 channels on AVX-512, as
+  // NHWC), oneDNN's kernel runs alone; 16 channels are blocked on every ISA.
+  const PoolCase k = GENERATE(values<PoolCase>({
+      {"MaxPool", 3, 16, 8, 8, 2, 2, 0, false},
+      {"MaxPool", 3, 20, 7, 9, 3, 1, 1, false},
+      {"MaxPool", 3, 5, 9, 7, 3, 2, 1, false},
+  }));
+  INFO(k << ", ISA " << onednn_isa());
+  const auto net = parse_net(fmt::format(R"(
+      layer {{ name: 'in' type: 'Input' output: 'x' input_param {{ shape {{ dim: {} dim: {} dim: {} dim: {} }} }} }}
+      layer {{ name: 'mix' type: 'Conv1x1' input: 'x' output: 'c' conv {{ num_output: {} }} }}
+      layer {{ name: 'pool' type: 'MaxPool' input: 'c' output: 'y' pool {{ kernel_size: {} stride: {} pad: {} }} }} )",
+                                         k.n, k.c, k.h, k.w, k.c, k.kernel, k.stride, k.pad));
+  const auto build = [&] {
+    Graph g(net, GraphOptions::inference());
+    Tensor identity(g.params()[0]->shape);
+    for (int64_t c = 0; c < k.c; ++c) identity.data()[c * k.c + c] = 1;
+    g.params()[0]->value.assign_plain(identity);
+    distinct_inputs(g, 5);
+    return g;
+  };
+  Graph first = build();
+  const bool measures = first.layer(2).kernel() == "measuring";
+  if (k.c == 16) REQUIRE(measures);
+  if (!measures) REQUIRE(first.layer(2).kernel() == "oneDNN");
+  const Array ref = pool_ref(to_array(first.value("x")), PoolKind::kMax, k.kernel, k.kernel, k.stride, k.stride, k.pad);
+  for (size_t pass = 1; pass <= 2 * Fastest::kRounds; ++pass) {
+    INFO("pass " << pass);
+    if (measures) CHECK(first.layer(2).kernel() == "measuring");
+    first.value("y").assign_plain(Tensor(ref.shape));  // no pass sees the one before's output
+    first.forward(Context::evaluation());
+    REQUIRE(first.value("y").shape() == ref.shape);
+    CHECK(max_relative_error(first.value("y"), ref) == 0);
+  }
+  const std::string chosen = first.layer(2).kernel();
+  CHECK_THAT(chosen, Catch::Equals("ours") || Catch::Equals("oneDNN"));
+  Graph second = build();
+  CHECK(second.layer(2).kernel() == chosen);
+  second.forward(Context::evaluation());
+  CHECK(max_relative_error(second.value("y"), ref) == 0);
 }
 
 TEST_CASE("pooling errors name the layer", "[pool][errors]") {
