@@ -45,12 +45,13 @@ class ChannelBlockMaxPool {
     return nhwc || blocked;
   }
 
-  void init(const dnn::memory::desc& x_md, const dnn::memory::desc& y_md, const dnn::Window& w) {
+  // keep_argmax: forward records where each maximum was, for backward (training).
+  void init(const dnn::memory::desc& x_md, const dnn::memory::desc& y_md, const dnn::Window& w, bool keep_argmax) {
     x_ = geometry(x_md);
     y_ = geometry(y_md);
     kernel_ = w.kernel[0], stride_ = w.strides[0], pad_ = w.pad_l[0];
     x_size_ = x_md.get_size() / sizeof(float);
-    argmax_.assign(y_md.get_size() / sizeof(float), 0);
+    argmax_.assign(keep_argmax ? y_md.get_size() / sizeof(float) : 0, 0);
   }
 
   // What the speed of these loops depends on: the shapes, layouts and window.
@@ -68,7 +69,7 @@ class ChannelBlockMaxPool {
   __attribute__((target_clones("avx2", "default"))) void forward(const float* x, float* y) {
     const Geometry X = x_, Y = y_;
     const int64_t B = X.block, K = kernel_, S = stride_, P = pad_;
-    uint8_t* argmax = argmax_.data();
+    uint8_t* argmax = argmax_.empty() ? nullptr : argmax_.data();
 #pragma omp parallel for collapse(3) schedule(static) firstprivate(X, Y, B, K, S, P, x, y, argmax)
     for (int64_t n = 0; n < Y.n; ++n)
       for (int64_t cb = 0; cb < Y.blocks; ++cb)
@@ -89,7 +90,7 @@ class ChannelBlockMaxPool {
               });
               const Bytes places = __builtin_convertvector(at, Bytes);
               std::memcpy(y + o + c0, &best, sizeof best);
-              std::memcpy(argmax + o + c0, &places, sizeof places);
+              if (argmax) std::memcpy(argmax + o + c0, &places, sizeof places);
             }
           }
   }
@@ -169,7 +170,7 @@ class ChannelBlockMaxPool {
 
   Geometry x_{}, y_{};
   int64_t kernel_ = 0, stride_ = 0, pad_ = 0, x_size_ = 0;
-  std::vector<uint8_t> argmax_;  // at y's offsets (written in inference too: one code path)
+  std::vector<uint8_t> argmax_;  // at y's offsets; empty in inference
 };
 
 class PoolLayer : public Layer {
@@ -214,7 +215,7 @@ class PoolLayer : public Layer {
     if (kind_ == Kind::kMax && ChannelBlockMaxPool::fits(x_md, window.kernel[0]) &&
         ChannelBlockMaxPool::fits(fwd.dst_desc(), window.kernel[0])) {
       ours_.emplace();
-      ours_->init(x_md, fwd.dst_desc(), window);
+      ours_->init(x_md, fwd.dst_desc(), window, !inference_only());
       if (!inference_only()) {  // ours: faster in training on both ISAs here (README)
         choice_ = Fastest::only(kOurs);
         return;

@@ -23,6 +23,22 @@ std::ostream& operator<<(std::ostream& os, const PoolCase& k) {
             << k.stride << " p" << k.pad << (k.include_pad ? " include-pad" : "");
 }
 
+// An identity 1x1 convolution (make_identity sets it) before the max-pool: the pool reads the
+// layout the convolution chose (blocked or NHWC) and sees its inputs unchanged.
+onebyone::NetParameter conv_then_pool(const PoolCase& k) {
+  return parse_net(fmt::format(R"(
+      layer {{ name: 'in' type: 'Input' output: 'x' input_param {{ shape {{ dim: {} dim: {} dim: {} dim: {} }} }} }}
+      layer {{ name: 'mix' type: 'Conv1x1' input: 'x' output: 'c' conv {{ num_output: {} }} }}
+      layer {{ name: 'pool' type: 'MaxPool' input: 'c' output: 'y' pool {{ kernel_size: {} stride: {} pad: {} }} }} )",
+                               k.n, k.c, k.h, k.w, k.c, k.kernel, k.stride, k.pad));
+}
+
+void make_identity(Graph& g, int64_t channels) {
+  Tensor identity(g.params()[0]->shape);
+  for (int64_t c = 0; c < channels; ++c) identity.data()[c * channels + c] = 1;
+  g.params()[0]->value.assign_plain(identity);
+}
+
 }  // namespace
 
 TEST_CASE("pooling matches the naive reference and its gradients check", "[pool]") {
@@ -80,16 +96,9 @@ TEST_CASE("a training max-pool on channel-blocked layouts runs our own loops, ma
       {"MaxPool", 1, 32, 7, 7, 2, 2, 0, false},
   }));
   INFO(k << ", ISA " << onednn_isa());
-  Graph g(parse_net(fmt::format(R"(
-      layer {{ name: 'in' type: 'Input' output: 'x' input_param {{ shape {{ dim: {} dim: {} dim: {} dim: {} }} }} }}
-      layer {{ name: 'mix' type: 'Conv1x1' input: 'x' output: 'c' conv {{ num_output: {} }} }}
-      layer {{ name: 'pool' type: 'MaxPool' input: 'c' output: 'y' pool {{ kernel_size: {} stride: {} pad: {} }} }} )",
-                                k.n, k.c, k.h, k.w, k.c, k.kernel, k.stride, k.pad)),
-          GraphOptions::for_gradient_check(1));
+  Graph g(conv_then_pool(k), GraphOptions::for_gradient_check(1));
   REQUIRE(g.layer(2).kernel() == "ours");
-  Tensor identity(g.params()[0]->shape);
-  for (int64_t c = 0; c < k.c; ++c) identity.data()[c * k.c + c] = 1;
-  g.params()[0]->value.assign_plain(identity);
+  make_identity(g, k.c);
   distinct_inputs(g, 5);
   g.forward(Context::training(1, 0));
   const Array ref = pool_ref(to_array(g.value("c")), PoolKind::kMax, k.kernel, k.kernel, k.stride, k.stride, k.pad);
@@ -119,19 +128,14 @@ TEST_CASE("a max-pool's gradient goes to the first of equal maxima, in our loops
       {"MaxPool", 2, 16, 7, 7, 3, 2, 1, false},
   }));
   INFO(k << ", ISA " << onednn_isa());
-  const std::string pool = fmt::format("name: 'pool' type: 'MaxPool' input: '{{}}' output: 'y' pool {{{{ kernel_size: {} stride: {} pad: {} }}}}",
-                                       k.kernel, k.stride, k.pad);
-  Graph ours(parse_net(fmt::format(R"(
-      layer {{ name: 'in' type: 'Input' output: 'x' input_param {{ shape {{ dim: {} dim: {} dim: {} dim: {} }} }} }}
-      layer {{ name: 'mix' type: 'Conv1x1' input: 'x' output: 'c' conv {{ num_output: {} }} }}
-      layer {{ {} }} )", k.n, k.c, k.h, k.w, k.c, fmt::format(pool, "c"))),
-             GraphOptions::for_gradient_check(1));
-  Graph theirs(single_layer_net({{k.n, k.c, k.h, k.w}}, fmt::format(pool, "x0")), GraphOptions::for_gradient_check(1));
+  Graph ours(conv_then_pool(k), GraphOptions::for_gradient_check(1));
+  Graph theirs(single_layer_net({{k.n, k.c, k.h, k.w}},
+                                fmt::format("name: 'pool' type: 'MaxPool' input: 'x0' output: 'y' pool {{ kernel_size: {} stride: {} pad: {} }}",
+                                            k.kernel, k.stride, k.pad)),
+               GraphOptions::for_gradient_check(1));
   REQUIRE(ours.layer(2).kernel() == "ours");
   REQUIRE(theirs.layer(1).kernel() == "oneDNN");
-  Tensor identity(ours.params()[0]->shape);
-  for (int64_t c = 0; c < k.c; ++c) identity.data()[c * k.c + c] = 1;
-  ours.params()[0]->value.assign_plain(identity);
+  make_identity(ours, k.c);
   const Shape y_shape = ours.value("y").shape();
   const Tensor dy = random_tensor(y_shape, 3);
   // The rule, written out: output (oh, ow)'s gradient to the first in-bounds (ih, iw).
@@ -165,16 +169,9 @@ TEST_CASE("an inference max-pool runs our loops or oneDNN's, whichever its first
       {"MaxPool", 3, 5, 9, 7, 3, 2, 1, false},
   }));
   INFO(k << ", ISA " << onednn_isa());
-  const auto net = parse_net(fmt::format(R"(
-      layer {{ name: 'in' type: 'Input' output: 'x' input_param {{ shape {{ dim: {} dim: {} dim: {} dim: {} }} }} }}
-      layer {{ name: 'mix' type: 'Conv1x1' input: 'x' output: 'c' conv {{ num_output: {} }} }}
-      layer {{ name: 'pool' type: 'MaxPool' input: 'c' output: 'y' pool {{ kernel_size: {} stride: {} pad: {} }} }} )",
-                                         k.n, k.c, k.h, k.w, k.c, k.kernel, k.stride, k.pad));
   const auto build = [&] {
-    Graph g(net, GraphOptions::inference());
-    Tensor identity(g.params()[0]->shape);
-    for (int64_t c = 0; c < k.c; ++c) identity.data()[c * k.c + c] = 1;
-    g.params()[0]->value.assign_plain(identity);
+    Graph g(conv_then_pool(k), GraphOptions::inference());
+    make_identity(g, k.c);
     distinct_inputs(g, 5);
     return g;
   };
