@@ -29,10 +29,10 @@ enum class Kind { kMax, kAvg, kGlobalAvg };
 // this project's Xeon guest), and NIN's max-pools took 1.1 to 2.9 times PyTorch's time in
 // training (README). Here the channels of a block are the inner loop, eight at a time in a
 // vector register; forward keeps, per output, which element of its window held the maximum (a
-// byte), and backward adds each output's gradient there. The first of equal maxima wins, and the maximum starts at the lowest finite float, as
-// in oneDNN's kernel (its -FLT_MAX fill): a window of -inf gives that, and a NaN is never taken.
-// (Starting at -inf instead let an infinite weight's NaNs reach a ReLU, which made them 0, and
-// the divergence test saw a finite loss.)
+// byte), and backward adds each output's gradient there. The first of equal maxima wins, and
+// the maximum starts at the lowest finite float, as in oneDNN's kernel (its -FLT_MAX fill): a
+// window of -inf gives that, and a NaN is never taken. (Starting at -inf instead let an infinite
+// weight's NaNs reach a ReLU, which made them 0, and the divergence test saw a finite loss.)
 class ChannelBlockMaxPool {
  public:
   // Whether md is such a layout (plain blocked memory, channels innermost, no offset).
