@@ -6,11 +6,11 @@
 // none and builds no backward pass. Max-pools on channel-blocked layouts have our own loops
 // (ChannelBlockMaxPool): training always runs them, inference runs them or oneDNN's, whichever
 // its first passes measure faster on this CPU (Fastest); everything else runs oneDNN's primitives.
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "framework/dnnl_seam.h"
