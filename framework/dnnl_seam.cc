@@ -67,17 +67,20 @@ namespace {
 // A oneDNN memory descriptor as a tensor's Layout.
 class DnnLayout : public Layout {
  public:
-  explicit DnnLayout(const memory::desc& md) : md_(md) {}
+  DnnLayout(const memory::desc& md, float scale) : md_(md), scale_(scale) {}
   const memory::desc& md() const { return md_; }
+  float scale() const override { return scale_; }
 
   Shape shape() const override {
     const memory::dims d = md_.dims();
     return Shape(d.begin(), d.end());
   }
-  size_t floats() const override { return md_.get_size() / sizeof(float); }
-  void to_plain(const float* stored, float* plain) const override { run(to_plain_, stored, plain, md_, plain_desc(shape())); }
+  size_t floats() const override { return (md_.get_size() + sizeof(float) - 1) / sizeof(float); }
+  void to_plain(const float* stored, float* plain) const override {
+    run(to_plain_, stored, plain, md_, plain_desc(shape()), scale_);
+  }
   void from_plain(const float* plain, float* stored) const override {
-    run(from_plain_, plain, stored, plain_desc(shape()), md_);
+    run(from_plain_, plain, stored, plain_desc(shape()), md_, 1 / scale_);
   }
 
  private:
@@ -87,10 +90,10 @@ class DnnLayout : public Layout {
     Args args;
   };
   static void run(std::optional<Reorder>& r, const float* from, float* to, const memory::desc& from_md,
-                  const memory::desc& to_md) {
+                  const memory::desc& to_md, float scale) {
     if (!r) {
       Reorder made{unbound(from_md), unbound(to_md), {}, {}};
-      made.primitive = create_reorder(made.from, made.to);
+      made.primitive = create_reorder(made.from, made.to, scale);
       made.args = reorder_args(made.from, made.to);
       r = std::move(made);
     }
@@ -100,6 +103,7 @@ class DnnLayout : public Layout {
     stream().wait();
   }
   memory::desc md_;
+  float scale_;
   mutable std::optional<Reorder> to_plain_, from_plain_;  // built on first use, then reused
 };
 
@@ -108,6 +112,34 @@ class DnnLayout : public Layout {
 memory::desc desc_of(const Tensor& t) {
   return t.plain() ? plain_desc(t.shape()) : static_cast<const DnnLayout&>(*t.layout()).md();
 }
+
+memory::data_type data_type(const std::optional<Quantized>& q) {
+  return !q ? memory::data_type::f32 : q->is_unsigned ? memory::data_type::u8 : memory::data_type::s8;
+}
+
+memory::desc retyped(memory::desc md, memory::data_type type) {
+  md.data.data_type = static_cast<dnnl_data_type_t>(type);
+  return md;
+}
+
+namespace {
+
+bool has_vnni() {
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto has = [&](dnnl_cpu_isa_t bits) { return (isa & bits) == static_cast<unsigned>(bits); };
+  return has(dnnl_cpu_isa_avx512_core_vnni) || has(dnnl_cpu_isa_avx2_vnni);
+}
+
+}  // namespace
+
+int int8_unsigned_limit() { return has_vnni() ? 255 : 127; }
+
+int int8_weight_limit(const memory::desc& weights, bool unsigned_input) {
+  const bool halved = weights.data.extra.flags & dnnl_memory_extra_flag_scale_adjust;
+  return has_vnni() || unsigned_input || halved ? 127 : 63;
+}
+
+float scale_of(const Tensor& t) { return t.plain() ? 1.f : t.layout()->scale(); }
 
 memory unbound(const memory::desc& md) { return memory(md, engine(), DNNL_MEMORY_NONE); }
 
@@ -142,10 +174,10 @@ void SameLayoutOps::backward(const Tensor& x, const Tensor& y, const Tensor& dy,
   execute(backward_, backward_args_);
 }
 
-LayoutPtr layout_of(const memory::desc& md) {
+LayoutPtr layout_of(const memory::desc& md, float scale) {
   const memory::dims d = md.dims();
   if (md == plain_desc(Shape(d.begin(), d.end()))) return nullptr;
-  return std::make_shared<const DnnLayout>(md);
+  return std::make_shared<const DnnLayout>(md, scale);
 }
 
 Args::Args(std::initializer_list<std::pair<int, memory>> args) {
@@ -165,13 +197,14 @@ void Args::set(int arg, const memory& m) {
 
 Args reorder_args(const memory& from, const memory& to) { return {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}; }
 
-void Arg::init(const memory::desc& tensor_md, const memory::desc& primitive_md) {
+void Arg::init(const memory::desc& tensor_md, const memory::desc& primitive_md, float tensor_scale,
+               float primitive_scale) {
   user_ = unbound(tensor_md);
-  converts_ = tensor_md != primitive_md;
+  converts_ = tensor_md != primitive_md || tensor_scale != primitive_scale;
   if (converts_) {
     primitive_ = memory(primitive_md, engine());  // owns its buffer
-    to_primitive_ = create_reorder(user_, primitive_);
-    to_user_ = create_reorder(primitive_, user_);
+    to_primitive_ = create_reorder(user_, primitive_, tensor_scale / primitive_scale);
+    to_user_ = create_reorder(primitive_, user_, primitive_scale / tensor_scale);
     to_primitive_args_ = reorder_args(user_, primitive_);
     to_user_args_ = reorder_args(primitive_, user_);
   } else {
@@ -208,9 +241,15 @@ dnnl::primitive create(const dnnl::primitive_desc_base& pd) {
   return dnnl::primitive(pd.get());
 }
 
-dnnl::reorder create_reorder(const memory& from, const memory& to) {
+dnnl::reorder create_reorder(const memory& from, const memory& to, float scale) {
+  dnnl::primitive_attr attr;
+  if (scale != 1) attr.set_output_scales(0, {scale});
+  return create_reorder(from, to, attr);
+}
+
+dnnl::reorder create_reorder(const memory& from, const memory& to, const dnnl::primitive_attr& attr) {
   ++g_primitives;
-  return dnnl::reorder(from, to);
+  return dnnl::reorder(from, to, attr);
 }
 
 namespace {
@@ -358,9 +397,10 @@ dnnl::eltwise_backward::primitive_desc eltwise_backward(const PostOp& f, const m
 dnnl::inner_product_forward::primitive_desc inner_product_forward(const memory::desc& src,
                                                                   const memory::desc& weights,
                                                                   const memory::desc& bias,
-                                                                  const memory::desc& dst, bool training) {
+                                                                  const memory::desc& dst, bool training,
+                                                                  const dnnl::primitive_attr& attr) {
   dnnl::inner_product_forward::desc d(forward_kind(training), src, weights, bias, dst);
-  return {d, engine()};
+  return {d, attr, engine()};
 }
 
 dnnl::inner_product_backward_data::primitive_desc inner_product_backward_data(

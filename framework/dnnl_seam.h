@@ -8,10 +8,12 @@
 #include <dnnl.hpp>
 
 #include <initializer_list>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "framework/post_op.h"
+#include "framework/quantized.h"
 #include "framework/tensor.h"
 
 namespace obo {
@@ -46,19 +48,35 @@ memory::desc plain_desc(const Shape& shape);
 // f32 with the layout left to the primitive (format_tag::any).
 memory::desc any_desc(const Shape& shape);
 memory::desc desc_of(const Tensor& t);  // the layout a tensor records, or its plain one
+// int8 inference: the data type that stores q (u8 or s8; f32 for nullopt), and md with it.
+memory::data_type data_type(const std::optional<Quantized>& q);
+memory::desc retyped(memory::desc md, memory::data_type type);
+// int8 without VNNI. oneDNN's int8 kernels then multiply u8 by s8 with vpmaddubsw, which adds
+// pairs of products in 16 bits and saturates past 32767 (2 x 255 x 127 = 64770; an s8 input is
+// read as u8 plus 128). There, u8 activations keep to 0..127 (2 x 127 x 127 = 32258, as
+// PyTorch's reduce_range), and weights read with an s8 input to [-63, 63] (2 x 255 x 63 = 32130)
+// unless their layout says that oneDNN halves them itself (its scale adjustment, for convolutions).
+// These give the largest q of u8 activations, and of weights in this layout (a primitive's).
+int int8_unsigned_limit();
+int int8_weight_limit(const memory::desc& weights, bool unsigned_input);
+// What one step of a tensor's stored values is worth: its layout's scale (1 for float tensors).
+float scale_of(const Tensor& t);
 // A memory object with no buffer yet: set_data_handle() binds one at run time.
 memory unbound(const memory::desc& md);
-// The layout a tensor records for md: null when md is plain, so plain tensors compare equal.
-// Its conversions to and from plain build their reorders once, on first use.
-LayoutPtr layout_of(const memory::desc& md);
+// The layout a tensor records for md: null when md is plain f32, so plain tensors compare equal.
+// Its conversions to and from plain build their reorders once, on first use. An int8 md stores
+// values at `scale` (Layout::scale).
+LayoutPtr layout_of(const memory::desc& md, float scale = 1);
 
 // One primitive argument fed from (or written to) a tensor. init() is called at reshape with the
-// tensor's layout and the layout the primitive chose; when they differ it owns a buffer in the
-// primitive's layout and the reorders between the two. mem() is what goes into the primitive's
-// argument map and never changes after init().
+// tensor's layout and the layout the primitive chose (and, in int8 inference, what one step of
+// each is worth); when they differ it owns a buffer in the primitive's layout and the reorders
+// between the two, which quantize, dequantize or rescale as the scales say. mem() is what goes
+// into the primitive's argument map and never changes after init().
 class Arg {
  public:
-  void init(const memory::desc& tensor_md, const memory::desc& primitive_md);
+  void init(const memory::desc& tensor_md, const memory::desc& primitive_md, float tensor_scale = 1,
+            float primitive_scale = 1);
   const memory& mem() const { return primitive_; }
 
   void read(const Tensor& t);  // input: binds t, converting it into mem() if needed
@@ -100,7 +118,9 @@ class SameLayoutOps {
 // training step creates none.
 int64_t primitives_created();
 dnnl::primitive create(const dnnl::primitive_desc_base& pd);
-dnnl::reorder create_reorder(const memory& from, const memory& to);
+// A reorder writes `to` = from * scale (rounded and saturated where `to` is int8).
+dnnl::reorder create_reorder(const memory& from, const memory& to, float scale = 1);
+dnnl::reorder create_reorder(const memory& from, const memory& to, const dnnl::primitive_attr& attr);
 Args reorder_args(const memory& from, const memory& to);
 
 // --- Primitive descriptors (the version seam) ---------------------------------------------
@@ -152,7 +172,7 @@ dnnl::primitive_attr post_op_attr(const PostOp& f);
 
 dnnl::inner_product_forward::primitive_desc inner_product_forward(
     const memory::desc& src, const memory::desc& weights, const memory::desc& bias,
-    const memory::desc& dst, bool training);
+    const memory::desc& dst, bool training, const dnnl::primitive_attr& attr = {});
 dnnl::inner_product_backward_data::primitive_desc inner_product_backward_data(
     const memory::desc& diff_src, const memory::desc& weights, const memory::desc& diff_dst,
     const dnnl::inner_product_forward::primitive_desc& hint);

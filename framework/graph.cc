@@ -6,6 +6,7 @@
 #include "framework/backend.h"
 #include "framework/filler.h"
 #include "framework/passes.h"
+#include "framework/quantize.h"
 #include "framework/random.h"
 
 namespace obo {
@@ -25,6 +26,10 @@ void Graph::build(const onebyone::NetParameter& net) {
   order();
   infer_shapes();
   if (options_.training) route_gradients(net_, options_.input_grads);  // framework/autograd.h
+  if (!options_.int8.empty()) {
+    if (options_.training) fail("only an inference graph runs int8: training changes its weights every step");
+    plan_int8(net_, options_.int8);  // framework/quantize.h
+  }
   allocate();
 }
 

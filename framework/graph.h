@@ -12,6 +12,7 @@
 //   order     topological, the file's order where it is free
 //   shapes    every blob's, and a net that would not fit refused   framework/graph_memory.h
 //   gradients which blobs get one, which buffer each consumer writes framework/autograd.h
+//   int8      which blobs are stored int8, at which scale (int8 inference) framework/quantize.h
 //   allocate  each value's lifetime, every layer reshaped (tensors and oneDNN primitives), then
 //             each value's place in one arena                       framework/graph_memory.h
 // A change of input shapes (reshape) runs shapes and allocate again. A value the caller does not
@@ -29,6 +30,7 @@
 
 #include "framework/graph_ir.h"
 #include "framework/graph_memory.h"
+#include "framework/quantized.h"
 
 namespace obo {
 
@@ -41,12 +43,15 @@ struct GraphOptions {
   // false: an inference graph. Evaluation passes only, on inference primitives, with no
   // gradients; layers that are the identity in evaluation (Dropout) are dropped.
   bool training = true;
+  // An inference graph runs int8 where its layers can (framework/quantize.h), from these ranges
+  // of its blobs: those `onebyone quantize` measured. Empty: float throughout.
+  std::map<std::string, Range> int8 = {};
 
   static GraphOptions seeded(uint64_t seed) { return {seed, false, true, true}; }
   // Gradients of the inputs too, for gradient checks.
   static GraphOptions for_gradient_check(uint64_t seed) { return {seed, true, true, true}; }
   static GraphOptions inference() { return {0, false, true, false}; }
-  GraphOptions unfused() const { return {seed, input_grads, false, training}; }
+  GraphOptions unfused() const { return {seed, input_grads, false, training, int8}; }
 };
 
 class Graph {

@@ -1,6 +1,7 @@
 #include "framework/inference.h"
 
 #include "framework/passes.h"
+#include "framework/quantize.h"
 
 namespace obo {
 
@@ -57,7 +58,9 @@ onebyone::Checkpoint fold_batch_norm(const onebyone::Checkpoint& checkpoint) {
 
 Graph inference_graph(const onebyone::Checkpoint& checkpoint, int64_t batch) {
   const onebyone::Checkpoint folded = fold_batch_norm(checkpoint);
-  Graph graph(at_batch(folded.net(), batch), GraphOptions::inference());
+  GraphOptions options = GraphOptions::inference();
+  options.int8 = ranges_of(checkpoint.quantization());
+  Graph graph(at_batch(folded.net(), batch), options);
   restore_params(folded, graph);
   graph.freeze();
   return graph;

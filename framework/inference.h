@@ -21,7 +21,8 @@ onebyone::Checkpoint fold_batch_norm(const onebyone::Checkpoint& checkpoint);
 
 // The checkpoint's net ready to evaluate: folded, then built as an inference graph (which drops
 // identities and fuses post-ops) for `batch` images, with the checkpoint's weights, frozen
-// (Graph::freeze: they are converted into the primitives' layouts once).
+// (Graph::freeze: they are converted into the primitives' layouts once). A quantized checkpoint
+// (`onebyone quantize`) runs int8 where its layers can (framework/quantize.h).
 Graph inference_graph(const onebyone::Checkpoint& checkpoint, int64_t batch);
 
 }  // namespace obo

@@ -21,6 +21,7 @@
 #include "framework/error.h"
 #include "framework/onnx.h"
 #include "framework/post_op.h"
+#include "framework/quantized.h"
 #include "framework/tensor.h"
 #include "onebyone.pb.h"
 
@@ -77,6 +78,14 @@ struct Buffer {
 // evaluation, and what inference folds into the layer before it.
 struct ChannelAffine {
   std::vector<float> scale, shift;
+};
+
+// A layer's part in an int8 inference graph (framework/quantize.h): how to read each input
+// (its tensor's own quantization where it is stored int8; else how the layer quantizes it, if it
+// does), and how to store each output (nullopt: float).
+struct Int8Plan {
+  std::vector<Quantized> in;
+  std::vector<std::optional<Quantized>> out;
 };
 
 // What a layer is for. The graph and the trainer ask, and never test a type name.
@@ -214,6 +223,18 @@ class Layer {
     return false;
   }
 
+  // int8 inference (framework/quantize.h). A layer that runs int8 says so; the graph then plans
+  // it (plan_int8) before reshape(): an output is stored int8 where its producer and every reader
+  // run int8. Such a layer reads each input in whatever form its tensor holds (float, or int8 at
+  // any scale; Tensor::layout says which) and writes each output as its plan says. A layer whose
+  // every output value is one of its input values, or a mean of them (pooling, concatenation,
+  // flattening), keeps their scale: the plan gives its int8 inputs and outputs one scale, so that
+  // it copies bytes.
+  virtual bool runs_int8() const { return false; }
+  virtual bool keeps_scale() const { return false; }
+  void plan_int8(Int8Plan plan) { int8_ = std::move(plan); }
+  const std::optional<Int8Plan>& int8() const { return int8_; }
+
   // Whether it combines the channels of each pixel and nothing across pixels: a 1x1
   // convolution, the idea this project is built around (`graph` highlights these).
   virtual bool pointwise() const { return false; }
@@ -238,6 +259,7 @@ class Layer {
   std::vector<Param> params_;
   std::vector<Buffer> buffers_;
   std::optional<PostOp> post_op_;
+  std::optional<Int8Plan> int8_;
   bool inference_only_ = false;
 };
 

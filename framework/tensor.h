@@ -29,7 +29,11 @@ class Layout {
  public:
   virtual ~Layout() = default;
   virtual Shape shape() const = 0;     // the logical shape it stores
-  virtual size_t floats() const = 0;   // storage it occupies, padding included
+  virtual size_t floats() const = 0;   // storage it occupies, padding included, in floats
+  // A layout that stores each element quantized, as one byte q whose value is scale() * q (int8
+  // inference, framework/quantize.h), says its scale; a float layout 1. Its conversions to and
+  // from plain dequantize and quantize.
+  virtual float scale() const { return 1; }
   // Copies between the layout at `stored` and plain row-major at `plain`.
   virtual void to_plain(const float* stored, float* plain) const = 0;
   virtual void from_plain(const float* plain, float* stored) const = 0;

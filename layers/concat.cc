@@ -44,8 +44,13 @@ class ConcatLayer : public Layer {
       srcs.push_back(dnn::desc_of(*x.value));
     }
     const Shape y_shape = output_shapes(shapes)[0];
-    const auto y_md = dnn::concat_desc(srcs, y_shape);
-    out[0].value->reshape(y_shape, dnn::layout_of(y_md));
+    // In int8 inference the output is stored as its plan says; each input is copied into its
+    // slice at that scale (a plain copy where the plan gave it the same scale, as it does to
+    // inputs stored int8).
+    const std::optional<Quantized> q = int8() ? int8()->out[0] : std::nullopt;
+    const float y_scale = q ? q->scale : 1.f;
+    const auto y_md = dnn::retyped(dnn::concat_desc(srcs, y_shape), dnn::data_type(q));
+    out[0].value->reshape(y_shape, dnn::layout_of(y_md, y_scale));
     parts_.clear();
     int64_t offset = 0;
     for (size_t i = 0; i < in.size(); ++i) {
@@ -53,10 +58,12 @@ class ConcatLayer : public Layer {
       Part p;
       p.x = dnn::unbound(srcs[i]);
       p.slice = dnn::unbound(y_md.submemory_desc({s[0], s[1], s[2], s[3]}, {0, offset, 0, 0}));
-      p.forward = dnn::create_reorder(p.x, p.slice);
+      p.forward = dnn::create_reorder(p.x, p.slice, dnn::scale_of(*in[i].value) / y_scale);
       p.forward_args = dnn::reorder_args(p.x, p.slice);
-      p.backward = dnn::create_reorder(p.slice, p.x);
-      p.backward_args = dnn::reorder_args(p.slice, p.x);
+      if (!inference_only()) {
+        p.backward = dnn::create_reorder(p.slice, p.x);
+        p.backward_args = dnn::reorder_args(p.slice, p.x);
+      }
       parts_.push_back(std::move(p));
       offset += s[1];
     }
@@ -69,6 +76,9 @@ class ConcatLayer : public Layer {
       dnn::execute(parts_[i].forward, parts_[i].forward_args);
     }
   }
+
+  bool runs_int8() const override { return true; }
+  bool keeps_scale() const override { return true; }
 
   bool backward_reads_input(size_t) const override { return false; }
   bool backward_reads_output(size_t) const override { return false; }

@@ -40,7 +40,9 @@ class ConvLayer : public Layer {
   // Any function whose derivative its output gives: backward masks the gradient from the output.
   bool accepts_post_op(const PostOp& f) const override { return dnn::derivative_from_output(f); }
   bool pointwise() const override { return kernel_ == 1; }
+  bool runs_int8() const override { return true; }
   std::string kernel() const override {
+    if (int8()) return "int8";
     return winograd_ ? "winograd on matmul" : oneDNN_winograd_ ? "winograd" : "direct";
   }
   bool backward_reads_output(size_t) const override { return post_op() && !relu_bits(); }
@@ -94,12 +96,19 @@ class ConvLayer : public Layer {
     const bool bias = params().size() > 1;
     const dnn::memory::desc bias_md = bias ? dnn::plain_desc(params()[1].shape) : dnn::memory::desc();
 
+    winograd_.reset();
+    if (int8()) {
+      const auto make = [this](const auto& src, const auto& weights, const auto& b, const auto& dst, const auto& attr) {
+        return dnn::conv_forward(dnn::ConvAlgorithm::kDirect, src, weights, b, dst, window_, false, attr);
+      };
+      out[0].value->reshape(y_shape, int8_ops_.init(make, *int8(), x, w_shape, y_shape, bias, post_op()));
+      return;
+    }
     const dnnl::primitive_attr attr = post_op() ? dnn::post_op_attr(*post_op()) : dnnl::primitive_attr();
     const int64_t outputs = config().conv().num_output();
     const dnn::ConvAlgorithm alg = algorithm(x.dim(0));
     auto fwd = dnn::conv_forward(alg, dnn::any_desc(x.shape()), dnn::any_desc(w_shape), bias_md,
                                  dnn::any_desc(y_shape), window_, !inference_only(), attr);
-    winograd_.reset();
     oneDNN_winograd_ = dnn::runs_winograd(fwd);
     if (inference_only() && alg == dnn::ConvAlgorithm::kWinograd && pad_ == 1 && !oneDNN_winograd_ &&
         WinogradConv::fits(x.shape(), outputs)) {
@@ -122,6 +131,10 @@ class ConvLayer : public Layer {
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {
+    if (int8()) {
+      if (!int8_ops_.frozen()) error("runs int8 only with frozen weights (Graph::freeze)");
+      return int8_ops_.forward(*in[0].value, *out[0].value);
+    }
     if (winograd_)
       winograd_->forward(*in[0].value, params()[0].value, params().size() > 1 ? &params()[1].value : nullptr, *out[0].value);
     else
@@ -130,7 +143,9 @@ class ConvLayer : public Layer {
   }
 
   void freeze() override {
-    if (winograd_)
+    if (int8())
+      int8_ops_.freeze(params());
+    else if (winograd_)
       winograd_->freeze(params()[0].value);
     else
       ops_.freeze(params());
@@ -184,6 +199,7 @@ class ConvLayer : public Layer {
   int64_t kernel_ = 0, pad_ = 0, channels_ = 0;
   dnn::Window window_;
   WeightedOps ops_;
+  Int8Forward int8_ops_;  // int8 inference
   std::optional<WinogradConv> winograd_;  // an inference convolution's Winograd where oneDNN has none
   bool oneDNN_winograd_ = false;          // whether oneDNN's primitive runs Winograd
   // A fused post-op's backward, masking the output's gradient in place: from bits, or from the

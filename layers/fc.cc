@@ -44,6 +44,13 @@ class FcLayer : public Layer {
     const auto w_md = dnn::plain_desc(w_shape);
     const bool bias = params().size() > 1;
     const auto bias_md = bias ? dnn::plain_desc(params()[1].shape) : dnn::memory::desc();
+    if (int8()) {
+      const auto make = [](const auto& src, const auto& weights, const auto& b, const auto& dst, const auto& attr) {
+        return dnn::inner_product_forward(src, weights, b, dst, false, attr);
+      };
+      out[0].value->reshape(y_shape, int8_ops_.init(make, *int8(), x, w_shape, y_shape, bias, post_op()));
+      return;
+    }
     auto fwd = dnn::inner_product_forward(dnn::any_desc(x.shape()), dnn::any_desc(w_shape), bias_md,
                                           dnn::plain_desc(y_shape), !inference_only());
     out[0].value->reshape(y_shape);
@@ -57,9 +64,20 @@ class FcLayer : public Layer {
   }
 
   void forward(const Ports& in, const Ports& out, const Context&) override {
+    if (int8()) {
+      if (!int8_ops_.frozen()) error("runs int8 only with frozen weights (Graph::freeze)");
+      return int8_ops_.forward(*in[0].value, *out[0].value);
+    }
     ops_.forward(*in[0].value, params(), *out[0].value);
   }
-  void freeze() override { ops_.freeze(params()); }
+  void freeze() override {
+    if (int8())
+      int8_ops_.freeze(params());
+    else
+      ops_.freeze(params());
+  }
+  bool runs_int8() const override { return true; }
+  std::string kernel() const override { return int8() ? "int8" : ""; }
 
   void backward(const Ports& in, const Ports& out) override {
     ops_.backward(*in[0].value, *out[0].grad, in[0].grad, params());
@@ -93,6 +111,7 @@ class FcLayer : public Layer {
  private:
   int64_t inputs_ = 0;  // C*H*W
   WeightedOps ops_;
+  Int8Forward int8_ops_;  // int8 inference
 };
 
 }  // namespace

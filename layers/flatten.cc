@@ -21,12 +21,16 @@ class FlattenLayer : public Layer {
 
   void reshape(const Ports& in, const Ports& out) override {
     const Tensor& x = *in[0].value;
-    out[0].value->reshape(output_shapes({x.shape()})[0]);
+    // In int8 inference the output is stored as its plan says, the input converted to it.
+    const std::optional<Quantized> q = int8() ? int8()->out[0] : std::nullopt;
+    const float y_scale = q ? q->scale : 1.f;
+    const Shape y_shape = output_shapes({x.shape()})[0];
+    out[0].value->reshape(y_shape, dnn::layout_of(dnn::retyped(dnn::plain_desc(y_shape), dnn::data_type(q)), y_scale));
     // The output buffer seen with the input's dimensions: a plain reorder target.
-    const auto x_md = dnn::desc_of(x), flat_md = dnn::plain_desc(x.shape());
+    const auto x_md = dnn::desc_of(x), flat_md = dnn::retyped(dnn::plain_desc(x.shape()), dnn::data_type(q));
     x_ = dnn::unbound(x_md);
     flat_ = dnn::unbound(flat_md);
-    forward_ = dnn::create_reorder(x_, flat_);
+    forward_ = dnn::create_reorder(x_, flat_, dnn::scale_of(x) / y_scale);
     backward_ = dnn::create_reorder(flat_, x_);
     forward_args_ = dnn::reorder_args(x_, flat_);
     backward_args_ = dnn::reorder_args(flat_, x_);
@@ -37,6 +41,9 @@ class FlattenLayer : public Layer {
     flat_.set_data_handle(out[0].value->data());
     dnn::execute(forward_, forward_args_);
   }
+
+  bool runs_int8() const override { return true; }
+  bool keeps_scale() const override { return true; }
 
   bool backward_reads_input(size_t) const override { return false; }
   bool backward_reads_output(size_t) const override { return false; }

@@ -1,5 +1,6 @@
 // onebyone time MODEL: forward and backward time per layer and in total (like `caffe time`),
-// training and inference images/s, achieved GFLOP/s and peak resident memory.
+// training and inference images/s, achieved GFLOP/s and peak resident memory. onebyone time
+// CKPT: the checkpoint's inference graph alone (int8 where it is quantized).
 #include <sys/resource.h>
 
 #include <omp.h>
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 
 #include "framework/checkpoint.h"
@@ -81,16 +83,10 @@ void time_training(Graph& graph, Optimizer& optimizer, Communicator& world, cons
   t.step = seconds(first_measured, Clock::now());
 }
 
-// Inference as `test` and `predict` run it (framework/inference.h's inference_graph) on the trained
-// graph's weights and images, layer by layer: where it goes, in the inference graph's layers
-// (BatchNorm folded, ReLUs fused, Dropout gone). Returns that graph's layers and their times.
-Records time_inference(Graph& trained, const onebyone::NetParameter& net, const NetRoles& roles, const TimeArgs& a,
-                       Timing& t) {
-  onebyone::Checkpoint checkpoint;
-  *checkpoint.mutable_net() = net;
-  store_params(trained, &checkpoint);
-  Graph deployed = inference_graph(checkpoint, trained.batch());
-  deployed.value(roles.images).assign_plain(trained.value(roles.images).to_plain());
+// Inference as `test` and `predict` run it (framework/inference.h's inference_graph), layer by
+// layer: where it goes, in the inference graph's layers (BatchNorm folded, ReLUs fused, Dropout
+// gone), and which kernel each runs. Returns the layers and their times.
+Records time_inference(Graph& deployed, const TimeArgs& a, Timing& t) {
   const size_t n = deployed.num_layers();
   std::vector<double> per_layer(n, 0);
   t.inference_multiply_adds = deployed.multiply_adds();
@@ -114,12 +110,13 @@ Records time_inference(Graph& trained, const onebyone::NetParameter& net, const 
   }
   const double per = 1e3 / a.iterations;
   Records layers({Column("name").shown("layer"), Column("type").shown("type"), Column("fused").shown("fused"),
-                  Column("ms").shown("inference ms", ".3f")});
+                  Column("kernel").shown("kernel"), Column("ms").shown("inference ms", ".3f")});
   for (size_t i = 0; i < n; ++i) {
     const Layer& layer = deployed.layer(i);
-    layers.add({layer.name(), layer.type(), layer.post_op() ? layer.post_op()->name : "", per * per_layer[i]});
+    layers.add({layer.name(), layer.type(), layer.post_op() ? layer.post_op()->name : "", layer.kernel(),
+                per * per_layer[i]});
   }
-  layers.set_total({"total", "", "", per * t.inference});
+  layers.set_total({"total", "", "", "", per * t.inference});
   return layers;
 }
 
@@ -204,8 +201,53 @@ void time_model(const TimeArgs& a) {
   const auto optimizer = make_optimizer(onebyone::SolverParameter(), graph);
   Timing t;
   time_training(graph, *optimizer, world, a, t);
-  const Records inference_layers = time_inference(graph, net, roles, a, t);
+  // The inference graph on the trained graph's weights and images.
+  onebyone::Checkpoint checkpoint;
+  *checkpoint.mutable_net() = net;
+  store_params(graph, &checkpoint);
+  Graph deployed = inference_graph(checkpoint, graph.batch());
+  deployed.value(roles.images).assign_plain(graph.value(roles.images).to_plain());
+  const Records inference_layers = time_inference(deployed, a, t);
   if (world.rank() == 0) report(a, path, graph, world, t, inference_layers);
+}
+
+// A checkpoint is a net for deployment: only its inference graph is timed (int8 where it is
+// quantized), on random images.
+void time_checkpoint(const TimeArgs& a) {
+  apply_threads(a.threads);
+  const onebyone::Checkpoint checkpoint = load_checkpoint(a.model);
+  Graph deployed = inference_graph(checkpoint, a.batch);
+  fill_random(deployed, find_roles(deployed));
+  Timing t;
+  const Records layers = time_inference(deployed, a, t);
+  const double per = 1e3 / a.iterations, rate = a.batch * a.iterations / t.inference;
+  const double gflops = 2.0 * static_cast<double>(t.inference_multiply_adds) * a.iterations / t.inference * 1e-9;
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const double peak_rss_mb = usage.ru_maxrss / 1024.0;
+  const bool int8 = checkpoint.has_quantization();
+  if (a.json) {
+    std::cout << nlohmann::json{{"model", a.model},
+                                {"batch", a.batch},
+                                {"threads", omp_get_max_threads()},
+                                {"iterations", a.iterations},
+                                {"int8", int8},
+                                {"infer_images_per_s", rate},
+                                {"infer_ms", per * t.inference},
+                                {"infer_gflops", gflops},
+                                {"peak_rss_mb", peak_rss_mb},
+                                {"inference_layers", layers.json()}}
+                     .dump()
+              << "\n";
+    return;
+  }
+  std::cout << fmt::format("{} ('{}'{}): batch {}, {} threads, {} iterations after {} warm-up\n\n"
+                           "inference (the graph `test` and `predict` run): {:.2f} ms a batch = {:.0f} images/s; "
+                           "{:.1f} GOP/s; peak resident memory {:.0f} MB\n\n",
+                           a.model, checkpoint.net().name(), int8 ? ", quantized: int8 where its layers can" : "",
+                           a.batch, omp_get_max_threads(), a.iterations, a.warmup, per * t.inference, rate, gflops,
+                           peak_rss_mb)
+            << layers.text();
 }
 
 }  // namespace
@@ -213,13 +255,21 @@ void time_model(const TimeArgs& a) {
 void add_time(CLI::App& app) {
   auto args = std::make_shared<TimeArgs>();
   CLI::App* cmd = app.add_subcommand("time", "Time forward and backward per layer, training and inference throughput");
-  cmd->add_option("model", args->model, "Model file or name in models/")->required();
+  cmd->add_option("model", args->model,
+                  "Model file or name in models/ (training and inference), or a checkpoint, FILE.ckpt (its inference "
+                  "graph alone, int8 where it is quantized)")
+      ->required();
   cmd->add_option("--batch", args->batch, "Batch size")->capture_default_str()->check(at_least(1));
   cmd->add_option("--iterations", args->iterations, "Measured iterations")->capture_default_str()->check(at_least(1));
   cmd->add_option("--warmup", args->warmup, "Unmeasured iterations first")->capture_default_str()->check(at_least(0));
   cmd->add_flag("--json", args->json, "Print one JSON object");
   add_threads_option(cmd, &args->threads);
-  cmd->callback([args] { time_model(*args); });
+  cmd->callback([args] {
+    if (std::filesystem::path(args->model).extension() == ".ckpt")
+      time_checkpoint(*args);
+    else
+      time_model(*args);
+  });
 }
 
 }  // namespace obo::cli

@@ -69,5 +69,6 @@ void add_visualize(CLI::App& app);
 void add_graph(CLI::App& app);
 void add_export(CLI::App& app);
 void add_import(CLI::App& app);
+void add_quantize(CLI::App& app);
 
 }  // namespace obo::cli

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   obo::cli::add_graph(app);
   obo::cli::add_export(app);
   obo::cli::add_import(app);
+  obo::cli::add_quantize(app);
   for (CLI::App* cmd : app.get_subcommands({}))
     cmd->footer("Every command takes --plugin LIB (any number of times; or ONEBYONE_PLUGINS=LIB:LIB): layers from a "
                 "shared library, loaded before the model is read.");

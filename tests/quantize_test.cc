@@ -1,0 +1,255 @@
+// int8 inference (framework/quantize.h, `onebyone quantize`): each layer with an int8 path gives
+// its float result within the quantization's error, the plan shares scales where bytes are
+// copied and keeps float where a layer has no int8 path, whole nets keep their scores, and the
+// command refuses what it cannot do without touching any file.
+#include <catch2/catch.hpp>
+
+#include "framework/checkpoint.h"
+#include "framework/data/dataset.h"
+#include "framework/dnnl_seam.h"
+#include "framework/io.h"
+#include "framework/inference.h"
+#include "framework/quantize.h"
+#include "framework/trainer.h"
+#include "test_util.h"
+#include "tool.h"
+
+using namespace obo;
+using namespace obo::test;
+
+namespace {
+
+// The first n digits of a split as a data set of their own.
+Dataset first_digits(const std::string& split, int64_t n) { return split_off(load_dataset(mnist_dir(), split), n).first; }
+
+// A net's checkpoint with every parameter random (biases too, which int8 must scale apart from
+// the weights) and BatchNorm's running statistics moved by a few training passes.
+onebyone::Checkpoint random_checkpoint(const onebyone::NetParameter& net, const Dataset& digits) {
+  onebyone::Checkpoint c;
+  *c.mutable_net() = net;
+  Graph g(at_batch(net, 32), GraphOptions::seeded(5));
+  randomize_params(g, 5, 0.2f);
+  const NetRoles roles = find_roles(g);
+  std::vector<int64_t> order(digits.count);
+  for (int64_t i = 0; i < digits.count; ++i) order[i] = i;
+  for (int step = 0; step < 3; ++step) {
+    fill_batch(digits, order, 32 * step, {}, g.value(roles.images), g.value(roles.labels));
+    g.forward(Context::training(5, step));
+  }
+  store_params(g, &c);
+  return c;
+}
+
+// The scores of a checkpoint's inference graph (int8 where it is quantized) on the digits.
+Tensor scores_of(const onebyone::Checkpoint& c, const Dataset& digits) {
+  Graph g = inference_graph(c, digits.count);
+  const NetRoles roles = find_roles(g);
+  std::vector<int64_t> order(digits.count);
+  for (int64_t i = 0; i < digits.count; ++i) order[i] = i;
+  fill_batch(digits, order, 0, {}, g.value(roles.images), g.value(roles.labels));
+  g.forward(Context::evaluation());
+  return g.value(roles.scores).to_plain();
+}
+
+// The largest difference between two score tensors, as a share of the largest |score|.
+double relative_difference(const Tensor& a, const Tensor& b) {
+  double largest = 0, difference = 0;
+  for (int64_t i = 0; i < a.count(); ++i) {
+    largest = std::max(largest, std::abs(static_cast<double>(a.data()[i])));
+    difference = std::max(difference, std::abs(static_cast<double>(a.data()[i]) - b.data()[i]));
+  }
+  return difference / largest;
+}
+
+onebyone::NetParameter with_middle(const std::string& middle) {
+  return parse_net(
+      "name: 'q' "
+      "layer { name: 'data' type: 'Input' output: 'x' output: 'label' input_param { shape { dim: 8 dim: 1 dim: 28 "
+      "dim: 28 } shape { dim: 8 } } } "
+      "layer { name: 'stem' type: 'Conv3x3' input: 'x' output: 'c0' conv { num_output: 8 } } "
+      "layer { name: 'stem_relu' type: 'ReLU' input: 'c0' output: 'c' } " +
+      middle +
+      " layer { name: 'head' type: 'FC' input: 'y' output: 's' fc { num_output: 10 } } "
+      "layer { name: 'loss' type: 'SoftmaxCrossEntropy' input: 's' input: 'label' output: 'l' } "
+      "layer { name: 'accuracy' type: 'Accuracy' input: 's' input: 'label' output: 'acc' }");
+}
+
+}  // namespace
+
+TEST_CASE("each layer with an int8 path computes its float result within the quantization's error", "[int8][mnist]") {
+  const std::map<std::string, std::string> middles = {
+      {"Conv3x3+ReLU (u8 out)", "layer { name: 'm' type: 'Conv3x3' input: 'c' output: 'm' conv { num_output: 12 } } "
+                                "layer { name: 'r' type: 'ReLU' input: 'm' output: 'y' }"},
+      {"Conv, stride 2 (s8 out)",
+       "layer { name: 'm' type: 'Conv' input: 'c' output: 'y' conv { num_output: 6 kernel_size: 3 stride: 2 pad: 1 } }"},
+      {"Conv1x1 without bias",
+       "layer { name: 'm' type: 'Conv1x1' input: 'c' output: 'y' conv { num_output: 5 bias_term: false } }"},
+      {"FC, then a float ReLU", "layer { name: 'm' type: 'FC' input: 'c' output: 'f' fc { num_output: 32 } } "
+                                "layer { name: 'r' type: 'ReLU' input: 'f' output: 'y' }"},
+      {"Flatten", "layer { name: 'm' type: 'Flatten' input: 'c' output: 'y' }"},
+      {"MaxPool", "layer { name: 'm' type: 'MaxPool' input: 'c' output: 'y' pool { kernel_size: 3 stride: 2 pad: 1 } }"},
+      {"AvgPool", "layer { name: 'm' type: 'AvgPool' input: 'c' output: 'y' pool { kernel_size: 2 stride: 2 } }"},
+      {"GlobalAvgPool", "layer { name: 'm' type: 'GlobalAvgPool' input: 'c' output: 'y' }"},
+      {"Concat of a u8 and an s8 branch",
+       "layer { name: 'a' type: 'Conv1x1' input: 'c' output: 'a0' conv { num_output: 4 } } "
+       "layer { name: 'ar' type: 'ReLU' input: 'a0' output: 'a' } "
+       "layer { name: 'b' type: 'Conv3x3' input: 'c' output: 'b' conv { num_output: 6 } } "
+       "layer { name: 'm' type: 'Concat' input: 'a' input: 'b' output: 'y' }"},
+      {"Concat with the float images", "layer { name: 'm' type: 'Concat' input: 'c' input: 'x' output: 'y' }"},
+      {"LRN between two convolutions (no int8 path)",
+       "layer { name: 'a' type: 'Conv1x1' input: 'c' output: 'a' conv { num_output: 6 } } "
+       "layer { name: 'n' type: 'LRN' input: 'a' output: 'n' lrn { local_size: 3 alpha: 0.5 beta: 0.75 k: 2 } } "
+       "layer { name: 'm' type: 'Conv1x1' input: 'n' output: 'y' conv { num_output: 6 } }"},
+      {"Add (no int8 path) of two convolutions",
+       "layer { name: 'a' type: 'Conv3x3' input: 'c' output: 'a' conv { num_output: 8 } } "
+       "layer { name: 'm' type: 'Add' input: 'a' input: 'c' output: 'y' }"},
+  };
+  const auto& [what, middle] = GENERATE_REF(from_range(middles));
+  INFO(what);
+  const onebyone::Checkpoint c = random_checkpoint(with_middle(middle), first_digits("train", 96));
+  const onebyone::Checkpoint q = quantize(c, first_digits("train", 256), 64);
+  const Dataset digits = first_digits("t10k", 64);
+  const double difference = relative_difference(scores_of(c, digits), scores_of(q, digits));
+  CHECK(difference < 0.04);
+
+  // Every layer that can runs int8, and says so.
+  Graph g = inference_graph(q, 8);
+  for (size_t i = 0; i < g.num_layers(); ++i) {
+    const Layer& layer = g.layer(i);
+    INFO(layer.name());
+    CHECK(layer.int8().has_value() == layer.runs_int8());
+    if (layer.type().rfind("Conv", 0) == 0 || layer.type() == "FC") CHECK(layer.kernel() == "int8");
+  }
+}
+
+TEST_CASE("the int8 plan: one scale where bytes are copied, float where a layer has no int8 path", "[int8][mnist]") {
+  const onebyone::Checkpoint c = random_checkpoint(
+      with_middle("layer { name: 'a' type: 'Conv1x1' input: 'c' output: 'a0' conv { num_output: 4 } } "
+                  "layer { name: 'ar' type: 'ReLU' input: 'a0' output: 'a' } "
+                  "layer { name: 'b' type: 'Conv3x3' input: 'c' output: 'b' conv { num_output: 6 } } "
+                  "layer { name: 'cat' type: 'Concat' input: 'a' input: 'b' output: 'j' } "
+                  "layer { name: 'p' type: 'MaxPool' input: 'j' output: 'p' pool { kernel_size: 2 } } "
+                  "layer { name: 'n' type: 'LRN' input: 'p' output: 'y' lrn { local_size: 3 alpha: 0.5 beta: 0.75 k: 2 } }"),
+      first_digits("train", 96));
+  const onebyone::Checkpoint q = quantize(c, first_digits("train", 128), 64);
+  Graph g = inference_graph(q, 8);
+  const auto type = [&](const std::string& blob) { return dnn::desc_of(g.value(blob)).data_type(); };
+  using dt = dnn::memory::data_type;
+  // The branches are written at the concatenation's scale; one branch is signed, so all are.
+  const float shared = dnn::scale_of(g.value("j"));
+  CHECK(shared != 1.f);
+  for (const char* blob : {"a", "b"}) {
+    INFO(blob);
+    CHECK(dnn::scale_of(g.value(blob)) == shared);
+    CHECK(type(blob) == dt::s8);
+  }
+  CHECK(type("j") == dt::s8);
+  // The stem's output, read only by int8 layers, is u8 after its ReLU; the images, the max-pool's
+  // output (an LRN reads it), the LRN's and the scores stay float.
+  CHECK(type("c") == dt::u8);
+  for (const char* blob : {"x", "p", "y", "s"}) {
+    INFO(blob);
+    CHECK(type(blob) == dt::f32);
+  }
+  // The max-pool writes float for the LRN, at scale 1.
+  CHECK(g.layer(5).name() == "p");
+  CHECK_FALSE(g.layer(5).int8()->out[0].has_value());
+}
+
+TEST_CASE("shipped nets quantized keep their float scores", "[int8][mnist]") {
+  const std::string model = GENERATE(as<std::string>(), "lenet", "nin", "nin-fc", "nin-bn", "inception", "resnet-mini");
+  INFO(model);
+  const onebyone::Checkpoint c = random_checkpoint(read_net(model_path(model)), first_digits("train", 96));
+  const onebyone::Checkpoint q = quantize(c, first_digits("train", 256), 128);
+  CHECK(q.quantization().calibration_images() == 256);
+  CHECK(q.quantization().rule() == "max");
+  const Dataset digits = first_digits("t10k", 100);
+  CHECK(relative_difference(scores_of(c, digits), scores_of(q, digits)) < 0.08);
+  // Quantizing twice is refused: the ranges would be the int8 net's.
+  CHECK_THROWS_WITH(quantize(q, first_digits("train", 8), 8), Catch::Contains("quantized already"));
+}
+
+TEST_CASE("onebyone quantize: a checkpoint that test, predict and time run in int8, bad input refused, no file touched",
+          "[int8][mnist][cli]") {
+  const std::string dir = scratch_dir("quantize");
+  save_checkpoint(dir + "/nin.ckpt", random_checkpoint(read_net(model_path("nin")), first_digits("train", 96)));
+  const std::string data = "--data " + mnist_dir();
+
+  const ToolRun made = run_tool(fmt::format("quantize {0}/nin.ckpt --calibrate 200 {1}", dir, data));
+  INFO(made.output);
+  REQUIRE(made.status == 0);
+  CHECK_THAT(made.output, Catch::Contains(dir + "/nin.int8.ckpt") && Catch::Contains("over 200 training images") &&
+                              Catch::Contains("int8: conv1 cccp1"));
+  const std::string q = dir + "/nin.int8.ckpt";
+  const ToolRun tested = run_tool(fmt::format("test {} --test-size 100 {}", q, data));
+  CHECK(tested.status == 0);
+  CHECK_THAT(tested.output, Catch::Contains("test accuracy"));
+  CHECK(run_tool(fmt::format("predict {} --index 3 {}", q, data)).status == 0);
+  const ToolRun timed = run_tool(fmt::format("time {} --batch 4 --iterations 2 --warmup 0", q));
+  INFO(timed.output);
+  CHECK(timed.status == 0);
+  CHECK_THAT(timed.output, Catch::Contains("quantized") && Catch::Contains("int8"));
+
+  const std::string before = read_file(q, 1 << 24, "checkpoint");
+  const auto refused = [&](const std::string& args, const std::string& says) {
+    const ToolRun r = run_tool(args);
+    INFO(args << "\n" << r.output);
+    CHECK(r.status != 0);
+    CHECK_THAT(r.output, Catch::Contains(says));
+  };
+  refused(fmt::format("quantize {} --calibrate 10 --out {}/again.ckpt {}", q, dir, data), "quantized already");
+  refused(fmt::format("quantize {}/nin.ckpt --calibrate 10 {}", dir, data), "exists already");
+  refused(fmt::format("quantize {0}/nin.ckpt --calibrate 10 --out {1} {2}", dir, q, data), "exists already");
+  refused(fmt::format("quantize {}/nin.ckpt --calibrate 0 --out {}/zero.ckpt {}", dir, dir, data), "--calibrate");
+  refused(fmt::format("quantize {}/nin.ckpt --calibrate 60001 --out {}/many.ckpt {}", dir, dir, data), "has 60000 images");
+  refused(fmt::format("quantize {} {}/nin.ckpt --calibrate 10 --out {}/other.ckpt {}", model_path("lenet"), dir, dir, data),
+          "is not the one");
+  CHECK(read_file(q, 1 << 24, "checkpoint") == before);
+  for (const char* never : {"again", "zero", "many", "other"})
+    CHECK_FALSE(std::filesystem::exists(fmt::format("{}/{}.ckpt", dir, never)));
+}
+
+TEST_CASE("an int8 max-pool takes its window's largest byte on every pass, ours and oneDNN's alike", "[int8][mnist]") {
+  const bool relu = GENERATE(true, false);  // u8 into the pool, or s8
+  const int kernel = GENERATE(2, 3), stride = GENERATE(1, 2), pad = GENERATE(0, 1);
+  if (pad * 2 > kernel) return;
+  INFO((relu ? "u8" : "s8") << " kernel " << kernel << " stride " << stride << " pad " << pad);
+  const onebyone::Checkpoint c = random_checkpoint(
+      with_middle(fmt::format("layer {{ name: 'a' type: 'Conv3x3' input: 'c' output: 'a0' conv {{ num_output: 24 }} }} {} "
+                              "layer {{ name: 'm' type: 'MaxPool' input: 'a' output: 'y' pool {{ kernel_size: {} stride: "
+                              "{} pad: {} }} }}",
+                              relu ? "layer { name: 'ar' type: 'ReLU' input: 'a0' output: 'a' }"
+                                   : "layer { name: 'ar' type: 'Dropout' input: 'a0' output: 'a' }",
+                              kernel, stride, pad)),
+      first_digits("train", 96));
+  // Batch 3, which no other test builds: the first graph measures both kernels.
+  Graph g = inference_graph(quantize(c, first_digits("train", 64), 64), 3);
+  const NetRoles roles = find_roles(g);
+  const Dataset digits = first_digits("t10k", 3 * 6);
+  std::vector<int64_t> order(digits.count);
+  for (int64_t i = 0; i < digits.count; ++i) order[i] = i;
+  const size_t pool = 3;  // data, stem, a, then the pool
+  REQUIRE(g.layer(pool).name() == "m");
+  CHECK(g.layer(pool).kernel() == "measuring");
+  for (int pass = 0; pass < 6; ++pass) {
+    INFO("pass " << pass << ", " << g.layer(pool).kernel());
+    fill_batch(digits, order, 3 * pass, {}, g.value(roles.images), g.value(roles.labels));
+    g.forward(Context::evaluation());
+    const Tensor a = g.value("a").to_plain(), y = g.value("y").to_plain();
+    REQUIRE(dnn::desc_of(g.value("y")).data_type() == (relu ? dnn::memory::data_type::u8 : dnn::memory::data_type::s8));
+    const int64_t C = a.dim(1), H = a.dim(2), W = a.dim(3), OH = y.dim(2), OW = y.dim(3);
+    int64_t wrong = 0;
+    for (int64_t n = 0; n < a.dim(0); ++n)
+      for (int64_t ch = 0; ch < C; ++ch)
+        for (int64_t oh = 0; oh < OH; ++oh)
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            float largest = -std::numeric_limits<float>::infinity();
+            for (int64_t ih = oh * stride - pad; ih < oh * stride - pad + kernel; ++ih)
+              for (int64_t iw = ow * stride - pad; iw < ow * stride - pad + kernel; ++iw)
+                if (ih >= 0 && ih < H && iw >= 0 && iw < W) largest = std::max(largest, a.data()[((n * C + ch) * H + ih) * W + iw]);
+            wrong += y.data()[((n * C + ch) * OH + oh) * OW + ow] != largest;
+          }
+    CHECK(wrong == 0);
+  }
+  CHECK_THAT(g.layer(pool).kernel(), Catch::StartsWith("int8, "));
+}
