@@ -13,6 +13,13 @@ training step or inference pass goes, by kind of layer, for bench/profile).
 
   bench/peer.py --model models/nin.prototxt --batch 128 --threads 2 [--iterations 20]
 
+With --mode int8 --checkpoint CKPT it loads a OneByOne checkpoint's weights into the same net and
+quantizes it as PyTorch's post-training static quantization does (prepare_fx, calibration on the
+first --calibrate training images, convert_fx), on each quantized engine Debian's build has
+(onednn, qnnpack); it prints the test accuracy of the float net and of each engine's int8 net,
+and the int8 images/s at each of --batches, the fastest engine and form (eager, or a frozen
+TorchScript trace) per batch.
+
 Debian's python3-torch (1.13) starts with 1 thread and needs libopenblas0 (with
 OPENBLAS_NUM_THREADS) for fast FC layers; the caller (bench/run) sets both.
 """
@@ -162,6 +169,74 @@ class Net(nn.Module):
         return blobs[self.scores].flatten(1)
 
 
+def load_checkpoint(pb, path, model):
+    """A OneByOne checkpoint's weights into the net: "OBOCKPT", a format byte, the payload's
+    length and CRC-32 (20 bytes), then the binary Checkpoint message (framework/checkpoint.h)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:7] != b"OBOCKPT":
+        raise SystemExit(f"bench/peer.py: {path} is not a OneByOne checkpoint")
+    c = pb.Checkpoint()
+    c.ParseFromString(data[20:])
+    names = {"scale": "weight", "shift": "bias"}  # BatchNorm's parameters, as PyTorch names them
+    state = model.state_dict()
+    for blob in list(c.param) + list(c.buffer):
+        layer, _, what = blob.name.rpartition(".")
+        key = f"{layer.replace('.', '_')}.{names.get(what, what)}"
+        state[key] = torch.tensor(list(blob.data)).view(state[key].shape)
+    model.load_state_dict(state)
+
+
+def mnist(a, split, n=None):
+    """The first n images of a split, scaled as OneByOne scales them, and their labels."""
+    prefix = "train" if split == "train" else "t10k"
+    images = read_idx(os.path.join(a.data, f"{prefix}-images-idx3-ubyte"), 16).view(-1, 1, 28, 28)[:n]
+    labels = read_idx(os.path.join(a.data, f"{prefix}-labels-idx1-ubyte"), 8)[:n].long()
+    return (images.float() / 255 - 0.1307) / 0.3081, labels
+
+
+def accuracy(fn, images, labels, batch=500):
+    with torch.no_grad():
+        correct = sum((fn(images[i:i + batch]).argmax(1) == labels[i:i + batch]).sum().item()
+                      for i in range(0, len(images), batch))
+    return correct / len(images)
+
+
+def int8(model, a):
+    """PyTorch's post-training static quantization of the checkpoint's net, per engine."""
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+    calibration, _ = mnist(a, "train", a.calibrate)
+    test, labels = mnist(a, "test")
+    model.eval()
+    result = {"fp32_accuracy": accuracy(model, test, labels), "int8_accuracy": {}}
+    nets = {}
+    for engine in ("onednn", "qnnpack"):
+        if engine not in torch.backends.quantized.supported_engines:
+            continue
+        torch.backends.quantized.engine = engine
+        prepared = prepare_fx(copy.deepcopy(model), get_default_qconfig_mapping(engine), example_inputs=(test[:1],))
+        with torch.no_grad():
+            for first in range(0, len(calibration), 100):
+                prepared(calibration[first:first + 100])
+        nets[engine] = convert_fx(prepared)
+        result["int8_accuracy"][engine] = accuracy(nets[engine], test, labels)
+    rates = {}
+    for batch in a.batches:
+        x = torch.randn(batch, 1, 28, 28)
+        variants = {}
+        with torch.no_grad():
+            for engine, net in nets.items():
+                torch.backends.quantized.engine = engine
+                variants[f"{engine} eager"] = batch / timed(lambda: net(x), a.iterations, a.warmup)
+                frozen = torch.jit.freeze(torch.jit.trace(net, x))
+                variants[f"{engine} frozen trace"] = batch / timed(lambda: frozen(x), a.iterations, a.warmup)
+        best = max(variants, key=variants.get)
+        rates[str(batch)] = {"int8_images_per_s": variants[best], "int8_variant": best, "int8_variants": variants}
+    result["batches"] = rates
+    return result
+
+
 def read_idx(path, offset):
     with open(path, "rb") as f:
         return torch.frombuffer(bytearray(f.read()), dtype=torch.uint8)[offset:]
@@ -308,7 +383,11 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iterations", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--mode", choices=["train", "infer", "both", "fulltrain"], default="both")
+    ap.add_argument("--mode", choices=["train", "infer", "both", "fulltrain", "int8"], default="both")
+    ap.add_argument("--checkpoint", help="int8: the OneByOne checkpoint whose weights the net takes")
+    ap.add_argument("--calibrate", type=int, default=1000, help="int8: calibration images")
+    ap.add_argument("--batches", type=lambda v: [int(b) for b in v.split(",")], default=[1, 8, 32, 128, 256],
+                    help="int8: the batches to time")
     ap.add_argument("--data", default=os.path.join(HERE, "..", "data", "mnist"))
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--profile", action="store_true", help="also where the fastest variant's step or pass goes")
@@ -327,6 +406,10 @@ def main():
 
     if a.mode == "fulltrain":
         result.update(full_train(model, a))
+
+    if a.mode == "int8":
+        load_checkpoint(pb, a.checkpoint, model)
+        result.update(int8(model, a))
 
     if a.mode in ("train", "both"):
         rates, steps = {}, {}
