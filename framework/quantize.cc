@@ -96,6 +96,8 @@ onebyone::Checkpoint quantize(const onebyone::Checkpoint& checkpoint, const Data
   return quantized;
 }
 
+int u8_levels() { return dnn::int8_unsigned_limit() + 1; }
+
 Ranges ranges_of(const onebyone::Quantization& quantization) {
   Ranges ranges;
   for (const onebyone::BlobRange& r : quantization.range()) {

@@ -43,6 +43,10 @@ void plan_int8(ir::Net& net, const Ranges& ranges);
 // A checkpoint quantized already is refused.
 onebyone::Checkpoint quantize(const onebyone::Checkpoint& checkpoint, const Dataset& calibration, int64_t batch);
 
+// How many levels u8 activations get on this CPU: 256, or 128 without VNNI (see
+// dnn::int8_unsigned_limit).
+int u8_levels();
+
 Ranges ranges_of(const onebyone::Quantization& quantization);
 void store_ranges(const Ranges& ranges, onebyone::Quantization* quantization);
 

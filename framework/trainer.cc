@@ -142,6 +142,7 @@ Trainer::Trainer(const onebyone::Checkpoint& checkpoint, const Dataset& train, c
   position_.clear_solver();
   position_.clear_param();
   position_.clear_optimizer_state();
+  position_.clear_quantization();  // measured for weights this run will change: its checkpoints are float
   *position_.mutable_context() = options_.context;  // what this run reads, for the next resume
   check_position();
 }

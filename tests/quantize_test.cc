@@ -207,6 +207,20 @@ TEST_CASE("onebyone quantize: a checkpoint that test, predict and time run in in
   CHECK(read_file(q, 1 << 24, "checkpoint") == before);
   for (const char* never : {"again", "zero", "many", "other"})
     CHECK_FALSE(std::filesystem::exists(fmt::format("{}/{}.ckpt", dir, never)));
+
+  // Training on from a quantized checkpoint changes the weights its ranges were measured for:
+  // the run's own checkpoints are float again.
+  REQUIRE(run_tool(fmt::format("train lenet --epochs 1 --train-size 640 --test-size 100 --out {}/run {}", dir, data))
+              .status == 0);
+  REQUIRE(run_tool(fmt::format("quantize {0}/run/last.ckpt --calibrate 64 {1}", dir, data)).status == 0);
+  const ToolRun resumed = run_tool(fmt::format("train --resume {}/run/last.int8.ckpt --epochs 2", dir));
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  CHECK(load_checkpoint(dir + "/run/last.int8.ckpt").has_quantization());
+  const size_t from = resumed.output.rfind("checkpoints: ") + 13;
+  const std::string last = resumed.output.substr(from, resumed.output.find(',', from) - from);
+  CHECK(load_checkpoint(last).epoch() == 2);
+  CHECK_FALSE(load_checkpoint(last).has_quantization());
 }
 
 TEST_CASE("an int8 max-pool takes its window's largest byte on every pass, ours and oneDNN's alike", "[int8][mnist]") {

@@ -55,6 +55,9 @@ void quantize(const QuantizeArgs& a) {
                            out, checkpoint.net().name(), quantized.quantization().range_size(), calibration.count);
   std::cout << fmt::format("int8: {}\n", int8.empty() ? "none" : fmt::format("{}", fmt::join(int8, " ")));
   if (!floats.empty()) std::cout << fmt::format("float (no int8 path): {}\n", fmt::join(floats, " "));
+  const int levels = u8_levels();
+  std::cout << fmt::format("on this CPU u8 activations use {} levels{}\n", levels,
+                           levels < 256 ? " (no VNNI: a spare bit keeps oneDNN's 16-bit pair sums from saturating)" : "");
 }
 
 }  // namespace
