@@ -13,6 +13,7 @@
 // summed. Parameters are plain (OIHW, OI, O) views into the graph's flat buffers.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -234,6 +235,12 @@ class Layer {
   virtual bool keeps_scale() const { return false; }
   void plan_int8(Int8Plan plan) { int8_ = std::move(plan); }
   const std::optional<Int8Plan>& int8() const { return int8_; }
+  // Whether, as planned, it computes in int8: by default where it writes an int8 output (a
+  // pooling whose output is float pools in float); a layer that computes in int8 whatever it
+  // writes (a convolution's s32 sums) says so.
+  virtual bool computes_int8() const {
+    return int8_ && std::any_of(int8_->out.begin(), int8_->out.end(), [](const auto& q) { return q.has_value(); });
+  }
 
   // Whether it combines the channels of each pixel and nothing across pixels: a 1x1
   // convolution, the idea this project is built around (`graph` highlights these).

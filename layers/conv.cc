@@ -41,8 +41,9 @@ class ConvLayer : public Layer {
   bool accepts_post_op(const PostOp& f) const override { return dnn::derivative_from_output(f); }
   bool pointwise() const override { return kernel_ == 1; }
   bool runs_int8() const override { return true; }
+  bool computes_int8() const override { return int8().has_value(); }  // s32 sums of int8, whatever it writes
   std::string kernel() const override {
-    if (int8()) return "int8";
+    if (computes_int8()) return "int8";
     return winograd_ ? "winograd on matmul" : oneDNN_winograd_ ? "winograd" : "direct";
   }
   bool backward_reads_output(size_t) const override { return post_op() && !relu_bits(); }

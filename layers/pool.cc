@@ -348,7 +348,7 @@ class PoolLayer : public Layer {
   bool keeps_scale() const override { return true; }
 
   std::string kernel() const override {
-    const std::string quantized = int8() && int8()->out[0] ? "int8" : "";
+    const std::string quantized = computes_int8() ? "int8" : "";
     if (kind_ != Kind::kMax) return quantized;
     if (!choice_.decided()) return "measuring";
     const std::string which = choice_.next() == kOurs ? "ours" : "oneDNN";

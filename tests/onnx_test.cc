@@ -23,6 +23,7 @@
 #include "framework/proto_io.h"
 #include "framework/registry.h"
 #include "framework/trainer.h"
+#include "tests/moved_statistics.h"
 #include "tests/test_util.h"
 #include "tests/tool.h"
 #include "tools/image_io.h"
@@ -34,22 +35,9 @@ namespace {
 
 std::string ort_modules() { return std::string(ONEBYONE_SOURCE_DIR) + "/data/onnxruntime/node_modules"; }
 
-// The net at its initial weights, with BatchNorm's running statistics moved off their initial 0
-// and 1 by a few training-mode passes over real digits, so that folding them has work to do.
+// The shipped model at its initial weights, its BatchNorm statistics moved (moved_statistics.h).
 onebyone::Checkpoint checkpoint_of(const std::string& model, const Dataset& digits) {
-  onebyone::Checkpoint c;
-  *c.mutable_net() = read_net(model_path(model));
-  Graph g(c.net(), GraphOptions::seeded(7));
-  g.set_batch(64);
-  const NetRoles roles = find_roles(g);
-  std::vector<int64_t> order(digits.count);
-  for (int64_t i = 0; i < digits.count; ++i) order[i] = i;
-  for (int step = 0; step < 3; ++step) {
-    fill_batch(digits, order, 64 * step, {}, g.value(roles.images), g.value(roles.labels));
-    g.forward(Context::training(7, step));
-  }
-  store_params(g, &c);
-  return c;
+  return moved_statistics(read_net(model_path(model)), digits, 7, 64);
 }
 
 // ONNX's own checker, as a user would run it (Debian's Python, where python3-onnx is): the

@@ -11,6 +11,7 @@
 #include "framework/inference.h"
 #include "framework/quantize.h"
 #include "framework/trainer.h"
+#include "moved_statistics.h"
 #include "test_util.h"
 #include "tool.h"
 
@@ -23,21 +24,9 @@ namespace {
 Dataset first_digits(const std::string& split, int64_t n) { return split_off(load_dataset(mnist_dir(), split), n).first; }
 
 // A net's checkpoint with every parameter random (biases too, which int8 must scale apart from
-// the weights) and BatchNorm's running statistics moved by a few training passes.
+// the weights) and BatchNorm's running statistics moved (moved_statistics.h).
 onebyone::Checkpoint random_checkpoint(const onebyone::NetParameter& net, const Dataset& digits) {
-  onebyone::Checkpoint c;
-  *c.mutable_net() = net;
-  Graph g(at_batch(net, 32), GraphOptions::seeded(5));
-  randomize_params(g, 5, 0.2f);
-  const NetRoles roles = find_roles(g);
-  std::vector<int64_t> order(digits.count);
-  for (int64_t i = 0; i < digits.count; ++i) order[i] = i;
-  for (int step = 0; step < 3; ++step) {
-    fill_batch(digits, order, 32 * step, {}, g.value(roles.images), g.value(roles.labels));
-    g.forward(Context::training(5, step));
-  }
-  store_params(g, &c);
-  return c;
+  return moved_statistics(net, digits, 5, 32, 0.2f);
 }
 
 // The scores of a checkpoint's inference graph (int8 where it is quantized) on the digits.
@@ -154,6 +143,9 @@ TEST_CASE("the int8 plan: one scale where bytes are copied, float where a layer 
   // The max-pool writes float for the LRN, at scale 1.
   CHECK(g.layer(5).name() == "p");
   CHECK_FALSE(g.layer(5).int8()->out[0].has_value());
+  CHECK_FALSE(g.layer(5).computes_int8());  // it pools in float
+  CHECK(g.layer(4).name() == "cat");
+  CHECK(g.layer(4).computes_int8());
 }
 
 TEST_CASE("shipped nets quantized keep their float scores", "[int8][mnist]") {

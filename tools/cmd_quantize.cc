@@ -47,14 +47,14 @@ void quantize(const QuantizeArgs& a) {
   for (size_t i = 0; i < graph.num_layers(); ++i) {
     const Layer& layer = graph.layer(i);
     if (layer.role() != Role::kCompute) continue;
-    (layer.int8() ? int8 : floats).push_back(layer.name());
+    (layer.computes_int8() ? int8 : floats).push_back(layer.name());
   }
   save_checkpoint(out, quantized);
   std::cout << fmt::format("wrote {}: '{}', activation ranges of {} blobs over {} training images (rule: max); "
                            "weights per output channel\n",
                            out, checkpoint.net().name(), quantized.quantization().range_size(), calibration.count);
   std::cout << fmt::format("int8: {}\n", int8.empty() ? "none" : fmt::format("{}", fmt::join(int8, " ")));
-  if (!floats.empty()) std::cout << fmt::format("float (no int8 path): {}\n", fmt::join(floats, " "));
+  if (!floats.empty()) std::cout << fmt::format("float: {}\n", fmt::join(floats, " "));
   const int levels = u8_levels();
   std::cout << fmt::format("on this CPU u8 activations use {} levels{}\n", levels,
                            levels < 256 ? " (no VNNI: a spare bit keeps oneDNN's 16-bit pair sums from saturating)" : "");
