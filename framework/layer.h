@@ -192,7 +192,8 @@ class Layer {
   // depends on the machine (a convolution: "winograd", "winograd on matmul", "direct"); empty
   // where it has none; "measuring" while it times its first passes to choose (framework/fastest.h).
   // A test that needs one asserts it, or says that it was skipped.
-  virtual std::string kernel() const { return {}; }
+  // By default "int8" where it computes in int8 (computes_int8, int8 inference), else empty.
+  virtual std::string kernel() const { return computes_int8() ? "int8" : ""; }
   // Inference folding (fold_batch_norm in framework/inference.h). A layer that in evaluation
   // is an affine map per channel gives it, from its parameters and buffers as they are now. A
   // layer whose output channel o is a dot product with its weights' row o plus a bias says how

@@ -79,7 +79,6 @@ class ConcatLayer : public Layer {
 
   bool runs_int8() const override { return true; }
   bool keeps_scale() const override { return true; }
-  std::string kernel() const override { return computes_int8() ? "int8" : ""; }
 
   bool backward_reads_input(size_t) const override { return false; }
   bool backward_reads_output(size_t) const override { return false; }

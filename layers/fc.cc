@@ -78,7 +78,6 @@ class FcLayer : public Layer {
   }
   bool runs_int8() const override { return true; }
   bool computes_int8() const override { return int8().has_value(); }  // s32 sums of int8, whatever it writes
-  std::string kernel() const override { return computes_int8() ? "int8" : ""; }
 
   void backward(const Ports& in, const Ports& out) override {
     ops_.backward(*in[0].value, *out[0].grad, in[0].grad, params());
