@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <numeric>
+#include <set>
 
 #include "framework/dnnl_seam.h"
 #include "framework/inference.h"
@@ -29,11 +30,14 @@ void plan_int8(ir::Net& net, const Ranges& ranges) {
   std::map<std::string, const ir::Node*> producers;
   for (const ir::Node& n : net.nodes)
     for (const ir::Blob* b : n.outputs) producers[b->name] = &n;
-  const auto stored_int8 = [&](const ir::Blob* b) {
-    const auto r = readers.find(b);
-    return producers.at(b->name)->layer->runs_int8() && r != readers.end() && ranges.count(b->name) &&
-           std::all_of(r->second.begin(), r->second.end(), [](const ir::Node* n) { return n->layer->runs_int8(); });
-  };
+  std::set<const ir::Blob*> int8_blobs;
+  for (const auto& [name, blob] : net.blobs) {
+    const auto r = readers.find(blob.get());
+    if (producers.count(name) && producers.at(name)->layer->runs_int8() && r != readers.end() && ranges.count(name) &&
+        std::all_of(r->second.begin(), r->second.end(), [](const ir::Node* n) { return n->layer->runs_int8(); }))
+      int8_blobs.insert(blob.get());
+  }
+  const auto stored_int8 = [&](const ir::Blob* b) { return int8_blobs.count(b) > 0; };
 
   // Blobs that must share a scale, joined (union-find by name), and each group's joint range.
   std::map<std::string, std::string> parent;
