@@ -31,6 +31,24 @@ OUR_CLASSES = {
 OUR_INFER_CLASSES = {t: c for t, c in OUR_CLASSES.items() if c not in ("dropout", "global pooling and loss")}
 OUR_INFER_CLASSES.update({"BatchNorm": "batch normalisation", "GlobalAvgPool": "global pooling", "AvgPool": "global pooling"})
 ELSE = "everything else"
+JOIN = "concatenation"
+
+
+def merge_absorbed(layers, names, mine, theirs, classes):
+    """Where one of our layers absorbed a concatenation (its "fused" says "Concat": a max-pool that
+    reads the branches where they lie), the concatenation's time is inside that layer's: its class
+    and the concatenation become one row on both sides, "max-pooling and concatenation" (a class
+    split into forward and backward is summed)."""
+    absorbers = {classes.get(l["type"], ELSE) for l in layers if "Concat" in l.get("fused", "").split(", ")}
+    for cls in sorted(absorbers):
+        parts = [n for n in names if n == cls or n.startswith(cls + ", ")] + [JOIN]
+        merged = f"{cls} and {JOIN}"
+        at = names.index(parts[0])
+        names = [n for n in names if n not in parts]
+        names.insert(at, merged)
+        for side in (mine, theirs):
+            side[merged] = sum(side.pop(n, 0.0) for n in parts)
+    return names
 
 
 def table(title, variant, classes, mine, theirs, ours_step, peer_step, records, row):
@@ -53,6 +71,7 @@ def infer(ours, peer, records):
         mine[OUR_INFER_CLASSES.get(layer["type"], ELSE)] += layer["ms"]
     theirs, peer_step = dict(peer["infer_profile_ms"]), peer["infer_profile_step_ms"]
     theirs[ELSE] = max(0.0, peer_step - sum(theirs.values()))
+    names = merge_absorbed(ours["inference_layers"], names, mine, theirs, OUR_INFER_CLASSES)
     row = f"{peer['model']} inference, batch {ours['batch']}"
     table(f"{row}: ms a pass", peer["infer_variant"], names, mine, theirs, ours["infer_ms"], peer_step, records, row)
 
@@ -71,6 +90,7 @@ def train(ours, peer, records):
     ours_step = ours["forward_ms"] + ours["backward_ms"] + ours["update_ms"]
     theirs, peer_step = dict(peer["train_profile_ms"]), peer["train_profile_step_ms"]
     theirs[ELSE] = peer_step - sum(theirs.values())
+    names = merge_absorbed(ours["layers"], names, mine, theirs, OUR_CLASSES)
     row = f"{peer['model']} training, batch {ours['batch']}"  # the net's name (ours holds the path it was given)
     table(f"{row}: ms a step", peer["train_variant"], names, mine, theirs, ours_step, peer_step, records, row)
 

@@ -237,15 +237,16 @@ std::vector<std::string> Graph::blob_names() const {
 Tensor& Graph::value(const std::string& name) { return blob(name).value; }
 Tensor& Graph::grad(const std::string& name) { return blob(name).grad; }
 
-std::vector<std::string> Graph::input_names_of(size_t i) const {
-  const auto& names = net_.nodes.at(i).layer->config().input();
-  return {names.begin(), names.end()};
+namespace {
+std::vector<std::string> names_of(const std::vector<ir::Blob*>& blobs) {
+  std::vector<std::string> names;
+  for (const ir::Blob* b : blobs) names.push_back(b->name);
+  return names;
 }
+}  // namespace
 
-std::vector<std::string> Graph::output_names_of(size_t i) const {
-  const auto& names = net_.nodes.at(i).layer->config().output();
-  return {names.begin(), names.end()};
-}
+std::vector<std::string> Graph::input_names_of(size_t i) const { return names_of(net_.nodes.at(i).inputs); }
+std::vector<std::string> Graph::output_names_of(size_t i) const { return names_of(net_.nodes.at(i).outputs); }
 
 int64_t Graph::multiply_adds(size_t i) const {
   const Node& node = net_.nodes.at(i);

@@ -8,7 +8,8 @@
 //
 // Building (Graph::build) reads top to bottom, each step in a room of its own:
 //   connect   a layer per description, joined by their blobs      framework/graph_ir.h
-//   passes    drop Dropout (inference), fuse ReLUs into producers  framework/passes.h
+//   passes    drop Dropout (inference), fuse ReLUs into producers,  framework/passes.h
+//             concatenations into their reader
 //   order     topological, the file's order where it is free
 //   shapes    every blob's, and a net that would not fit refused   framework/graph_memory.h
 //   gradients which blobs get one, which buffer each consumer writes framework/autograd.h
@@ -38,8 +39,10 @@ struct GraphOptions {
   uint64_t seed = 0;         // parameter initialisation
   bool input_grads = false;  // compute gradients of the Input blobs (gradient checks)
   // Run an element-wise layer that alone reads a layer's output inside that layer (see
-  // Layer::as_post_op). Its output name then names the producer's output blob.
-  bool fuse_post_ops = true;
+  // Layer::as_post_op; its output name then names the producer's output blob), and a
+  // concatenation inside the one layer that reads it, where that layer can (see
+  // Layer::reads_concatenation; its output is then no blob at all).
+  bool fuse = true;
   // false: an inference graph. Evaluation passes only, on inference primitives, with no
   // gradients; layers that are the identity in evaluation (Dropout) are dropped.
   bool training = true;
@@ -109,6 +112,8 @@ class Graph {
   const Layer& layer(size_t i) const { return *net_.nodes.at(i).layer; }
   const Ports& inputs_of(size_t i) const { return net_.nodes.at(i).in; }
   const Ports& outputs_of(size_t i) const { return net_.nodes.at(i).out; }
+  // The blobs layer i reads and writes, as the passes left them (an absorbed concatenation's
+  // inputs, a fused post-op's producer's output).
   std::vector<std::string> input_names_of(size_t i) const;
   std::vector<std::string> output_names_of(size_t i) const;
 

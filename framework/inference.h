@@ -2,7 +2,7 @@
 // (fold_batch_norm) works on the checkpoint; the structural passes (framework/passes.h) run as
 // the inference graph is built:
 //
-//   fold_batch_norm -> drop_identities -> fuse_post_ops -> order, shapes, memory
+//   fold_batch_norm -> drop_identities -> fuse_post_ops -> fuse_concatenations -> order, shapes, memory
 //
 //   Graph g = inference_graph(load_checkpoint("runs/nin-bn/best.ckpt"), 1000);   // test, predict, time
 #pragma once

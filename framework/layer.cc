@@ -33,6 +33,17 @@ size_t Layer::add_buffer(const std::string& suffix, Shape shape, float initial) 
   return buffers_.size() - 1;
 }
 
+std::string Layer::fused() const {
+  std::vector<std::string> fused;
+  if (concatenation_) fused.push_back(concatenation_->type());
+  if (post_op_) fused.push_back(post_op_->name);
+  return fmt::format("{}", fmt::join(fused, ", "));
+}
+
+std::string Layer::description() const {
+  return (concatenation_ ? concatenation_->type() + "+" : "") + type() + (post_op_ ? "+" + post_op_->name : "");
+}
+
 void Layer::expect_arity(int min_inputs, int max_inputs, int outputs) const {
   const int n_in = config_.input_size();
   if (n_in < min_inputs || n_in > max_inputs) {

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -186,8 +187,22 @@ class Layer {
   }
   void fuse(const PostOp& op) { post_op_ = op; }
   const std::optional<PostOp>& post_op() const { return post_op_; }
-  // The type, and a fused post-op's: "Conv3x3+ReLU".
-  std::string description() const { return post_op_ ? type() + "+" + post_op_->name : type(); }
+  // Concatenation fusion, the other way round. A layer that joins its inputs along channels says
+  // so (concatenates); a layer that can read such a join's inputs in its place says so too
+  // (reads_concatenation). Where a concatenation's output has one reader, which accepts, the
+  // graph hands that reader the concatenation (absorb) and drops the concatenation's output: the
+  // reader's inputs are then the concatenation's, and it computes from them what it computed
+  // from their join, which is never stored. The reader drives the layer it absorbed (shapes, and
+  // its passes where it has to join the inputs after all); the layer keeps its name and config.
+  virtual bool concatenates() const { return false; }
+  virtual bool reads_concatenation() const { return false; }
+  void absorb(std::unique_ptr<Layer> concatenation) { concatenation_ = std::move(concatenation); }
+  Layer* concatenation() const { return concatenation_.get(); }
+  // What it runs of other layers' work: an absorbed concatenation, a fused post-op ("Concat",
+  // "ReLU", "Concat, ReLU"; empty for none).
+  std::string fused() const;
+  // The type, with what it fused before and after it: "Conv3x3+ReLU", "Concat+MaxPool".
+  std::string description() const;
   // Which of its algorithms a layer runs at its current shapes, where it has a choice that
   // depends on the machine (a convolution: "winograd", "winograd on matmul", "direct"); empty
   // where it has none; "measuring" while it times its first passes to choose (framework/fastest.h).
@@ -267,6 +282,7 @@ class Layer {
   std::vector<Param> params_;
   std::vector<Buffer> buffers_;
   std::optional<PostOp> post_op_;
+  std::unique_ptr<Layer> concatenation_;
   std::optional<Int8Plan> int8_;
   bool inference_only_ = false;
 };

@@ -1,6 +1,7 @@
 #include "framework/passes.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace obo {
 
@@ -58,9 +59,30 @@ void fuse_post_ops(ir::Net& net) {
   ir::erase_removed(net);
 }
 
+void fuse_concatenations(ir::Net& net) {
+  for (ir::Node& concatenation : net.nodes) {
+    if (!concatenation.layer || !concatenation.layer->concatenates() || concatenation.outputs.size() != 1) continue;
+    ir::Blob* joined = concatenation.outputs[0];
+    std::vector<ir::Node*> readers;
+    for (ir::Node& n : net.nodes)
+      if (n.layer && std::count(n.inputs.begin(), n.inputs.end(), joined)) readers.push_back(&n);
+    if (readers.size() != 1 || readers[0]->inputs.size() != 1) continue;
+    Layer& reader = *readers[0]->layer;
+    if (!reader.reads_concatenation() || reader.concatenation()) continue;
+    readers[0]->inputs = concatenation.inputs;
+    reader.absorb(std::move(concatenation.layer));
+    for (auto it = net.aliases.begin(); it != net.aliases.end();)
+      it = it->second == joined->name ? net.aliases.erase(it) : std::next(it);
+    net.blobs.erase(joined->name);
+  }
+  ir::erase_removed(net);
+}
+
 void run_passes(ir::Net& net, const GraphOptions& options) {
   if (!options.training) drop_identities(net);
-  if (options.fuse_post_ops) fuse_post_ops(net);
+  if (!options.fuse) return;
+  fuse_post_ops(net);
+  fuse_concatenations(net);
 }
 
 }  // namespace obo

@@ -33,8 +33,13 @@ void drop_identities(ir::Net& net);
 // layer's output. Training graphs fuse too: the layer then runs the post-op's backward as well.
 void fuse_post_ops(ir::Net& net);
 
+// A concatenation (Layer::concatenates) whose output only one layer reads, as its one input,
+// goes into that layer where it accepts (Layer::reads_concatenation: a max-pool), which then
+// reads the concatenation's inputs (Layer::absorb). Its output blob goes, and names nothing.
+void fuse_concatenations(ir::Net& net);
+
 // The structural passes a graph of these options runs, in order: drop_identities (inference
-// graphs), then fuse_post_ops (unless options.fuse_post_ops is false).
+// graphs), then fuse_post_ops and fuse_concatenations (unless options.fuse is false).
 void run_passes(ir::Net& net, const GraphOptions& options);
 
 }  // namespace obo

@@ -6,7 +6,9 @@
 // none and builds no backward pass. Max-pools on channel-blocked layouts have our own loops
 // (ChannelBlockMaxPool): training always runs them, inference runs them or oneDNN's, whichever
 // its first passes measure faster on this CPU (Fastest); so do int8 max-pools on NHWC
-// (ByteMaxPool). Everything else runs oneDNN's primitives.
+// (ByteMaxPool). Everything else runs oneDNN's primitives. A max-pool that alone reads a
+// concatenation pools its parts where they lie, with our loops (Layer::reads_concatenation):
+// the join is never stored.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -46,46 +48,85 @@ class ChannelBlockMaxPool {
     const bool blocked = b.inner_nblks == 1 && b.inner_idxs[0] == 1 && b.inner_blks[0] % kLanes == 0;
     return nhwc || blocked;
   }
+  // Whether it can pool the concatenation of inputs in layouts xs into y without joining them:
+  // each fits, and holds a multiple of eight channels, so that no eight lanes straddle two; and
+  // each channel block of an input lands in consecutive channels of y (y is NHWC, or has the one
+  // input's blocks).
+  static bool fits(const std::vector<dnn::memory::desc>& xs, const dnn::memory::desc& y, int64_t kernel) {
+    const auto block = [](const dnn::memory::desc& md) {
+      const auto& b = md.data.format_desc.blocking;
+      return b.inner_nblks == 0 ? md.data.dims[1] : b.inner_blks[0];
+    };
+    return fits(y, kernel) && (block(y) == y.dims()[1] || (xs.size() == 1 && block(xs[0]) == block(y))) &&
+           std::all_of(xs.begin(), xs.end(), [&](const dnn::memory::desc& x) {
+             return fits(x, kernel) && (xs.size() == 1 || x.dims()[1] % kLanes == 0);
+           });
+  }
 
-  // keep_argmax: forward records where each maximum was, for backward (training).
-  void init(const dnn::memory::desc& x_md, const dnn::memory::desc& y_md, const dnn::Window& w, bool keep_argmax) {
-    x_ = geometry(x_md);
+  // xs: the layout of each input, whose channels in order are y's (one input, or the parts of a
+  // concatenation). keep_argmax: forward records where each maximum was, for backward (training).
+  void init(const std::vector<dnn::memory::desc>& xs, const dnn::memory::desc& y_md, const dnn::Window& w,
+            bool keep_argmax) {
+    xs_.clear();
+    blocks_.clear();
+    x_sizes_.clear();
     y_ = geometry(y_md);
+    int64_t first = 0;  // of the part's channels, in y
+    for (const dnn::memory::desc& md : xs) {
+      const Geometry x = geometry(md);
+      // A lone input's padding channels are pooled too, into y's where y has them (zeros into
+      // zeros); a part's are not, since in y the next part's channels are there.
+      const int64_t channels = xs.size() == 1 ? std::min(x.blocks * x.block, y_.blocks * y_.block) : md.dims()[1];
+      for (int64_t c = 0; c < channels; c += x.block)
+        blocks_.push_back(
+            {static_cast<int64_t>(xs_.size()), c / x.block * x.sb, y_.channel(first + c), std::min(x.block, channels - c)});
+      xs_.push_back(x);
+      x_sizes_.push_back(md.get_size() / sizeof(float));
+      first += channels;
+    }
     kernel_ = w.kernel[0], stride_ = w.strides[0], pad_ = w.pad_l[0];
-    x_size_ = x_md.get_size() / sizeof(float);
     argmax_.assign(keep_argmax ? y_md.get_size() / sizeof(float) : 0, 0);
   }
 
   // What the speed of these loops depends on: the shapes, layouts and window.
   std::string key() const {
-    return fmt::format("max-pool x {} y {} kernel {} stride {} pad {}", x_.describe(), y_.describe(), kernel_, stride_, pad_);
+    std::vector<std::string> xs;
+    for (const Geometry& x : xs_) xs.push_back(x.describe());
+    return fmt::format("max-pool x {} y {} kernel {} stride {} pad {}", fmt::join(xs, " + "), y_.describe(), kernel_,
+                       stride_, pad_);
   }
 
   // VEX-encoded where the CPU has AVX2: legacy-SSE code here would pay the transitions this
   // replaces oneDNN's kernel to avoid. Two things keep the loop in registers: GCC's vector types
   // for the lanes (arrays of lanes stayed in memory and were stored one lane at a time), and each
-  // thread's own copies of the geometry and pointers (firstprivate: shared ones are read again
-  // through a pointer after every byte stored, which may alias anything). Before both, NIN's
-  // first pool at batch 128 took 1.4 (forward) and 1.6 (backward) times as long on AVX-512 and
-  // twice as long held to AVX2.
-  __attribute__((target_clones("avx2", "default"))) void forward(const float* x, float* y) {
-    const Geometry X = x_, Y = y_;
-    const int64_t B = X.block, K = kernel_, S = stride_, P = pad_;
+  // thread's own copies of the geometry and pointers (firstprivate, and locals: shared ones are
+  // read again through a pointer after every byte stored, which may alias anything). Before both,
+  // NIN's first pool at batch 128 took 1.4 (forward) and 1.6 (backward) times as long on AVX-512
+  // and twice as long held to AVX2.
+  __attribute__((target_clones("avx2", "default"))) void forward(const std::vector<const float*>& xs, float* y) {
+    const Geometry Y = y_;
+    const int64_t K = kernel_, S = stride_, P = pad_, blocks = static_cast<int64_t>(blocks_.size());
+    const Block* block = blocks_.data();
+    const Geometry* geometries = xs_.data();
+    const float* const* inputs = xs.data();
     uint8_t* argmax = argmax_.empty() ? nullptr : argmax_.data();
-#pragma omp parallel for collapse(3) schedule(static) firstprivate(X, Y, B, K, S, P, x, y, argmax)
+#pragma omp parallel for collapse(3) schedule(static) firstprivate(Y, K, S, P, y, argmax, block, geometries, inputs)
     for (int64_t n = 0; n < Y.n; ++n)
-      for (int64_t cb = 0; cb < Y.blocks; ++cb)
-        for (int64_t oh = 0; oh < Y.h; ++oh)
+      for (int64_t b = 0; b < blocks; ++b)
+        for (int64_t oh = 0; oh < Y.h; ++oh) {
+          const Block B = block[b];
+          const Geometry X = geometries[B.part];
+          const float* x = inputs[B.part];
           for (int64_t ow = 0; ow < Y.w; ++ow) {
-            const int64_t o = n * Y.sn + cb * Y.sb + oh * Y.sh + ow * Y.sw;
+            const int64_t o = n * Y.sn + B.y + oh * Y.sh + ow * Y.sw, from = n * X.sn + B.x;
             // Eight channels at a time in vector registers, the maximum and its place chosen
             // without a branch.
-            for (int64_t c0 = 0; c0 < B; c0 += kLanes) {
+            for (int64_t c0 = 0; c0 < B.channels; c0 += kLanes) {
               Floats best = Floats{} + std::numeric_limits<float>::lowest();
               Ints at{};
-              window(X, K, S, P, n, cb, oh, ow, [&](int64_t i, int32_t k) __attribute__((always_inline)) {
+              window(X, K, S, P, from + c0, oh, ow, [&](int64_t i, int32_t k) __attribute__((always_inline)) {
                 Floats in;
-                std::memcpy(&in, x + i + c0, sizeof in);
+                std::memcpy(&in, x + i, sizeof in);
                 const Ints larger = in > best;
                 best = larger ? in : best;
                 at = larger ? Ints{} + k : at;
@@ -95,32 +136,42 @@ class ChannelBlockMaxPool {
               if (argmax) std::memcpy(argmax + o + c0, &places, sizeof places);
             }
           }
+        }
   }
 
-  // dx = each output's gradient at its maximum, 0 elsewhere. Windows of different images or
-  // channel blocks never share an input, so each thread owns what it writes. Where the windows
-  // tile the input exactly (NIN's and LeNet's 2x2, stride 2), each input is written once and
-  // nothing needs zeroing first.
-  __attribute__((target_clones("avx2", "default"))) void backward(const float* dy, float* dx) {
-    const Geometry X = x_, Y = y_;
-    const int64_t B = X.block, K = kernel_, S = stride_, P = pad_;
+  // dx = each output's gradient at its maximum, 0 elsewhere (a null dxs[i]: none for input i).
+  // Windows of different images or channel blocks never share an input, so each thread owns
+  // what it writes. Where the windows tile the input exactly (NIN's and LeNet's 2x2, stride 2),
+  // each input is written once and nothing needs zeroing first.
+  __attribute__((target_clones("avx2", "default"))) void backward(const float* dy, const std::vector<float*>& dxs) {
+    const Geometry Y = y_, X0 = xs_[0];
+    const int64_t K = kernel_, S = stride_, P = pad_, blocks = static_cast<int64_t>(blocks_.size());
+    const Block* block = blocks_.data();
+    const Geometry* geometries = xs_.data();
+    float* const* grads = dxs.data();
     const uint8_t* argmax = argmax_.data();
-    const bool tiles = S == K && P == 0 && X.h == Y.h * K && X.w == Y.w * K;
-    if (!tiles) std::memset(dx, 0, x_size_ * sizeof(float));
-#pragma omp parallel for collapse(2) schedule(static) firstprivate(X, Y, B, K, S, P, dy, dx, argmax, tiles)
+    const bool tiles = S == K && P == 0 && X0.h == Y.h * K && X0.w == Y.w * K;
+    if (!tiles)
+      for (size_t i = 0; i < dxs.size(); ++i)
+        if (dxs[i]) std::memset(dxs[i], 0, x_sizes_[i] * sizeof(float));
+#pragma omp parallel for collapse(2) schedule(static) firstprivate(Y, K, S, P, dy, argmax, tiles, block, geometries, grads)
     for (int64_t n = 0; n < Y.n; ++n)
-      for (int64_t cb = 0; cb < Y.blocks; ++cb)
+      for (int64_t b = 0; b < blocks; ++b) {
+        const Block B = block[b];
+        const Geometry X = geometries[B.part];
+        float* dx = grads[B.part];
+        if (!dx) continue;  // a part that wants no gradient
         for (int64_t oh = 0; oh < Y.h; ++oh)
           for (int64_t ow = 0; ow < Y.w; ++ow) {
-            const int64_t o = n * Y.sn + cb * Y.sb + oh * Y.sh + ow * Y.sw;
-            for (int64_t c0 = 0; c0 < B; c0 += kLanes) {  // as in forward
+            const int64_t o = n * Y.sn + B.y + oh * Y.sh + ow * Y.sw, from = n * X.sn + B.x;
+            for (int64_t c0 = 0; c0 < B.channels; c0 += kLanes) {  // as in forward
               Floats g;
               Bytes places;
               std::memcpy(&g, dy + o + c0, sizeof g);
               std::memcpy(&places, argmax + o + c0, sizeof places);
               const Ints at = __builtin_convertvector(places, Ints);
-              window(X, K, S, P, n, cb, oh, ow, [&](int64_t i, int32_t k) __attribute__((always_inline)) {
-                float* in = dx + i + c0;
+              window(X, K, S, P, from + c0, oh, ow, [&](int64_t i, int32_t k) __attribute__((always_inline)) {
+                float* in = dx + i;
                 Floats sum = at == k ? g : Floats{};
                 if (!tiles) {
                   Floats before;
@@ -131,6 +182,7 @@ class ChannelBlockMaxPool {
               });
             }
           }
+      }
   }
 
  private:
@@ -139,25 +191,32 @@ class ChannelBlockMaxPool {
   using Floats = float __attribute__((vector_size(4 * kLanes)));
   using Ints = int32_t __attribute__((vector_size(4 * kLanes)));
   using Bytes = uint8_t __attribute__((vector_size(kLanes)));
-  // Element (n, c, h, w) is at n*sn + (c / block)*sb + h*sh + w*sw + c % block.
+  // Element (n, c, h, w) is at n*sn + channel(c) + h*sh + w*sw.
   struct Geometry {
     int64_t n, blocks, block, h, w, sn, sb, sh, sw;
+    int64_t channel(int64_t c) const { return c / block * sb + c % block; }
     std::string describe() const {
       return fmt::format("({},{}x{},{},{}) strides ({},{},{},{})", n, blocks, block, h, w, sn, sb, sh, sw);
     }
   };
-  // Calls visit(offset in x of the element's channel block, kh*K + kw) for each element of
-  // output (n, cb, oh, ow)'s K x K window (stride S, padding P) that lies inside x.
+  // A channel block of an input: which input, its offset there and in y, and how many of its
+  // channels are pooled.
+  struct Block {
+    int64_t part, x, y, channels;
+  };
+  // Calls visit(offset in x of the element's channels, kh*K + kw) for each element of output
+  // (oh, ow)'s K x K window (stride S, padding P) that lies inside x, `from` being the offset of
+  // the channels at (0, 0).
   template <typename Visit>
-  __attribute__((always_inline)) static void window(const Geometry& X, int64_t K, int64_t S, int64_t P, int64_t n,
-                                                    int64_t cb, int64_t oh, int64_t ow, Visit&& visit) {
+  __attribute__((always_inline)) static void window(const Geometry& X, int64_t K, int64_t S, int64_t P, int64_t from,
+                                                    int64_t oh, int64_t ow, Visit&& visit) {
     for (int64_t kh = 0; kh < K; ++kh) {
       const int64_t ih = oh * S - P + kh;
       if (ih < 0 || ih >= X.h) continue;
       for (int64_t kw = 0; kw < K; ++kw) {
         const int64_t iw = ow * S - P + kw;
         if (iw < 0 || iw >= X.w) continue;
-        visit(n * X.sn + cb * X.sb + ih * X.sh + iw * X.sw, static_cast<int32_t>(kh * K + kw));
+        visit(from + ih * X.sh + iw * X.sw, static_cast<int32_t>(kh * K + kw));
       }
     }
   }
@@ -170,8 +229,11 @@ class ChannelBlockMaxPool {
             b.strides[0], b.strides[1], b.strides[2], b.strides[3]};
   }
 
-  Geometry x_{}, y_{};
-  int64_t kernel_ = 0, stride_ = 0, pad_ = 0, x_size_ = 0;
+  std::vector<Geometry> xs_;
+  std::vector<size_t> x_sizes_;  // floats
+  std::vector<Block> blocks_;
+  Geometry y_{};
+  int64_t kernel_ = 0, stride_ = 0, pad_ = 0;
   std::vector<uint8_t> argmax_;  // at y's offsets; empty in inference
 };
 
@@ -180,62 +242,77 @@ class ChannelBlockMaxPool {
 // pixels, C contiguous bytes each, which the compiler vectorizes. Held to AVX2 on this project's
 // Xeon guest, oneDNN 2.6's jit_int:avx2 kernel took 1.7 ms for Inception's 2x2 pool of 56
 // channels at batch 128, 40% of the int8 pass (AVX-to-SSE transitions, as its float kernel
-// pays). Padding is never the maximum: windows are clipped to the input, as oneDNN's are.
+// pays). Padding is never the maximum: windows are clipped to the input, as oneDNN's are. Its
+// input may be the parts of a concatenation, each NHWC: their pixels' channels go side by side
+// into y's.
 class ByteMaxPool {
  public:
-  static bool fits(const dnn::memory::desc& x, const dnn::memory::desc& y) {
-    const auto type = x.data_type();
+  static bool fits(const std::vector<dnn::memory::desc>& xs, const dnn::memory::desc& y) {
+    const auto type = y.data_type();
     const auto nhwc = [&](const dnn::memory::desc& md) {
       return md == dnn::memory::desc(md.dims(), type, dnn::memory::format_tag::acdb);
     };
-    return (type == dnn::memory::data_type::u8 || type == dnn::memory::data_type::s8) && y.data_type() == type &&
-           nhwc(x) && nhwc(y);
+    return (type == dnn::memory::data_type::u8 || type == dnn::memory::data_type::s8) && nhwc(y) &&
+           std::all_of(xs.begin(), xs.end(), nhwc);
   }
 
-  void init(const dnn::memory::desc& x, const dnn::memory::desc& y, const dnn::Window& w) {
-    const dnn::memory::dims in = x.dims(), out = y.dims();
-    g_ = {in[0], in[1], in[2], in[3], out[2], out[3], w.kernel[0], w.strides[0], w.pad_l[0]};
-    signed_ = x.data_type() == dnn::memory::data_type::s8;
+  void init(const std::vector<dnn::memory::desc>& xs, const dnn::memory::desc& y, const dnn::Window& w) {
+    const dnn::memory::dims in = xs[0].dims(), out = y.dims();
+    g_ = {in[0], out[1], in[2], in[3], out[2], out[3], w.kernel[0], w.strides[0], w.pad_l[0]};
+    channels_.clear();
+    for (const dnn::memory::desc& x : xs) channels_.push_back(x.dims()[1]);
+    signed_ = y.data_type() == dnn::memory::data_type::s8;
   }
 
   std::string key() const {
-    return fmt::format("int8 max-pool {} ({},{},{},{}) kernel {} stride {} pad {}", signed_ ? "s8" : "u8", g_.n, g_.c,
-                       g_.h, g_.w, g_.k, g_.s, g_.p);
+    return fmt::format("int8 max-pool {} ({},{},{},{}) parts {} kernel {} stride {} pad {}", signed_ ? "s8" : "u8", g_.n,
+                       g_.c, g_.h, g_.w, fmt::join(channels_, "+"), g_.k, g_.s, g_.p);
   }
 
-  void forward(const void* x, void* y) const {
+  // Tensors store int8 values in float storage: xs and y point at their bytes.
+  void forward(const std::vector<const float*>& xs, float* y) const {
     if (signed_)
-      run(static_cast<const int8_t*>(x), static_cast<int8_t*>(y), g_);
+      run(xs, reinterpret_cast<int8_t*>(y));
     else
-      run(static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), g_);
+      run(xs, reinterpret_cast<uint8_t*>(y));
   }
 
  private:
   struct Geometry {
-    int64_t n, c, h, w, oh, ow, k, s, p;
+    int64_t n, c, h, w, oh, ow, k, s, p;  // c: y's channels
   };
 
   template <typename T>
-  static void run(const T* x, T* y, const Geometry g) {
-#pragma omp parallel for collapse(2) firstprivate(x, y, g)
+  void run(const std::vector<const float*>& xs, T* y) const {
+    const Geometry g = g_;
+    const int64_t parts = static_cast<int64_t>(xs.size());
+    const float* const* inputs = xs.data();
+    const int64_t* channels = channels_.data();
+#pragma omp parallel for collapse(2) firstprivate(y, g, parts, inputs, channels)
     for (int64_t n = 0; n < g.n; ++n)
       for (int64_t oh = 0; oh < g.oh; ++oh) {
         const int64_t h0 = std::max<int64_t>(oh * g.s - g.p, 0), h1 = std::min(oh * g.s - g.p + g.k, g.h);
         for (int64_t ow = 0; ow < g.ow; ++ow) {
           const int64_t w0 = std::max<int64_t>(ow * g.s - g.p, 0), w1 = std::min(ow * g.s - g.p + g.k, g.w);
           T* __restrict out = y + ((n * g.oh + oh) * g.ow + ow) * g.c;
-          const T* first = x + ((n * g.h + h0) * g.w + w0) * g.c;
-          for (int64_t c = 0; c < g.c; ++c) out[c] = first[c];
-          for (int64_t ih = h0; ih < h1; ++ih)
-            for (int64_t iw = w0; iw < w1; ++iw) {
-              const T* __restrict in = x + ((n * g.h + ih) * g.w + iw) * g.c;
-              for (int64_t c = 0; c < g.c; ++c) out[c] = std::max(out[c], in[c]);
-            }
+          for (int64_t part = 0; part < parts; ++part) {
+            const T* x = reinterpret_cast<const T*>(inputs[part]);
+            const int64_t c = channels[part];
+            const T* first = x + ((n * g.h + h0) * g.w + w0) * c;
+            for (int64_t i = 0; i < c; ++i) out[i] = first[i];
+            for (int64_t ih = h0; ih < h1; ++ih)
+              for (int64_t iw = w0; iw < w1; ++iw) {
+                const T* __restrict in = x + ((n * g.h + ih) * g.w + iw) * c;
+                for (int64_t i = 0; i < c; ++i) out[i] = std::max(out[i], in[i]);
+              }
+            out += c;
+          }
         }
       }
   }
 
   Geometry g_{};
+  std::vector<int64_t> channels_;  // of each part
   bool signed_ = false;
 };
 
@@ -256,7 +333,8 @@ class PoolLayer : public Layer {
   }
 
   Shapes output_shapes(const Shapes& in) const override {
-    const Shape& x = in[0];
+    // An absorbed concatenation (Layer::absorb) checks its inputs and says what is pooled.
+    const Shape x = concatenation() ? concatenation()->output_shapes(in)[0] : in[0];
     if (x.size() != 4) error("needs an (N,C,H,W) input, got {}", to_string(x));
     const dnn::Window w = window(x);
     const int64_t pad = w.pad_l[0];
@@ -266,8 +344,30 @@ class PoolLayer : public Layer {
              (x[3] + 2 * pad - w.kernel[1]) / w.strides[1] + 1}};
   }
 
+  // A max-pool of a concatenation is the concatenation of the max-pools of its parts: Inception's
+  // last pool reads its four branches where they lie, and their join is never copied (on AVX-512
+  // that copy cost more than PyTorch's, out of 16-channel blocks into NHWC).
+  bool reads_concatenation() const override { return kind_ == Kind::kMax; }
+
   void reshape(const Ports& in, const Ports& out) override {
-    const Tensor& x = *in[0].value;
+    ours_.reset();
+    ours_int8_.reset();
+    joins_ = false;
+    x_ptrs_.assign(in.size(), nullptr);
+    dx_ptrs_.assign(in.size(), nullptr);
+    if (concatenation() && pool_parts(in, out)) return;
+    // One tensor to pool: the input, or where our loops cannot read a concatenation's parts,
+    // their join, made here by the concatenation (into a tensor of this layer's own).
+    if (concatenation()) {
+      joins_ = true;
+      x_ptrs_.resize(1);
+      dx_ptrs_.resize(1);
+      if (int8()) concatenation()->plan_int8({int8()->in, int8()->out});
+      joined_ports_ = {{&joined_, inference_only() ? nullptr : &joined_grad_}};
+      concatenation()->reshape(in, joined_ports_);
+      if (!inference_only()) joined_grad_.reshape(joined_.shape(), joined_.layout());
+    }
+    const Tensor& x = joins_ ? joined_ : *in[0].value;
     const Shape y_shape = output_shapes({x.shape()})[0];
     const dnn::Window window = this->window(x.shape());
     const auto alg = kind_ == Kind::kMax ? dnnl::algorithm::pooling_max
@@ -282,18 +382,15 @@ class PoolLayer : public Layer {
     auto fwd = dnn::pooling_forward(alg, src_md, dnn::memory::desc(dnn::dims(y_shape), type, dnn::memory::format_tag::any),
                                     window, !inference_only());
     out[0].value->reshape(y_shape, dnn::layout_of(fwd.dst_desc(), scale));
-    ours_.reset();
-    ours_int8_.reset();
     choice_ = Fastest::only(kOneDnn);
-    if (kind_ == Kind::kMax && q && x_md == src_md && dnn::scale_of(x) == scale && ByteMaxPool::fits(x_md, fwd.dst_desc())) {
+    if (kind_ == Kind::kMax && q && x_md == src_md && dnn::scale_of(x) == scale && ByteMaxPool::fits({x_md}, fwd.dst_desc())) {
       ours_int8_.emplace();
-      ours_int8_->init(x_md, fwd.dst_desc(), window);
+      ours_int8_->init({x_md}, fwd.dst_desc(), window);
       choice_ = Fastest(ours_int8_->key(), 2);
     }
-    if (kind_ == Kind::kMax && x_md == src_md && !q && ChannelBlockMaxPool::fits(x_md, window.kernel[0]) &&
-        ChannelBlockMaxPool::fits(fwd.dst_desc(), window.kernel[0])) {
+    if (kind_ == Kind::kMax && x_md == src_md && !q && ChannelBlockMaxPool::fits({x_md}, fwd.dst_desc(), window.kernel[0])) {
       ours_.emplace();
-      ours_->init(x_md, fwd.dst_desc(), window, !inference_only());
+      ours_->init({x_md}, fwd.dst_desc(), window, !inference_only());
       if (!inference_only()) {  // ours: faster in training on both ISAs here (README)
         choice_ = Fastest::only(kOurs);
         return;
@@ -317,18 +414,29 @@ class PoolLayer : public Layer {
     }
   }
 
-  void forward(const Ports& in, const Ports& out, const Context&) override {
+  void forward(const Ports& in, const Ports& out, const Context& ctx) override {
+    if (joins_) concatenation()->forward(in, joined_ports_, ctx);
+    const Tensor& x = joins_ ? joined_ : *in[0].value;
     choice_([&](size_t kernel) {
-      if (kernel == kOurs && ours_int8_) return ours_int8_->forward(in[0].value->data(), out[0].value->data());
-      if (kernel == kOurs) return ours_->forward(in[0].value->data(), out[0].value->data());
-      src_.read(*in[0].value);
+      if (kernel == kOurs) {
+        for (size_t i = 0; i < x_ptrs_.size(); ++i) x_ptrs_[i] = x_ptrs_.size() > 1 ? in[i].value->data() : x.data();
+        return ours_int8_ ? ours_int8_->forward(x_ptrs_, out[0].value->data()) : ours_->forward(x_ptrs_, out[0].value->data());
+      }
+      src_.read(x);
       dst_.bind(*out[0].value);
       dnn::execute(forward_, fwd_args_);
     });
   }
-
   // The same window, padding and rounding down; average pooling counts the padding or not as here.
-  bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& in, const std::vector<OnnxValue>& out) const override {
+  // An absorbed concatenation is exported as itself, before the pooling.
+  bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& inputs, const std::vector<OnnxValue>& out) const override {
+    std::vector<OnnxValue> in = inputs;
+    if (concatenation()) {
+      Shapes shapes;
+      for (const OnnxValue& x : inputs) shapes.push_back(x.shape);
+      in = {{onnx.temporary(concatenation()->name()), concatenation()->output_shapes(shapes)[0]}};
+      if (!concatenation()->to_onnx(onnx, inputs, in)) return false;
+    }
     if (kind_ == Kind::kGlobalAvg) {
       onnx.node("GlobalAveragePool", {in[0].name}, {out[0].name});
       return true;
@@ -351,7 +459,8 @@ class PoolLayer : public Layer {
     const std::string quantized = computes_int8() ? "int8" : "";
     if (kind_ != Kind::kMax) return quantized;
     if (!choice_.decided()) return "measuring";
-    const std::string which = choice_.next() == kOurs ? "ours" : "oneDNN";
+    // Where it absorbed a concatenation whose parts our loops cannot read, it joins them first.
+    const std::string which = std::string(choice_.next() == kOurs ? "ours" : "oneDNN") + (joins_ ? ", joined first" : "");
     return quantized.empty() ? which : quantized + ", " + which;
   }
 
@@ -359,11 +468,18 @@ class PoolLayer : public Layer {
   bool backward_reads_input(size_t) const override { return false; }
   bool backward_reads_output(size_t) const override { return false; }
   void backward(const Ports& in, const Ports& out) override {
-    if (choice_.next() == kOurs) return ours_->backward(out[0].grad->data(), in[0].grad->data());
-    diff_dst_.read(*out[0].grad);
-    diff_src_.bind(*in[0].grad);
-    dnn::execute(backward_, bwd_args_);
-    diff_src_.write(*in[0].grad);
+    Tensor* dx = joins_ ? &joined_grad_ : in[0].grad;
+    if (choice_.next() == kOurs) {
+      for (size_t i = 0; i < dx_ptrs_.size(); ++i)
+        dx_ptrs_[i] = dx_ptrs_.size() > 1 ? (in[i].grad ? in[i].grad->data() : nullptr) : dx->data();
+      ours_->backward(out[0].grad->data(), dx_ptrs_);
+    } else {
+      diff_dst_.read(*out[0].grad);
+      diff_src_.bind(*dx);
+      dnn::execute(backward_, bwd_args_);
+      diff_src_.write(*dx);
+    }
+    if (joins_) concatenation()->backward(in, joined_ports_);
   }
 
  private:
@@ -373,6 +489,38 @@ class PoolLayer : public Layer {
     const auto& pool = config().pool();
     const int64_t k = pool.kernel_size(), s = pool.has_stride() ? pool.stride() : k, pad = pool.pad();
     return {{k, k}, {s, s}, {pad, pad}, {pad, pad}};
+  }
+
+  // An absorbed concatenation's inputs pooled where they lie, each into its channels of the
+  // output (NHWC, where any channel starts a slice), by our loops; false where they cannot
+  // read every input as it is (a layout without channel blocks, channels not a multiple of
+  // eight, an int8 input at another type or scale than the output's).
+  bool pool_parts(const Ports& in, const Ports& out) {
+    Shapes shapes;
+    std::vector<dnn::memory::desc> xs;
+    for (const Port& x : in) {
+      shapes.push_back(x.value->shape());
+      xs.push_back(dnn::desc_of(*x.value));
+    }
+    const Shape y_shape = output_shapes(shapes)[0];
+    const dnn::Window window = this->window(shapes[0]);
+    const std::optional<Quantized> q = int8() ? int8()->out[0] : std::nullopt;
+    const dnn::memory::desc y_md(dnn::dims(y_shape), dnn::data_type(q), dnn::memory::format_tag::acdb);
+    const auto at_scale = [&](const Port& x) { return dnn::scale_of(*x.value) == (q ? q->scale : 1.f); };
+    if (!std::all_of(in.begin(), in.end(), at_scale)) return false;
+    if (q && ByteMaxPool::fits(xs, y_md)) {
+      ours_int8_.emplace();
+      ours_int8_->init(xs, y_md, window);
+    } else if (!q && ChannelBlockMaxPool::fits(xs, y_md, window.kernel[0]) &&
+               std::all_of(xs.begin(), xs.end(), [](const auto& x) { return x.data_type() == dnn::memory::data_type::f32; })) {
+      ours_.emplace();
+      ours_->init(xs, y_md, window, !inference_only());
+    } else {
+      return false;
+    }
+    out[0].value->reshape(y_shape, dnn::layout_of(y_md, q ? q->scale : 1.f));
+    choice_ = Fastest::only(kOurs);
+    return true;
   }
 
   enum : size_t { kOneDnn, kOurs };  // the kernels choice_ chooses between
@@ -385,6 +533,13 @@ class PoolLayer : public Layer {
   dnnl::primitive forward_;
   dnnl::primitive backward_;
   dnn::Args fwd_args_, bwd_args_;
+  // An absorbed concatenation's inputs, or its join where our loops cannot read them
+  // (joins_: then joined_ holds it, and its gradient joined_grad_).
+  bool joins_ = false;
+  Tensor joined_, joined_grad_;
+  Ports joined_ports_;
+  std::vector<const float*> x_ptrs_;  // what our loops read and write, bound each pass
+  std::vector<float*> dx_ptrs_;
 };
 
 struct MaxPool : PoolLayer {

@@ -87,6 +87,38 @@ TEST_CASE("fuse_post_ops leaves a ReLU whose input has another reader, or a prod
   for (const ir::Node& n : net.nodes) CHECK_FALSE(n.layer->post_op());
 }
 
+TEST_CASE("fuse_concatenations: a Concat that alone feeds a max-pool goes into it, and its output names nothing", "[passes][fusion]") {
+  ir::Net net = connected(R"(
+    layer { name: 'a' type: 'Conv1x1' input: 'x' output: 'a' conv { num_output: 8 } }
+    layer { name: 'b' type: 'Conv3x3' input: 'x' output: 'b' conv { num_output: 8 } }
+    layer { name: 'cat' type: 'Concat' input: 'a' input: 'x' input: 'b' output: 'j' }
+    layer { name: 'd' type: 'Dropout' input: 'j' output: 'jd' }
+    layer { name: 'p' type: 'MaxPool' input: 'jd' output: 'p' pool { kernel_size: 2 } })");
+  drop_identities(net);
+  fuse_concatenations(net);
+  CHECK(layer_names(net) == std::vector<std::string>{"in", "a", "b", "p"});
+  CHECK(inputs_of(net, "p") == std::vector<std::string>{"a", "x", "b"});
+  CHECK(net.nodes[3].layer->description() == "Concat+MaxPool");
+  CHECK(net.nodes[3].layer->concatenation()->name() == "cat");
+  CHECK(net.blobs.count("j") == 0);
+  CHECK(net.aliases.empty());  // the Dropout's output named the join, which is gone
+}
+
+TEST_CASE("fuse_concatenations leaves a Concat with another reader, or whose reader cannot read the parts", "[passes][fusion]") {
+  ir::Net net = connected(R"(
+    layer { name: 'a' type: 'Conv1x1' input: 'x' output: 'a' conv { num_output: 8 } }
+    layer { name: 'cat1' type: 'Concat' input: 'a' input: 'x' output: 'j1' }
+    layer { name: 'p1' type: 'MaxPool' input: 'j1' output: 'p1' pool { kernel_size: 2 } }
+    layer { name: 'r1' type: 'ReLU' input: 'j1' output: 'r1' }
+    layer { name: 'cat2' type: 'Concat' input: 'a' input: 'x' output: 'j2' }
+    layer { name: 'p2' type: 'AvgPool' input: 'j2' output: 'p2' pool { kernel_size: 2 } }
+    layer { name: 'cat3' type: 'Concat' input: 'a' input: 'x' output: 'j3' }
+    layer { name: 'cat4' type: 'Concat' input: 'j3' input: 'x' output: 'j4' })");
+  fuse_concatenations(net);
+  CHECK(layer_names(net) == std::vector<std::string>{"in", "a", "cat1", "p1", "r1", "cat2", "p2", "cat3", "cat4"});
+  for (const ir::Node& n : net.nodes) CHECK_FALSE(n.layer->concatenation());
+}
+
 TEST_CASE("run_passes: an inference graph drops identities before fusing, and a training graph keeps its Dropout", "[passes]") {
   const std::string layers = R"(
     layer { name: 'c' type: 'Conv1x1' input: 'x' output: 'c' conv { num_output: 4 } }

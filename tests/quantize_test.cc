@@ -12,6 +12,7 @@
 #include "framework/quantize.h"
 #include "framework/trainer.h"
 #include "moved_statistics.h"
+#include "reference.h"
 #include "test_util.h"
 #include "tool.h"
 
@@ -123,16 +124,24 @@ TEST_CASE("the int8 plan: one scale where bytes are copied, float where a layer 
   const onebyone::Checkpoint q = quantize(c, first_digits("train", 128), 64);
   Graph g = inference_graph(q, 8);
   const auto type = [&](const std::string& blob) { return dnn::desc_of(g.value(blob)).data_type(); };
+  const auto layer = [&](const std::string& name) -> const Layer& {
+    for (size_t i = 0; i < g.num_layers(); ++i)
+      if (g.layer(i).name() == name) return g.layer(i);
+    FAIL("no layer " << name);
+    throw;
+  };
   using dt = dnn::memory::data_type;
-  // The branches are written at the concatenation's scale; one branch is signed, so all are.
-  const float shared = dnn::scale_of(g.value("j"));
+  // The max-pool absorbed the concatenation (its output is no blob), and the branches are
+  // written at one scale with the pool's input; one branch is signed, so all are.
+  CHECK_FALSE(g.has_blob("j"));
+  CHECK(layer("p").description() == "Concat+MaxPool");
+  const float shared = dnn::scale_of(g.value("a"));
   CHECK(shared != 1.f);
+  CHECK(dnn::scale_of(g.value("b")) == shared);
   for (const char* blob : {"a", "b"}) {
     INFO(blob);
-    CHECK(dnn::scale_of(g.value(blob)) == shared);
     CHECK(type(blob) == dt::s8);
   }
-  CHECK(type("j") == dt::s8);
   // The stem's output, read only by int8 layers, is u8 after its ReLU; the images, the max-pool's
   // output (an LRN reads it), the LRN's and the scores stay float.
   CHECK(type("c") == dt::u8);
@@ -140,12 +149,39 @@ TEST_CASE("the int8 plan: one scale where bytes are copied, float where a layer 
     INFO(blob);
     CHECK(type(blob) == dt::f32);
   }
-  // The max-pool writes float for the LRN, at scale 1.
-  CHECK(g.layer(5).name() == "p");
-  CHECK_FALSE(g.layer(5).int8()->out[0].has_value());
-  CHECK_FALSE(g.layer(5).computes_int8());  // it pools in float
-  CHECK(g.layer(4).name() == "cat");
-  CHECK(g.layer(4).computes_int8());
+  // The max-pool writes float for the LRN, at scale 1: it joins the int8 branches into float
+  // and pools in float.
+  CHECK_FALSE(layer("p").int8()->out[0].has_value());
+  CHECK_FALSE(layer("p").computes_int8());
+  CHECK(layer("p").kernel().find("joined first") != std::string::npos);
+}
+
+TEST_CASE("an int8 max-pool of a concatenation reads the branches' bytes where they lie", "[int8][mnist]") {
+  const onebyone::Checkpoint c = random_checkpoint(
+      with_middle("layer { name: 'a' type: 'Conv1x1' input: 'c' output: 'a0' conv { num_output: 5 } } "
+                  "layer { name: 'ar' type: 'ReLU' input: 'a0' output: 'a' } "
+                  "layer { name: 'b' type: 'Conv3x3' input: 'c' output: 'b' conv { num_output: 6 } } "
+                  "layer { name: 'cat' type: 'Concat' input: 'a' input: 'b' input: 'a' output: 'j' } "
+                  "layer { name: 'p' type: 'MaxPool' input: 'j' output: 'p' pool { kernel_size: 3 stride: 2 pad: 1 } } "
+                  "layer { name: 'd' type: 'Conv1x1' input: 'p' output: 'y' conv { num_output: 4 } }"),
+      first_digits("train", 96));
+  Graph g = inference_graph(quantize(c, first_digits("train", 128), 64), 8);
+  const Layer& pool = g.layer(4);
+  REQUIRE(pool.name() == "p");
+  CHECK(pool.kernel() == "int8, ours");  // our byte loop over the parts, no join
+  fill_batch(first_digits("t10k", 8), {0, 1, 2, 3, 4, 5, 6, 7}, 0, {}, g.value("x"), g.value("label"));
+  g.forward(Context::evaluation());
+  // Every byte at one scale: the pool's values are the maxima of the branches' values, exactly.
+  const Array a = to_array(g.value("a")), b = to_array(g.value("b"));
+  Array joined{{8, 16, 28, 28}, {}};
+  for (int64_t n = 0; n < 8; ++n)
+    for (const Array* part : {&a, &b, &a}) {
+      const auto first = part->data.begin() + n * part->shape[1] * 28 * 28;
+      joined.data.insert(joined.data.end(), first, first + part->shape[1] * 28 * 28);
+    }
+  const Array expected = pool_ref(joined, PoolKind::kMax, 3, 3, 2, 2, 1);
+  REQUIRE(g.value("p").shape() == expected.shape);
+  CHECK(max_relative_error(g.value("p"), expected) == 0);
 }
 
 TEST_CASE("shipped nets quantized keep their float scores", "[int8][mnist]") {

@@ -35,10 +35,20 @@ std::string dot_of(Graph& graph, const std::string& name) {
                        layer.pointwise() ? ", fillcolor=\"#ffe9b3\"" : "");
   }
   for (size_t i = 0; i < graph.num_layers(); ++i) {
-    for (const std::string& in : graph.input_names_of(i)) {
-      const std::string& blob = graph.resolve(in);
-      dot += fmt::format("  L{} -> L{} [label=\" {}\"];\n", producer.at(blob), i, shape_label(graph.value(blob).shape()));
+    // A concatenation the layer absorbed (it reads the parts: Layer::absorb) is drawn as the
+    // model has it, a node of its own, dashed, whose output goes into the layer.
+    const Layer* concatenation = graph.layer(i).concatenation();
+    const std::string reader = concatenation ? fmt::format("C{}", i) : fmt::format("L{}", i);
+    Shapes parts;
+    for (const std::string& blob : graph.input_names_of(i)) {
+      parts.push_back(graph.value(blob).shape());
+      dot += fmt::format("  L{} -> {} [label=\" {}\"];\n", producer.at(blob), reader, shape_label(parts.back()));
     }
+    if (concatenation)
+      dot += fmt::format("  C{0} [label=\"{1}\\n{2}, fused into {3}\", style=\"rounded,dashed\"];\n"
+                         "  C{0} -> L{0} [label=\" {4}\"];\n",
+                         i, concatenation->name(), concatenation->type(), graph.layer(i).name(),
+                         shape_label(concatenation->output_shapes(parts)[0]));
   }
   return dot + "}\n";
 }

@@ -26,14 +26,14 @@ struct ImportArgs {
 
 // The net as text: one layer a line, each with its output shape ("(N,64,28,28)").
 std::string model_text(const onebyone::NetParameter& net, const std::string& source) {
-  Graph g(net);
+  Graph g(net, GraphOptions().unfused());  // every layer's output a blob of its own
   const int64_t batch = g.batch();
   google::protobuf::TextFormat::Printer line;
   line.SetSingleLineMode(true);
   std::string text = fmt::format("# Imported by `onebyone import` from {}.\n# Shapes are (N,C,H,W) for the batch N = {}.\n"
                                  "name: \"{}\"\n\n",
                                  source, batch, net.name());
-  for (const onebyone::LayerParameter& l : net.layer()) {  // in the file's order; the graph may fuse some
+  for (const onebyone::LayerParameter& l : net.layer()) {  // in the file's order
     std::string layer;
     line.PrintToString(l, &layer);
     const Shape shape = g.value(l.output(0)).shape();

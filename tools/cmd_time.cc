@@ -113,8 +113,7 @@ Records time_inference(Graph& deployed, const TimeArgs& a, Timing& t) {
                   Column("kernel").shown("kernel"), Column("ms").shown("inference ms", ".3f")});
   for (size_t i = 0; i < n; ++i) {
     const Layer& layer = deployed.layer(i);
-    layers.add({layer.name(), layer.type(), layer.post_op() ? layer.post_op()->name : "", layer.kernel(),
-                per * per_layer[i]});
+    layers.add({layer.name(), layer.type(), layer.fused(), layer.kernel(), per * per_layer[i]});
   }
   layers.set_total({"total", "", "", "", per * t.inference});
   return layers;
@@ -129,8 +128,7 @@ void report(const TimeArgs& a, const std::string& path, Graph& graph, const Comm
   double forward = 0, backward = 0;
   for (size_t i = 0; i < graph.num_layers(); ++i) {
     const Layer& layer = graph.layer(i);
-    layers.add({layer.name(), layer.type(), layer.post_op() ? layer.post_op()->name : "", per * t.forward[i],
-                per * t.backward[i]});
+    layers.add({layer.name(), layer.type(), layer.fused(), per * t.forward[i], per * t.backward[i]});
     forward += per * t.forward[i];
     backward += per * t.backward[i];
   }

@@ -52,7 +52,7 @@ void paint(GrayImage& img, const float* map, int64_t h, int64_t w, int64_t scale
 
 void visualize(const VisualizeArgs& a) {
   const onebyone::Checkpoint checkpoint = load_checkpoint(a.checkpoint);
-  Graph graph = graph_from(checkpoint, GraphOptions::inference());
+  Graph graph = graph_from(checkpoint, GraphOptions::inference().unfused());  // every blob the model names
   graph.set_batch(1);
   if (!graph.has_blob(a.layer))
     fail("no blob '{}' in '{}' (blobs: {})", a.layer, checkpoint.net().name(), fmt::join(graph.blob_names(), ", "));
