@@ -12,7 +12,9 @@ Use use_of(Net& net, const Blob* blob) {
   for (Node& n : net.nodes) {
     if (!n.layer) continue;
     if (n.layer->name() == blob->producer) use.producer = &n;
-    use.readers += static_cast<int>(std::count(n.inputs.begin(), n.inputs.end(), blob));
+    const int reads = static_cast<int>(std::count(n.inputs.begin(), n.inputs.end(), blob));
+    use.readers += reads;
+    if (reads) use.reader = &n;
   }
   return use;
 }
@@ -63,13 +65,11 @@ void fuse_concatenations(ir::Net& net) {
   for (ir::Node& concatenation : net.nodes) {
     if (!concatenation.layer || !concatenation.layer->concatenates() || concatenation.outputs.size() != 1) continue;
     ir::Blob* joined = concatenation.outputs[0];
-    std::vector<ir::Node*> readers;
-    for (ir::Node& n : net.nodes)
-      if (n.layer && std::count(n.inputs.begin(), n.inputs.end(), joined)) readers.push_back(&n);
-    if (readers.size() != 1 || readers[0]->inputs.size() != 1) continue;
-    Layer& reader = *readers[0]->layer;
+    const ir::Use use = ir::use_of(net, joined);
+    if (use.readers != 1 || use.reader->inputs.size() != 1) continue;
+    Layer& reader = *use.reader->layer;
     if (!reader.reads_concatenation() || reader.concatenation()) continue;
-    readers[0]->inputs = concatenation.inputs;
+    use.reader->inputs = concatenation.inputs;
     reader.absorb(std::move(concatenation.layer));
     for (auto it = net.aliases.begin(); it != net.aliases.end();)
       it = it->second == joined->name ? net.aliases.erase(it) : std::next(it);

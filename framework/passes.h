@@ -10,10 +10,12 @@ namespace obo {
 
 namespace ir {
 
-// The layer that produces a blob (null if none is left), and how many layers read it.
+// The layer that produces a blob (null if none is left), how many times layers read it, and
+// the last layer that does (null if none).
 struct Use {
   Node* producer = nullptr;
   int readers = 0;
+  Node* reader = nullptr;
 };
 Use use_of(Net& net, const Blob* blob);
 

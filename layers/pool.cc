@@ -50,16 +50,17 @@ class ChannelBlockMaxPool {
   }
   // Whether it can pool the concatenation of inputs in layouts xs into y without joining them:
   // each fits, and holds a multiple of eight channels, so that no eight lanes straddle two; and
-  // each channel block of an input lands in consecutive channels of y (y is NHWC, or has the one
-  // input's blocks).
+  // each channel block of an input lands in one block of y (y is NHWC, or has the inputs' blocks,
+  // each part whole blocks of them: the layout the join would have, dnn::concat_desc).
   static bool fits(const std::vector<dnn::memory::desc>& xs, const dnn::memory::desc& y, int64_t kernel) {
     const auto block = [](const dnn::memory::desc& md) {
       const auto& b = md.data.format_desc.blocking;
       return b.inner_nblks == 0 ? md.data.dims[1] : b.inner_blks[0];
     };
-    return fits(y, kernel) && (block(y) == y.dims()[1] || (xs.size() == 1 && block(xs[0]) == block(y))) &&
-           std::all_of(xs.begin(), xs.end(), [&](const dnn::memory::desc& x) {
-             return fits(x, kernel) && (xs.size() == 1 || x.dims()[1] % kLanes == 0);
+    return fits(y, kernel) && std::all_of(xs.begin(), xs.end(), [&](const dnn::memory::desc& x) {
+             const bool whole_blocks = xs.size() == 1 || x.dims()[1] % block(y) == 0;
+             return fits(x, kernel) && (xs.size() == 1 || x.dims()[1] % kLanes == 0) &&
+                    (block(y) == y.dims()[1] || (block(x) == block(y) && whole_blocks));
            });
   }
 
@@ -79,7 +80,7 @@ class ChannelBlockMaxPool {
       const int64_t channels = xs.size() == 1 ? std::min(x.blocks * x.block, y_.blocks * y_.block) : md.dims()[1];
       for (int64_t c = 0; c < channels; c += x.block)
         blocks_.push_back(
-            {static_cast<int64_t>(xs_.size()), c / x.block * x.sb, y_.channel(first + c), std::min(x.block, channels - c)});
+            {static_cast<int64_t>(xs_.size()), x.channel(c), y_.channel(first + c), std::min(x.block, channels - c)});
       xs_.push_back(x);
       x_sizes_.push_back(md.get_size() / sizeof(float));
       first += channels;
@@ -492,7 +493,7 @@ class PoolLayer : public Layer {
   }
 
   // An absorbed concatenation's inputs pooled where they lie, each into its channels of the
-  // output (NHWC, where any channel starts a slice), by our loops; false where they cannot
+  // output, by our loops; false where they cannot
   // read every input as it is (a layout without channel blocks, channels not a multiple of
   // eight, an int8 input at another type or scale than the output's).
   bool pool_parts(const Ports& in, const Ports& out) {
@@ -505,7 +506,9 @@ class PoolLayer : public Layer {
     const Shape y_shape = output_shapes(shapes)[0];
     const dnn::Window window = this->window(shapes[0]);
     const std::optional<Quantized> q = int8() ? int8()->out[0] : std::nullopt;
-    const dnn::memory::desc y_md(dnn::dims(y_shape), dnn::data_type(q), dnn::memory::format_tag::acdb);
+    // The layout the join would have had (whole channel blocks where every part has them, else
+    // NHWC), for the layers after it.
+    const dnn::memory::desc y_md = dnn::retyped(dnn::concat_desc(xs, y_shape), dnn::data_type(q));
     const auto at_scale = [&](const Port& x) { return dnn::scale_of(*x.value) == (q ? q->scale : 1.f); };
     if (!std::all_of(in.begin(), in.end(), at_scale)) return false;
     if (q && ByteMaxPool::fits(xs, y_md)) {

@@ -1,9 +1,8 @@
 // A max-pool that alone reads a concatenation absorbs it (fuse_concatenations) and pools the
 // parts where they lie: the same values and gradients as the two layers, with no join stored.
+// (Against the naive reference, with its gradient checked: pool_test.cc.)
 #include <catch2/catch.hpp>
 
-#include "tests/gradient_check.h"
-#include "tests/reference.h"
 #include "tests/test_util.h"
 
 using namespace obo;
@@ -104,44 +103,4 @@ TEST_CASE("a max-pool that alone reads a concatenation pools the parts where the
     CHECK(largest_difference(fused.grad("x"), separate.grad("x")) == 0);
     CHECK(largest_difference(fused.param_grads(), separate.param_grads()) == 0);
   }
-}
-
-TEST_CASE("a max-pool of a concatenation's parts matches the naive reference and its gradients check", "[pool][concat][fusion]") {
-  // Two 1x1 convolutions pick channels 0..15 and 16..39 of x (16-channel blocks, and 24 channels
-  // that fill one and a half): the pool of their concatenation is the pool of x, whose
-  // well-spaced values no step of the checker reorders.
-  const int k = GENERATE(2, 3);
-  INFO("kernel " << k << ", ISA " << onednn_isa());
-  Graph g(parse_net(fmt::format(R"(
-      layer {{ name: 'in' type: 'Input' output: 'x' input_param {{ shape {{ dim: 2 dim: 40 dim: 8 dim: 8 }} }} }}
-      layer {{ name: 'a' type: 'Conv1x1' input: 'x' output: 'a' conv {{ num_output: 16 bias_term: false }} }}
-      layer {{ name: 'b' type: 'Conv1x1' input: 'x' output: 'b' conv {{ num_output: 24 bias_term: false }} }}
-      layer {{ name: 'cat' type: 'Concat' input: 'a' input: 'b' output: 'j' }}
-      layer {{ name: 'pool' type: 'MaxPool' input: 'j' output: 'y' pool {{ kernel_size: {} stride: 2 pad: {} }} }})",
-                                k, k - 2)),
-          GraphOptions::for_gradient_check(1));
-  REQUIRE(layer_named(g, "pool").kernel() == "ours");
-  int64_t first = 0;
-  for (Param* p : g.params()) {
-    Tensor pick(p->shape);
-    for (int64_t o = 0; o < p->shape[0]; ++o) pick.data()[o * 40 + first + o] = 1;
-    p->value.assign_plain(pick);
-    first += p->shape[0];
-  }
-  distinct_inputs(g, 5);
-  g.forward(Context::training(1, 0));
-  const Array ref = pool_ref(to_array(g.value("x")), PoolKind::kMax, k, k, 2, 2, k - 2);
-  REQUIRE(g.value("y").shape() == ref.shape);
-  CHECK(max_relative_error(g.value("y"), ref) == 0);
-  // x's gradient is the pool's backward through the two selections; the weights' gradients are
-  // not judged (a step in a weight moves a whole channel past its neighbours' values).
-  GradientCheck check;
-  check.step = 0.02;
-  const GradientReport report = check_gradients(g, {"y"}, check);
-  INFO(report.summary());
-  const TensorCheck& x = report.tensors.front();
-  REQUIRE(x.name == "x");
-  CHECK(x.checked == 2 * 40 * 8 * 8);
-  CHECK(x.failures == 0);
-  CHECK(x.kinks == 0);
 }

@@ -39,6 +39,28 @@ void make_identity(Graph& g, int64_t channels) {
   g.params()[0]->value.assign_plain(identity);
 }
 
+// A training max-pool 'y' of the Input x, which reaches it unchanged through 1x1 convolutions
+// that copy channels: its output against the naive reference, and x's gradient, which is the
+// pool's backward through the copies. The convolutions' weight gradients are not judged: a step
+// in one weight moves every pixel of a channel, by more than the inputs' spacing, and so changes
+// which element is the maximum.
+void check_max_pool_of_input(Graph& g, int kernel, int stride, int pad) {
+  distinct_inputs(g, 5);
+  g.forward(Context::training(1, 0));
+  const Array ref = pool_ref(to_array(g.value("x")), PoolKind::kMax, kernel, kernel, stride, stride, pad);
+  REQUIRE(g.value("y").shape() == ref.shape);
+  CHECK(max_relative_error(g.value("y"), ref) == 0);
+  GradientCheck check;
+  check.step = 0.02;
+  const GradientReport report = check_gradients(g, {"y"}, check);
+  INFO(report.summary());
+  const TensorCheck& x = report.tensors.front();
+  REQUIRE(x.name == "x");
+  CHECK(x.checked == g.value("x").count());
+  CHECK(x.failures == 0);
+  CHECK(x.kinks == 0);
+}
+
 }  // namespace
 
 TEST_CASE("pooling matches the naive reference and its gradients check", "[pool]") {
@@ -99,23 +121,7 @@ TEST_CASE("a training max-pool on channel-blocked layouts runs our own loops, ma
   Graph g(conv_then_pool(k), GraphOptions::for_gradient_check(1));
   REQUIRE(g.layer(2).kernel() == "ours");
   make_identity(g, k.c);
-  distinct_inputs(g, 5);
-  g.forward(Context::training(1, 0));
-  const Array ref = pool_ref(to_array(g.value("c")), PoolKind::kMax, k.kernel, k.kernel, k.stride, k.stride, k.pad);
-  REQUIRE(g.value("y").shape() == ref.shape);
-  CHECK(max_relative_error(g.value("y"), ref) == 0);
-  // The input's gradient is the pool's backward (through the identity). The convolution's
-  // weight gradient is not judged: a step in one weight moves every pixel of a channel, by more
-  // than the inputs' spacing, and so changes which element is the maximum.
-  GradientCheck check;
-  check.step = 0.02;
-  const GradientReport report = check_gradients(g, {"y"}, check);
-  INFO(report.summary());
-  const TensorCheck& x = report.tensors.front();
-  REQUIRE(x.name == "x");
-  CHECK(x.checked == k.n * k.c * k.h * k.w);
-  CHECK(x.failures == 0);
-  CHECK(x.kinks == 0);
+  check_max_pool_of_input(g, k.kernel, k.stride, k.pad);
 }
 
 TEST_CASE("a max-pool's gradient goes to the first of equal maxima, in our loops as in oneDNN's", "[pool]") {
@@ -203,4 +209,29 @@ TEST_CASE("pooling errors name the layer", "[pool][errors]") {
                     "layer 'p' (AvgPool): a 3x3 window with pad 0 does not fit input (1,3,2,2)");
   CHECK_THROWS_WITH(Graph(single_layer_net({{1, 3, 2, 2}}, "name: 'g' type: 'GlobalAvgPool' input: 'x0' output: 'y' pool { kernel_size: 3 }")),
                     "layer 'g' (GlobalAvgPool): takes no pool parameters: its window is the whole input");
+}
+
+TEST_CASE("a max-pool of a concatenation's parts matches the naive reference and its gradients check", "[pool][concat][fusion]") {
+  // Two 1x1 convolutions copy channels 0..15 and 16..39 of x (16-channel blocks, and 24 channels
+  // that fill one and a half): the pool of their concatenation, which it absorbs, is the pool of x.
+  const int k = GENERATE(2, 3);
+  INFO("kernel " << k << ", ISA " << onednn_isa());
+  Graph g(parse_net(fmt::format(R"(
+      layer {{ name: 'in' type: 'Input' output: 'x' input_param {{ shape {{ dim: 2 dim: 40 dim: 8 dim: 8 }} }} }}
+      layer {{ name: 'a' type: 'Conv1x1' input: 'x' output: 'a' conv {{ num_output: 16 bias_term: false }} }}
+      layer {{ name: 'b' type: 'Conv1x1' input: 'x' output: 'b' conv {{ num_output: 24 bias_term: false }} }}
+      layer {{ name: 'cat' type: 'Concat' input: 'a' input: 'b' output: 'j' }}
+      layer {{ name: 'pool' type: 'MaxPool' input: 'j' output: 'y' pool {{ kernel_size: {} stride: 2 pad: {} }} }})",
+                                k, k - 2)),
+          GraphOptions::for_gradient_check(1));
+  REQUIRE(g.layer(3).description() == "Concat+MaxPool");
+  REQUIRE(g.layer(3).kernel() == "ours");  // the parts where they lie, not joined first
+  int64_t first = 0;
+  for (Param* p : g.params()) {
+    Tensor copy(p->shape);
+    for (int64_t o = 0; o < p->shape[0]; ++o) copy.data()[o * 40 + first + o] = 1;
+    p->value.assign_plain(copy);
+    first += p->shape[0];
+  }
+  check_max_pool_of_input(g, k, 2, k - 2);
 }
