@@ -369,7 +369,7 @@ class PoolLayer : public Layer {
       if (!inference_only()) joined_grad_.reshape(joined_.shape(), joined_.layout());
     }
     const Tensor& x = joins_ ? joined_ : *in[0].value;
-    const Shape y_shape = output_shapes({x.shape()})[0];
+    const Shape y_shape = output_shapes({x.shape()})[0];  // (a concatenation of one tensor is that tensor)
     const dnn::Window window = this->window(x.shape());
     const auto alg = kind_ == Kind::kMax ? dnnl::algorithm::pooling_max
                      : config().pool().count_include_pad() ? dnnl::algorithm::pooling_avg_include_padding
