@@ -53,15 +53,14 @@ class ChannelBlockMaxPool {
   // each channel block of an input lands in one block of y (y is NHWC, or has the inputs' blocks,
   // each part whole blocks of them: the layout the join would have, dnn::concat_desc).
   static bool fits(const std::vector<dnn::memory::desc>& xs, const dnn::memory::desc& y, int64_t kernel) {
-    const auto block = [](const dnn::memory::desc& md) {
-      const auto& b = md.data.format_desc.blocking;
-      return b.inner_nblks == 0 ? md.data.dims[1] : b.inner_blks[0];
-    };
-    return fits(y, kernel) && std::all_of(xs.begin(), xs.end(), [&](const dnn::memory::desc& x) {
-             const bool whole_blocks = xs.size() == 1 || x.dims()[1] % block(y) == 0;
-             return fits(x, kernel) && (xs.size() == 1 || x.dims()[1] % kLanes == 0) &&
-                    (block(y) == y.dims()[1] || (block(x) == block(y) && whole_blocks));
-           });
+    if (!fits(y, kernel)) return false;
+    const int64_t y_block = geometry(y).block;
+    const bool parts = xs.size() > 1;
+    return std::all_of(xs.begin(), xs.end(), [&](const dnn::memory::desc& x) {
+      const int64_t channels = x.dims()[1];
+      return fits(x, kernel) && (!parts || channels % kLanes == 0) &&
+             (y_block == y.dims()[1] || (geometry(x).block == y_block && (!parts || channels % y_block == 0)));
+    });
   }
 
   // xs: the layout of each input, whose channels in order are y's (one input, or the parts of a
