@@ -20,6 +20,9 @@ first --calibrate training images, convert_fx), on each quantized engine Debian'
 and the int8 images/s at each of --batches, the fastest engine and form (eager, or a frozen
 TorchScript trace) per batch.
 
+--variants NAMES times only the named variants (bench/run's later rounds: the winner of the
+first), and --no-accuracy leaves int8's accuracies out.
+
 Debian's python3-torch (1.13) starts with 1 thread and needs libopenblas0 (with
 OPENBLAS_NUM_THREADS) for fast FC layers; the caller (bench/run) sets both.
 """
@@ -209,10 +212,11 @@ def int8(model, a):
     calibration, _ = mnist(a, "train", a.calibrate)
     test, labels = mnist(a, "test")
     model.eval()
-    result = {"fp32_accuracy": accuracy(model, test, labels), "int8_accuracy": {}}
+    result = {} if a.no_accuracy else {"fp32_accuracy": accuracy(model, test, labels), "int8_accuracy": {}}
+    forms = ("eager", "frozen trace")
     nets = {}
     for engine in ("onednn", "qnnpack"):
-        if engine not in torch.backends.quantized.supported_engines:
+        if engine not in torch.backends.quantized.supported_engines or not chosen([f"{engine} {f}" for f in forms], a.variants):
             continue
         torch.backends.quantized.engine = engine
         prepared = prepare_fx(copy.deepcopy(model), get_default_qconfig_mapping(engine), example_inputs=(test[:1],))
@@ -220,7 +224,8 @@ def int8(model, a):
             for first in range(0, len(calibration), 100):
                 prepared(calibration[first:first + 100])
         nets[engine] = convert_fx(prepared)
-        result["int8_accuracy"][engine] = accuracy(nets[engine], test, labels)
+        if not a.no_accuracy:
+            result["int8_accuracy"][engine] = accuracy(nets[engine], test, labels)
     rates = {}
     for batch in a.batches:
         x = torch.randn(batch, 1, 28, 28)
@@ -228,9 +233,11 @@ def int8(model, a):
         with torch.no_grad():
             for engine, net in nets.items():
                 torch.backends.quantized.engine = engine
-                variants[f"{engine} eager"] = batch / timed(lambda: net(x), a.iterations, a.warmup)
-                frozen = torch.jit.freeze(torch.jit.trace(net, x))
-                variants[f"{engine} frozen trace"] = batch / timed(lambda: frozen(x), a.iterations, a.warmup)
+                if chosen([f"{engine} eager"], a.variants):
+                    variants[f"{engine} eager"] = batch / timed(lambda: net(x), a.iterations, a.warmup)
+                if chosen([f"{engine} frozen trace"], a.variants):
+                    frozen = torch.jit.freeze(torch.jit.trace(net, x))
+                    variants[f"{engine} frozen trace"] = batch / timed(lambda: frozen(x), a.iterations, a.warmup)
         best = max(variants, key=variants.get)
         rates[str(batch)] = {"int8_images_per_s": variants[best], "int8_variant": best, "int8_variants": variants}
     result["batches"] = rates
@@ -367,6 +374,11 @@ def profile_classes(step, iterations, classes):
     return ms, step_ms
 
 
+def chosen(names, variants):
+    """The names that variants (None: all) keeps."""
+    return [n for n in names if not variants or n in variants]
+
+
 def timed(fn, iterations, warmup):
     for _ in range(warmup):
         fn()
@@ -391,6 +403,9 @@ def main():
     ap.add_argument("--data", default=os.path.join(HERE, "..", "data", "mnist"))
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--profile", action="store_true", help="also where the fastest variant's step or pass goes")
+    ap.add_argument("--variants", type=lambda v: set(v.split(",")),
+                    help="only these variants, by name (comma-separated): a later round times only an earlier winner")
+    ap.add_argument("--no-accuracy", action="store_true", help="int8: time only, no accuracy (a later round)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -413,7 +428,7 @@ def main():
 
     if a.mode in ("train", "both"):
         rates, steps = {}, {}
-        for fmt in ("nchw", "channels_last"):
+        for fmt in chosen(("nchw", "channels_last"), a.variants):
             m = copy.deepcopy(model).train()
             xf = x
             if fmt == "channels_last":
@@ -438,6 +453,8 @@ def main():
         rates, passes = {}, {}
         with torch.no_grad():
             for name, make in inference_variants(model.eval(), x):
+                if a.variants and name not in a.variants:
+                    continue
                 try:
                     fn, xv = make()
                     passes[name] = lambda fn=fn, xv=xv: fn(xv)
