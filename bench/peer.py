@@ -453,7 +453,7 @@ def main():
         rates, passes = {}, {}
         with torch.no_grad():
             for name, make in inference_variants(model.eval(), x):
-                if a.variants and name not in a.variants:
+                if not chosen([name], a.variants):
                     continue
                 try:
                     fn, xv = make()
