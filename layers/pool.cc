@@ -492,9 +492,9 @@ class PoolLayer : public Layer {
   }
 
   // An absorbed concatenation's inputs pooled where they lie, each into its channels of the
-  // output, by our loops; false where they cannot
-  // read every input as it is (a layout without channel blocks, channels not a multiple of
-  // eight, an int8 input at another type or scale than the output's).
+  // output, by our loops; false where they cannot read every input as it is (a layout without
+  // channel blocks, channels not a multiple of eight, an int8 input at another type or scale
+  // than the output's).
   bool pool_parts(const Ports& in, const Ports& out) {
     Shapes shapes;
     std::vector<dnn::memory::desc> xs;

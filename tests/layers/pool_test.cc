@@ -23,7 +23,7 @@ std::ostream& operator<<(std::ostream& os, const PoolCase& k) {
             << k.stride << " p" << k.pad << (k.include_pad ? " include-pad" : "");
 }
 
-// An identity 1x1 convolution (make_identity sets it) before the max-pool: the pool reads the
+// An identity 1x1 convolution (copy_channels sets it) before the max-pool: the pool reads the
 // layout the convolution chose (blocked or NHWC) and sees its inputs unchanged.
 onebyone::NetParameter conv_then_pool(const PoolCase& k) {
   return parse_net(fmt::format(R"(
@@ -33,10 +33,18 @@ onebyone::NetParameter conv_then_pool(const PoolCase& k) {
                                k.n, k.c, k.h, k.w, k.c, k.kernel, k.stride, k.pad));
 }
 
-void make_identity(Graph& g, int64_t channels) {
-  Tensor identity(g.params()[0]->shape);
-  for (int64_t c = 0; c < channels; ++c) identity.data()[c * channels + c] = 1;
-  g.params()[0]->value.assign_plain(identity);
+// Sets g's 1x1 convolutions (their weights, in order; biases stay 0) to copy the input's
+// channels: the first convolution's outputs are channels 0.. of the input's `channels`, the
+// next one's the channels after those, and so on.
+void copy_channels(Graph& g, int64_t channels) {
+  int64_t first = 0;
+  for (Param* p : g.params()) {
+    if (p->shape.size() != 4) continue;  // a bias
+    Tensor copy(p->shape);
+    for (int64_t o = 0; o < p->shape[0]; ++o) copy.data()[o * channels + first + o] = 1;
+    p->value.assign_plain(copy);
+    first += p->shape[0];
+  }
 }
 
 // A training max-pool 'y' of the Input x, which reaches it unchanged through 1x1 convolutions
@@ -120,7 +128,7 @@ TEST_CASE("a training max-pool on channel-blocked layouts runs our own loops, ma
   INFO(k << ", ISA " << onednn_isa());
   Graph g(conv_then_pool(k), GraphOptions::for_gradient_check(1));
   REQUIRE(g.layer(2).kernel() == "ours");
-  make_identity(g, k.c);
+  copy_channels(g, k.c);
   check_max_pool_of_input(g, k.kernel, k.stride, k.pad);
 }
 
@@ -141,7 +149,7 @@ TEST_CASE("a max-pool's gradient goes to the first of equal maxima, in our loops
                GraphOptions::for_gradient_check(1));
   REQUIRE(ours.layer(2).kernel() == "ours");
   REQUIRE(theirs.layer(1).kernel() == "oneDNN");
-  make_identity(ours, k.c);
+  copy_channels(ours, k.c);
   const Shape y_shape = ours.value("y").shape();
   const Tensor dy = random_tensor(y_shape, 3);
   // The rule, written out: output (oh, ow)'s gradient to the first in-bounds (ih, iw).
@@ -177,7 +185,7 @@ TEST_CASE("an inference max-pool runs our loops or oneDNN's, whichever its first
   INFO(k << ", ISA " << onednn_isa());
   const auto build = [&] {
     Graph g(conv_then_pool(k), GraphOptions::inference());
-    make_identity(g, k.c);
+    copy_channels(g, k.c);
     distinct_inputs(g, 5);
     return g;
   };
@@ -226,12 +234,6 @@ TEST_CASE("a max-pool of a concatenation's parts matches the naive reference and
           GraphOptions::for_gradient_check(1));
   REQUIRE(g.layer(3).description() == "Concat+MaxPool");
   REQUIRE(g.layer(3).kernel() == "ours");  // the parts where they lie, not joined first
-  int64_t first = 0;
-  for (Param* p : g.params()) {
-    Tensor copy(p->shape);
-    for (int64_t o = 0; o < p->shape[0]; ++o) copy.data()[o * 40 + first + o] = 1;
-    p->value.assign_plain(copy);
-    first += p->shape[0];
-  }
+  copy_channels(g, 40);
   check_max_pool_of_input(g, k, 2, k - 2);
 }
