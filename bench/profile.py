@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """Where a training step or an inference pass goes, ours beside PyTorch's, by kind of layer: the
-profile behind a ratio of bench/run's table. Reads one `onebyone time --json` object (per-layer
-times) and one `bench/peer.py --profile` object (torch.profiler, grouped by peer.PROFILE_CLASSES
-or peer.INFER_CLASSES) of the same model and batch, prints a Markdown table and appends its rows
-to a JSON-lines file.
+profile behind a ratio of bench/run's table. Reads the rounds of each side, `onebyone time --json`
+objects (per-layer times) and `bench/peer.py --profile` objects (torch.profiler, grouped by
+peer.PROFILE_CLASSES or peer.INFER_CLASSES) of the same model and batch, one a line; keeps each
+side's round with the fastest whole step or pass (the least disturbed, as bench/run's table rows
+keep the fastest run); prints a Markdown table and appends its rows to a JSON-lines file.
 
-  bench/profile.py train|infer OURS_JSON PEER_JSON RECORDS_FILE      (bench/run calls it)
+  bench/profile.py train|infer OURS_ROUNDS PEER_ROUNDS RECORDS_FILE      (bench/run calls it)
 """
 import json
 import sys
@@ -51,20 +52,26 @@ def merge_absorbed(layers, names, mine, theirs, classes):
     return names
 
 
-def table(title, variant, classes, mine, theirs, ours_step, peer_step, records, row):
-    """Prints the table of one profile and appends its rows to RECORDS."""
+def table(title, variant, classes, mine, theirs, steps, records, row):
+    """Prints the table of one profile and appends its rows to RECORDS. steps: each side's whole
+    step or pass in every round, the fastest of which the rows are from."""
+    ours_step, peer_step = min(steps["ours"]), min(steps["peer"])
     print(f"| {title:<40} |   ours | PyTorch ({variant}) | PyTorch / ours |")
     print("| ---------------------------------------- | -----: | -----: | -----: |")
     rows = [(name, mine[name], theirs[name]) for name in classes + [ELSE]
             if mine[name] >= 0.005 or theirs[name] >= 0.005]
-    for name, a, b in rows + [("whole step" if "step" in title else "whole pass", ours_step, peer_step)]:
+    whole = "whole step" if "step" in title else "whole pass"
+    for name, a, b in rows + [(whole, ours_step, peer_step)]:
         ratio = f"{b / a:.2f}x" if a >= 0.005 else "-"
         print(f"| {name:<40} | {a:6.2f} | {b:6.2f} | {ratio:>6} |")
         records.write(json.dumps(dict(section="profile", row=f"{row}: {name}", ours=a, peer=b,
-                                      ratio=b / a if a > 0 else None, peer_variant=variant, extra=title)) + "\n")
+                                      ratio=b / a if a > 0 else None, peer_variant=variant, extra=title,
+                                      rounds=steps if name == whole else None)) + "\n")
+    print(f"({len(steps['ours'])} rounds of each side, the fastest kept; {whole}, ms: ours "
+          f"{', '.join(f'{t:.2f}' for t in steps['ours'])}; PyTorch {', '.join(f'{t:.2f}' for t in steps['peer'])})")
 
 
-def infer(ours, peer, records):
+def infer(ours, peer, steps, records):
     names = [name for name, _ in INFER_CLASSES]
     mine = dict.fromkeys(names + [ELSE], 0.0)
     for layer in ours["inference_layers"]:
@@ -73,10 +80,10 @@ def infer(ours, peer, records):
     theirs[ELSE] = max(0.0, peer_step - sum(theirs.values()))
     names = merge_absorbed(ours["inference_layers"], names, mine, theirs, OUR_INFER_CLASSES)
     row = f"{peer['model']} inference, batch {ours['batch']}"
-    table(f"{row}: ms a pass", peer["infer_variant"], names, mine, theirs, ours["infer_ms"], peer_step, records, row)
+    table(f"{row}: ms a pass", peer["infer_variant"], names, mine, theirs, steps, records, row)
 
 
-def train(ours, peer, records):
+def train(ours, peer, steps, records):
     names = [name for name, _ in PROFILE_CLASSES]
     mine = dict.fromkeys(names + [ELSE], 0.0)
     for layer in ours["layers"]:
@@ -87,18 +94,28 @@ def train(ours, peer, records):
         else:
             mine[name] += layer["forward_ms"] + layer["backward_ms"]
     mine["optimizer"] += ours["update_ms"]
-    ours_step = ours["forward_ms"] + ours["backward_ms"] + ours["update_ms"]
     theirs, peer_step = dict(peer["train_profile_ms"]), peer["train_profile_step_ms"]
     theirs[ELSE] = peer_step - sum(theirs.values())
     names = merge_absorbed(ours["layers"], names, mine, theirs, OUR_CLASSES)
     row = f"{peer['model']} training, batch {ours['batch']}"  # the net's name (ours holds the path it was given)
-    table(f"{row}: ms a step", peer["train_variant"], names, mine, theirs, ours_step, peer_step, records, row)
+    table(f"{row}: ms a step", peer["train_variant"], names, mine, theirs, steps, records, row)
+
+
+# Each mode's whole step or pass, ours and PyTorch's (as it ran under the profiler), in ms.
+WHOLE = {
+    "train": (lambda o: o["forward_ms"] + o["backward_ms"] + o["update_ms"], lambda p: p["train_profile_step_ms"]),
+    "infer": (lambda o: o["infer_ms"], lambda p: p["infer_profile_step_ms"]),
+}
 
 
 def main():
     mode, ours_file, peer_file, records_file = sys.argv[1:]
-    ours, peer = json.loads(open(ours_file).read()), json.loads(open(peer_file).read())
-    {"train": train, "infer": infer}[mode](ours, peer, open(records_file, "a"))
+    fastest, steps = [], {}
+    for side, f, whole in zip(("ours", "peer"), (ours_file, peer_file), WHOLE[mode]):
+        rounds = [json.loads(line) for line in open(f) if line.strip()]
+        steps[side] = [whole(o) for o in rounds]
+        fastest.append(min(rounds, key=whole))
+    {"train": train, "infer": infer}[mode](*fastest, steps, open(records_file, "a"))
 
 
 if __name__ == "__main__":
