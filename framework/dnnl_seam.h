@@ -125,7 +125,8 @@ Args reorder_args(const memory& from, const memory& to);
 
 // --- Primitive descriptors (the version seam) ---------------------------------------------
 // A zero memory::desc() for bias means "no bias". `training` selects forward_training, which
-// keeps what the backward pass needs (max-pool workspace); else forward_inference.
+// keeps what the backward pass needs (max-pool workspace); else forward_inference (but a float
+// convolution's kernels are forward_training's either way: see conv_forward).
 struct Window {
   memory::dims kernel, strides, pad_l, pad_r;
 };
