@@ -287,8 +287,8 @@ dnnl::convolution_forward::primitive_desc conv_forward(ConvAlgorithm alg, const 
   // them in 16-channel blocks, where on this project's Xeon guest both the convolutions and the
   // max-pools after them ran faster (NIN's inference pass at batch 256: 62 to 65 ms a pass with
   // brgconv, 51 to 53 without; its max-pools 3.6 + 1.4 ms on NHWC, 2.0 + 0.8 on the blocks).
-  // Held to AVX2 both kinds get the same jit kernels. int8 keeps forward_inference, the kind its
-  // kernels were chosen and measured with.
+  // Held to AVX2 both kinds get the same jit kernels. int8 keeps forward_inference: asked for
+  // forward_training, an int8 NIN ran no faster at batch 8 or 256 (A/B runs within the noise).
   const bool float_src = src.data_type() == memory::data_type::f32;
   dnnl::convolution_forward::desc d(forward_kind(training || float_src), conv_algorithm(alg),
                                     src, weights, bias, dst, w.strides, w.pad_l, w.pad_r);
