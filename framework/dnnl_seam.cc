@@ -269,18 +269,6 @@ dnnl::convolution_forward::primitive_desc conv_forward(ConvAlgorithm alg, const 
                                                        const memory::desc& bias,
                                                        const memory::desc& dst, const Window& w,
                                                        bool training, const dnnl::primitive_attr& attr) {
-  if (alg == ConvAlgorithm::kWinograd && !training) {
-    // convolution_auto never picks Winograd for forward_inference, whose kernel wants its
-    // weights in a Winograd-domain format that oneDNN 2.6 has no reorder into from plain f32.
-    // The forward_training kernel computes the same and transforms the weights itself.
-    try {
-      dnnl::convolution_forward::desc d(prop_kind::forward_training, algorithm::convolution_winograd, src, weights,
-                                        bias, dst, w.strides, w.pad_l, w.pad_r);
-      return {d, attr, engine()};
-    } catch (const dnnl::error&) {  // no Winograd kernel for this machine or shape
-      alg = ConvAlgorithm::kDirect;
-    }
-  }
   // A float convolution asks for oneDNN's forward_training kernels in inference too: with no
   // workspace to keep, they compute the same. On AVX-512, oneDNN 2.6 answers forward_inference
   // with its brgconv kernels, which keep activations NHWC; its forward_training jit kernels keep
@@ -289,9 +277,22 @@ dnnl::convolution_forward::primitive_desc conv_forward(ConvAlgorithm alg, const 
   // brgconv, 51 to 53 without; its max-pools 3.6 + 1.4 ms on NHWC, 2.0 + 0.8 on the blocks).
   // Held to AVX2 both kinds get the same jit kernels. int8 keeps forward_inference: asked for
   // forward_training, an int8 NIN ran no faster at batch 8 or 256 (A/B runs within the noise).
+  // Winograd in inference needed forward_training already: forward_inference's Winograd kernel
+  // wants its weights in a Winograd-domain format that oneDNN 2.6 has no reorder into from f32.
   const bool float_src = src.data_type() == memory::data_type::f32;
-  dnnl::convolution_forward::desc d(forward_kind(training || float_src), conv_algorithm(alg),
-                                    src, weights, bias, dst, w.strides, w.pad_l, w.pad_r);
+  const prop_kind kind = forward_kind(training || float_src);
+  if (alg == ConvAlgorithm::kWinograd && !training) {
+    // Inference asks for Winograd by name wherever oneDNN has a kernel for it; training leaves
+    // the choice to convolution_auto.
+    try {
+      dnnl::convolution_forward::desc d(kind, algorithm::convolution_winograd, src, weights, bias, dst, w.strides,
+                                        w.pad_l, w.pad_r);
+      return {d, attr, engine()};
+    } catch (const dnnl::error&) {  // no Winograd kernel for this machine or shape
+      alg = ConvAlgorithm::kDirect;
+    }
+  }
+  dnnl::convolution_forward::desc d(kind, conv_algorithm(alg), src, weights, bias, dst, w.strides, w.pad_l, w.pad_r);
   return {d, attr, engine()};
 }
 
