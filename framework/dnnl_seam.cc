@@ -384,9 +384,10 @@ bool derivative_from_output(const PostOp& f) {
   }
 }
 
-dnnl::primitive_attr post_op_attr(const PostOp& f) {
+dnnl::primitive_attr post_op_attr(const std::optional<PostOp>& f, bool add_to_output) {
   dnnl::post_ops ops;
-  ops.append_eltwise(1.f, eltwise_algorithm(f.function, false), f.alpha, f.beta);  // 2.x: with a scale
+  if (add_to_output) ops.append_sum(1.f);
+  if (f) ops.append_eltwise(1.f, eltwise_algorithm(f->function, false), f->alpha, f->beta);  // 2.x: with a scale
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
   return attr;

@@ -168,8 +168,9 @@ dnnl::eltwise_forward::primitive_desc eltwise_forward(const PostOp& f, const mem
 dnnl::eltwise_backward::primitive_desc eltwise_backward(const PostOp& f, const memory::desc& diff_data,
                                                         const memory::desc& data, bool from_output,
                                                         const dnnl::eltwise_forward::primitive_desc& hint);
-// A fused post-op: the forward primitive's attributes that apply it to the output.
-dnnl::primitive_attr post_op_attr(const PostOp& f);
+// A forward primitive's attributes: where add_to_output, it adds its result to what its output
+// holds (oneDNN's sum post-op); then it applies a fused post-op f, where there is one.
+dnnl::primitive_attr post_op_attr(const std::optional<PostOp>& f, bool add_to_output = false);
 
 dnnl::inner_product_forward::primitive_desc inner_product_forward(
     const memory::desc& src, const memory::desc& weights, const memory::desc& bias,

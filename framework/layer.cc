@@ -40,6 +40,20 @@ std::string Layer::fused() const {
   return fmt::format("{}", fmt::join(fused, ", "));
 }
 
+Shape Layer::input_shape(const Shapes& in) const {
+  return concatenation_ ? concatenation_->output_shapes(in)[0] : in.at(0);
+}
+
+bool Layer::concatenation_to_onnx(OnnxGraph& onnx, std::vector<OnnxValue>& in) const {
+  if (!concatenation_) return true;
+  Shapes shapes;
+  for (const OnnxValue& x : in) shapes.push_back(x.shape);
+  const std::vector<OnnxValue> joined{{onnx.temporary(concatenation_->name()), input_shape(shapes)}};
+  if (!concatenation_->to_onnx(onnx, in, joined)) return false;
+  in = joined;
+  return true;
+}
+
 std::string Layer::description() const {
   return (concatenation_ ? concatenation_->type() + "+" : "") + type() + (post_op_ ? "+" + post_op_->name : "");
 }

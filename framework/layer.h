@@ -198,6 +198,12 @@ class Layer {
   virtual bool reads_concatenation() const { return false; }
   void absorb(std::unique_ptr<Layer> concatenation) { concatenation_ = std::move(concatenation); }
   Layer* concatenation() const { return concatenation_.get(); }
+  // The shape of what the layer computes from: its one input's, or the join of an absorbed
+  // concatenation's inputs (which checks that they fit together).
+  Shape input_shape(const Shapes& in) const;
+  // ONNX export of an absorbed concatenation, as itself: `in` then names its join. False where it
+  // has no exact ONNX form; true, `in` untouched, where there is none.
+  bool concatenation_to_onnx(OnnxGraph& onnx, std::vector<OnnxValue>& in) const;
   // What it runs of other layers' work: an absorbed concatenation, a fused post-op ("Concat",
   // "ReLU", "Concat, ReLU"; empty for none).
   std::string fused() const;

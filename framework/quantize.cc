@@ -45,13 +45,15 @@ void plan_int8(ir::Net& net, const Ranges& ranges) {
     const auto it = parent.find(name);
     return it == parent.end() || it->second == name ? name : it->second = root(it->second);
   };
+  // An absorbed concatenation (fuse_concatenations) keeps the scale of its inputs, as the layer did.
+  const auto joins_inputs = [](const Layer& l) { return l.concatenation() && l.concatenation()->keeps_scale(); };
   for (const ir::Node& n : net.nodes) {
-    if (!n.layer->runs_int8() || !n.layer->keeps_scale()) continue;
+    if (!n.layer->runs_int8() || !(n.layer->keeps_scale() || joins_inputs(*n.layer))) continue;
     std::vector<const ir::Blob*> shared;
     for (const ir::Blob* b : n.inputs)
       if (stored_int8(b)) shared.push_back(b);
     for (const ir::Blob* b : n.outputs)
-      if (stored_int8(b)) shared.push_back(b);
+      if (stored_int8(b) && n.layer->keeps_scale()) shared.push_back(b);
     for (size_t i = 1; i < shared.size(); ++i) parent[root(shared[i]->name)] = root(shared[0]->name);
   }
   std::map<std::string, Range> joint;
@@ -72,6 +74,14 @@ void plan_int8(ir::Net& net, const Ranges& ranges) {
     }
     for (const ir::Blob* b : n.outputs)
       plan.out.push_back(stored_int8(b) ? std::optional<Quantized>(quantized(joint.at(root(b->name)))) : std::nullopt);
+    // An absorbed concatenation, where its reader has it join the inputs: the join stored int8,
+    // over the inputs' ranges together, as the blob it no longer writes would have been.
+    if (Layer* join = n.layer->concatenation(); join && join->runs_int8()) {
+      Range joined = joint.at(root(n.inputs.at(0)->name));
+      for (const ir::Blob* b : n.inputs)
+        joined = {std::min(joined.min, joint.at(root(b->name)).min), std::max(joined.max, joint.at(root(b->name)).max)};
+      join->plan_int8({plan.in, {quantized(joined)}});
+    }
     n.layer->plan_int8(std::move(plan));
   }
 }

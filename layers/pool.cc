@@ -333,8 +333,7 @@ class PoolLayer : public Layer {
   }
 
   Shapes output_shapes(const Shapes& in) const override {
-    // An absorbed concatenation (Layer::absorb) checks its inputs and says what is pooled.
-    const Shape x = concatenation() ? concatenation()->output_shapes(in)[0] : in[0];
+    const Shape x = input_shape(in);
     if (x.size() != 4) error("needs an (N,C,H,W) input, got {}", to_string(x));
     const dnn::Window w = window(x);
     const int64_t pad = w.pad_l[0];
@@ -362,7 +361,6 @@ class PoolLayer : public Layer {
       joins_ = true;
       x_ptrs_.resize(1);
       dx_ptrs_.resize(1);
-      if (int8()) concatenation()->plan_int8({int8()->in, int8()->out});
       joined_ports_ = {{&joined_, inference_only() ? nullptr : &joined_grad_}};
       concatenation()->reshape(in, joined_ports_);
       if (!inference_only()) joined_grad_.reshape(joined_.shape(), joined_.layout());
@@ -431,12 +429,7 @@ class PoolLayer : public Layer {
   // An absorbed concatenation is exported as itself, before the pooling.
   bool to_onnx(OnnxGraph& onnx, const std::vector<OnnxValue>& inputs, const std::vector<OnnxValue>& out) const override {
     std::vector<OnnxValue> in = inputs;
-    if (concatenation()) {
-      Shapes shapes;
-      for (const OnnxValue& x : inputs) shapes.push_back(x.shape);
-      in = {{onnx.temporary(concatenation()->name()), concatenation()->output_shapes(shapes)[0]}};
-      if (!concatenation()->to_onnx(onnx, inputs, in)) return false;
-    }
+    if (!concatenation_to_onnx(onnx, in)) return false;
     if (kind_ == Kind::kGlobalAvg) {
       onnx.node("GlobalAveragePool", {in[0].name}, {out[0].name});
       return true;

@@ -19,14 +19,14 @@ class WeightedOps {
   // init_backward() unless the layer is for inference only.
   void init_forward(const dnn::memory::desc& x_md, const dnn::memory::desc& y_md, const dnn::memory::desc& w_md,
                     const dnn::memory::desc& bias_md, const dnnl::primitive_desc_base& fwd) {
-    const bool bias = !bias_md.is_zero();
+    has_bias_ = !bias_md.is_zero();
     src_.init(x_md, fwd.src_desc(0));
     weights_.init(w_md, fwd.weights_desc(0));
     bias_.init(bias_md, bias_md);
     dst_.init(y_md, fwd.dst_desc(0));
     forward_ = dnn::create(fwd);
     fwd_args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_WEIGHTS, weights_.mem()}, {DNNL_ARG_DST, dst_.mem()}};
-    if (bias) fwd_args_.set(DNNL_ARG_BIAS, bias_.mem());
+    if (has_bias_) fwd_args_.set(DNNL_ARG_BIAS, bias_.mem());
     frozen_ = false;
   }
 
@@ -85,10 +85,11 @@ class WeightedOps {
  private:
   void read_params(const std::vector<Param>& params) {
     weights_.read(params[0].value);
-    if (params.size() > 1) bias_.read(params[1].value);
+    if (has_bias_) bias_.read(params[1].value);
   }
 
   bool frozen_ = false;
+  bool has_bias_ = false;  // whether the forward primitive adds params[1]
   dnn::Arg src_, weights_, bias_, dst_;
   dnn::Arg bd_diff_dst_, bd_weights_, bd_diff_src_;
   dnn::Arg bw_src_, bw_diff_dst_, bw_diff_weights_, bw_diff_bias_;
@@ -178,7 +179,7 @@ class Int8Forward {
  private:
   // Per-output-channel output scales (mask 2: dimension 1 of the output), then the post-op.
   dnnl::primitive_attr attr(const std::vector<float>& scales) const {
-    dnnl::primitive_attr a = post_op_ ? dnn::post_op_attr(*post_op_) : dnnl::primitive_attr();
+    dnnl::primitive_attr a = dnn::post_op_attr(post_op_);
     a.set_output_scales(2, scales);
     return a;
   }

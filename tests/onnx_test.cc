@@ -144,8 +144,11 @@ TEST_CASE("every shipped layer type exports exactly, alone and fused", "[onnx]")
               "layer { name: 'b' type: 'Add' input: 'x' input: 'r' output: 'y' }"},
       {"AvgPool", alone_and_fused("AvgPool", "pool { kernel_size: 3 stride: 2 pad: 1 }")},
       {"BatchNorm", alone_and_fused("BatchNorm")},
+      // The first Concat goes into the 1x1 convolution that alone reads it; the second stays.
       {"Concat", "layer { name: 'r' type: 'ReLU' input: 'x' output: 'r' } "
-                 "layer { name: 'b' type: 'Concat' input: 'x' input: 'r' output: 'y' }"},
+                 "layer { name: 'a' type: 'Concat' input: 'x' input: 'r' output: 'j' } "
+                 "layer { name: 'k' type: 'Conv1x1' input: 'j' output: 'k' conv { num_output: 5 } } "
+                 "layer { name: 'b' type: 'Concat' input: 'k' input: 'r' output: 'y' }"},
       {"Conv", "layer { name: 'b' type: 'Conv' input: 'x' output: 'y' conv { num_output: 5 kernel_size: 3 stride: 2 pad: 1 } }"},
       {"Conv1x1", "layer { name: 'b' type: 'Conv1x1' input: 'x' output: 'y' conv { num_output: 5 bias_term: false } }"},
       {"Conv3x3", "layer { name: 'b' type: 'Conv3x3' input: 'x' output: 'y' conv { num_output: 5 } }"},

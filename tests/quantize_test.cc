@@ -86,6 +86,13 @@ TEST_CASE("each layer with an int8 path computes its float result within the qua
        "layer { name: 'b' type: 'Conv3x3' input: 'c' output: 'b' conv { num_output: 6 } } "
        "layer { name: 'm' type: 'Concat' input: 'a' input: 'b' output: 'y' }"},
       {"Concat with the float images", "layer { name: 'm' type: 'Concat' input: 'c' input: 'x' output: 'y' }"},
+      {"Conv1x1 of a Concat (absorbed: joined first)",
+       "layer { name: 'a' type: 'Conv1x1' input: 'c' output: 'a0' conv { num_output: 4 } } "
+       "layer { name: 'ar' type: 'ReLU' input: 'a0' output: 'a' } "
+       "layer { name: 'b' type: 'Conv3x3' input: 'c' output: 'b0' conv { num_output: 6 } } "
+       "layer { name: 'br' type: 'ReLU' input: 'b0' output: 'b' } "
+       "layer { name: 'j' type: 'Concat' input: 'a' input: 'b' input: 'c' output: 'j' } "
+       "layer { name: 'm' type: 'Conv1x1' input: 'j' output: 'y' conv { num_output: 5 } }"},
       {"LRN between two convolutions (no int8 path)",
        "layer { name: 'a' type: 'Conv1x1' input: 'c' output: 'a' conv { num_output: 6 } } "
        "layer { name: 'n' type: 'LRN' input: 'a' output: 'n' lrn { local_size: 3 alpha: 0.5 beta: 0.75 k: 2 } } "
@@ -108,7 +115,8 @@ TEST_CASE("each layer with an int8 path computes its float result within the qua
     const Layer& layer = g.layer(i);
     INFO(layer.name());
     CHECK(layer.int8().has_value() == layer.runs_int8());
-    if (layer.type().rfind("Conv", 0) == 0 || layer.type() == "FC") CHECK(layer.kernel() == "int8");
+    if (layer.type().rfind("Conv", 0) == 0 || layer.type() == "FC")
+      CHECK(layer.kernel() == (layer.concatenation() ? "int8, joined first" : "int8"));
   }
 }
 
