@@ -5,9 +5,8 @@
 //
 //   layer { name: "cccp1" type: "Conv1x1" input: "conv1" output: "cccp1" conv { num_output: 64 } }
 //   (N,C,H,W) -> (N,num_output,(H+2p-k)/s+1,(W+2p-k)/s+1)
-// In an inference graph a 1x1 convolution that alone reads a concatenation takes it in
-// (fuse_concatenations): it convolves each part where it lies, adding into the output, and the
-// join is never copied.
+// A 1x1 convolution that alone reads a concatenation takes it in (fuse_concatenations): it
+// convolves each part where it lies, adding into the output, and the join is never copied.
 // A following element-wise layer (ReLU, ...) can be fused (the graph decides): it runs as a
 // post-op of the forward primitive, and backward first masks the incoming gradient, in place,
 // by the function's derivative computed from the output. A fused ReLU (or LeakyReLU) keeps its
@@ -51,16 +50,18 @@ class ConvLayer : public Layer {
     return winograd_ ? "winograd on matmul" : oneDNN_winograd_ ? "winograd" : "direct";
   }
   // A 1x1 convolution of a concatenation is the sum of the 1x1 convolutions of its parts, each
-  // by its block of the weights' columns. Inference runs it so: one oneDNN convolution a part,
-  // each after the first adding into the output (a sum post-op), the bias in the first, the
-  // fused post-op in the last. Inception's block (parts of 16, 24, 8 and 8 channels) read by a
-  // 1x1 convolution of 64 outputs, then a max-pool: those three layers took 2.43 ms a pass at
-  // batch 256 against 5.21 with the join (AVX-512; 0.074 against 0.119 at batch 8), 4.16
-  // against 4.70 held to AVX2 (0.118 against 0.127), where 8-channel blocks make the join a
-  // block copy. int8 joins the parts first: a u8 output cannot hold the partial sums. Training
-  // keeps the Concat layer; so do wider kernels (oneDNN 2.6 runs a 3x3 part of 8 channels in
-  // 16-channel blocks on its reference kernel).
-  bool reads_concatenation() const override { return kernel_ == 1 && inference_only(); }
+  // by its block of the weights' columns. It runs so: one oneDNN convolution a part, each after
+  // the first adding into the output (a sum post-op), the bias in the first, the fused post-op in
+  // the last; backward gives each part its gradient and its block of the weights' gradient.
+  // Inception's block (parts of 16, 24, 8 and 8 channels) read by a 1x1 convolution of 64
+  // outputs, then a max-pool: on AVX-512 those three layers took 2.43 ms an inference pass at
+  // batch 256 against 5.21 with the join (0.074 against 0.119 at batch 8) and 5.36 ms a training
+  // step at batch 128, forward and backward, against 7.67; held to AVX2, where 8-channel blocks
+  // make the join a block copy, 4.16 against 4.70 (0.118 against 0.127) and 5.51 against 6.02.
+  // int8 joins the parts first: a u8 output cannot hold the partial sums. Wider kernels keep the
+  // Concat layer (oneDNN 2.6 runs a 3x3 part of 8 channels in 16-channel blocks on its reference
+  // kernel).
+  bool reads_concatenation() const override { return kernel_ == 1; }
   bool backward_reads_output(size_t) const override { return post_op() && !relu_bits(); }
   // At most 27 multiply-adds an output (a 3x3 first layer over grey or RGB images) runs at the
   // speed of writing the output: NIN's conv1, recomputed, costs 2 ms of a 170 ms step at batch
@@ -167,11 +168,9 @@ class ConvLayer : public Layer {
       if (joins_) concatenation()->forward(in, joined_ports_, ctx);
       return int8_ops_.forward(joins_ ? joined_ : *in[0].value, *out[0].value);
     }
-    if (!parts_.empty()) {
+    if (!parts_.empty())
       for (size_t i = 0; i < parts_.size(); ++i) parts_[i].forward(*in[i].value, params(), *out[0].value);
-      return;
-    }
-    if (winograd_)
+    else if (winograd_)
       winograd_->forward(*in[0].value, params()[0].value, params().size() > 1 ? &params()[1].value : nullptr, *out[0].value);
     else
       ops_.forward(*in[0].value, params(), *out[0].value);
@@ -197,7 +196,8 @@ class ConvLayer : public Layer {
       post_op_grad_.set_data_handle(out[0].grad->data());
       dnn::execute(post_op_backward_, post_op_args_);
     }
-    ops_.backward(*in[0].value, *out[0].grad, in[0].grad, params());
+    if (parts_.empty()) return ops_.backward(*in[0].value, *out[0].grad, in[0].grad, params());
+    for (size_t i = 0; i < parts_.size(); ++i) parts_[i].backward(*in[i].value, *out[0].grad, in[i].grad, params());
   }
 
   int64_t multiply_adds(const Ports&, const Ports& out) const override {
@@ -218,14 +218,22 @@ class ConvLayer : public Layer {
       const Shape part_w{w_shape[0], x.dim(1), 1, 1};
       const bool first = i == 0, last = i + 1 == in.size();
       const dnn::memory::desc b_md = first ? bias_md : dnn::memory::desc();
-      const auto fwd = dnn::conv_forward(dnn::ConvAlgorithm::kDirect, dnn::any_desc(x.shape()), dnn::any_desc(part_w), b_md,
-                                         first ? dnn::any_desc(y_shape) : y_md, window_, false,
+      const auto direct = dnn::ConvAlgorithm::kDirect;
+      const auto fwd = dnn::conv_forward(direct, dnn::any_desc(x.shape()), dnn::any_desc(part_w), b_md,
+                                         first ? dnn::any_desc(y_shape) : y_md, window_, !inference_only(),
                                          dnn::post_op_attr(last ? post_op() : std::nullopt, !first));
       if (first) y_md = fwd.dst_desc();
-      parts_[i].init_forward(dnn::desc_of(x), y_md, w_md.submemory_desc(dnn::dims(part_w), {0, column, 0, 0}), b_md, fwd);
+      const dnn::memory::desc columns = w_md.submemory_desc(dnn::dims(part_w), {0, column, 0, 0});
+      parts_[i].init_forward(dnn::desc_of(x), y_md, columns, b_md, fwd);
       column += x.dim(1);
+      if (inference_only()) continue;
+      const auto bwd_data = dnn::conv_backward_data(direct, dnn::any_desc(x.shape()), dnn::any_desc(part_w), y_md, window_, fwd);
+      const auto bwd_weights =
+          dnn::conv_backward_weights(direct, dnn::any_desc(x.shape()), dnn::any_desc(part_w), b_md, y_md, window_, fwd);
+      parts_[i].init_backward(dnn::desc_of(x), y_md, columns, b_md, bwd_data, bwd_weights);
     }
     y.reshape(y_shape, dnn::layout_of(y_md));
+    if (!inference_only()) init_post_op_backward(y_md, y.size());
   }
 
   // Winograd halves the time of NIN's 64- and 128-channel 3x3 layers in training; with few

@@ -15,7 +15,8 @@ namespace obo {
 class WeightedOps {
  public:
   // x_md, y_md: the input's and output's layouts; w_md: the plain weight as the primitives see
-  // it; bias_md: a zero desc when there is no bias. Called at reshape: init_forward() always,
+  // it (or a block of its columns: a convolution of one part of a concatenation); bias_md: a
+  // zero desc when there is no bias. Called at reshape: init_forward() always,
   // init_backward() unless the layer is for inference only.
   void init_forward(const dnn::memory::desc& x_md, const dnn::memory::desc& y_md, const dnn::memory::desc& w_md,
                     const dnn::memory::desc& bias_md, const dnnl::primitive_desc_base& fwd) {
@@ -77,7 +78,7 @@ class WeightedOps {
     bw_src_.read(x);
     bw_diff_dst_.read(dy);
     bw_diff_weights_.bind(params[0].grad);
-    if (params.size() > 1) bw_diff_bias_.bind(params[1].grad);
+    if (has_bias_) bw_diff_bias_.bind(params[1].grad);
     dnn::execute(backward_weights_, bw_args_);
     bw_diff_weights_.write(params[0].grad);
   }

@@ -40,8 +40,10 @@ TEST_CASE("a two-block Inception net builds and keeps its shapes", "[builder]") 
   x = inception_block(b, "inc1_", x);                                  // (N,56,14,14)
   x = inception_block(b, "inc2_", x, {32, 32, 48, 16, 16, 16});         // (N,112,14,14)
   b.classifier(b.global_avg_pool("gap", b.conv1x1("classes", x, 10), "score"), label);
-  Graph g(b.net());
+  Graph g(b.net(), GraphOptions::seeded(1).unfused());  // every blob kept
   CHECK(g.value("inc1_block").shape() == Shape{2, 56, 14, 14});
   CHECK(g.value("inc2_block").shape() == Shape{2, 112, 14, 14});
   CHECK(g.value("score").shape() == Shape{2, 10, 1, 1});
+  // Fused, the second join goes into the 1x1 convolution that alone reads it, and is never stored.
+  CHECK_FALSE(Graph(b.net()).has_blob("inc2_block"));
 }

@@ -1,9 +1,12 @@
-// An inference graph's 1x1 convolution that alone reads a concatenation absorbs it
-// (fuse_concatenations) and convolves each part where it lies, adding into the output: the same
-// values as the two layers, up to the order of the sums, with no join stored. Training graphs and
-// wider kernels keep the Concat layer. (int8, where it joins the parts first: quantize_test.cc.)
+// A 1x1 convolution that alone reads a concatenation absorbs it (fuse_concatenations) and
+// convolves each part where it lies, adding into the output: the same values and gradients as the
+// two layers, up to the order of the sums, with no join stored; its gradients checked against
+// numeric derivatives. Wider kernels keep the Concat layer. (int8, where it joins the parts
+// first: quantize_test.cc.)
 #include <catch2/catch.hpp>
 
+#include "tests/gradient_check.h"
+#include "tests/reference.h"
 #include "tests/test_util.h"
 
 using namespace obo;
@@ -11,14 +14,15 @@ using namespace obo::test;
 
 namespace {
 
-// x (2,16,7,9) -> branches of these channels (Conv3x3 + ReLU), or x itself for 0 -> Concat j ->
+// x (2,16,7,9) -> branches of these channels (Conv3x3 + ReLU), x itself for 0, branch -c-1 again
+// for a negative c -> Concat j ->
 // the reader: a convolution of this kernel, 12 outputs, with or without bias and a fused ReLU.
 onebyone::NetParameter reader_net(const std::vector<int>& channels, int kernel, bool bias, bool relu) {
   std::string text = "layer { name: 'in' type: 'Input' output: 'x' input_param { shape { dim: 2 dim: 16 dim: 7 dim: 9 } } }\n";
   std::string inputs;
   for (size_t i = 0; i < channels.size(); ++i) {
-    if (channels[i] == 0) {
-      inputs += " input: 'x'";
+    if (channels[i] <= 0) {
+      inputs += channels[i] == 0 ? std::string(" input: 'x'") : fmt::format(" input: 'r{}'", -channels[i] - 1);
       continue;
     }
     text += fmt::format("layer {{ name: 'b{0}' type: 'Conv3x3' input: 'x' output: 'b{0}' conv {{ num_output: {1} }} }}\n"
@@ -55,7 +59,7 @@ double relative_difference(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-TEST_CASE("an inference 1x1 convolution of a concatenation convolves the parts where they lie, as the two layers did",
+TEST_CASE("a 1x1 convolution of a concatenation convolves the parts where they lie, as the two layers did",
           "[conv][concat][fusion]") {
   struct Case {
     const char* what;
@@ -66,35 +70,82 @@ TEST_CASE("an inference 1x1 convolution of a concatenation convolves the parts w
       {"Inception's branches (16, 24, 8, 8), bias and ReLU", {16, 24, 8, 8}, true, true},
       {"the plain input beside a branch (x, 8), no bias", {0, 8}, false, false},
       {"one branch (5), no bias, ReLU", {5}, false, true},
+      {"one branch twice (8, 16, 8)", {8, 16, -1}, true, true},
   }));
   INFO(c.what << ", ISA " << onednn_isa());
   const onebyone::NetParameter net = reader_net(c.channels, 1, c.bias, c.relu);
-  Graph fused(net, GraphOptions::inference()), separate(net, GraphOptions::inference().unfused());
-  const Layer& conv = layer_named(fused, "conv");
-  CHECK(conv.description() == std::string("Concat+Conv") + (c.relu ? "+ReLU" : ""));
-  CHECK(conv.kernel() == "direct, a part at a time");
-  CHECK_FALSE(fused.has_blob("j"));
-  for (Graph* g : {&fused, &separate}) {
-    randomize_inputs(*g, 1);
-    randomize_params(*g, 2, 0.3f);
-  }
-  for (bool frozen : {false, true}) {
-    INFO((frozen ? "weights frozen" : "weights read every pass"));
-    if (frozen) {
-      fused.freeze();
-      separate.freeze();
+  for (const GraphOptions& options : {GraphOptions::for_gradient_check(1), GraphOptions::inference()}) {
+    INFO((options.training ? "training" : "inference"));
+    Graph fused(net, options), separate(net, options.unfused());
+    const Layer& conv = layer_named(fused, "conv");
+    CHECK(conv.description() == std::string("Concat+Conv") + (c.relu ? "+ReLU" : ""));
+    CHECK(conv.kernel() == "direct, a part at a time");
+    CHECK_FALSE(fused.has_blob("j"));
+    for (Graph* g : {&fused, &separate}) {
+      randomize_inputs(*g, 1);
+      randomize_params(*g, 2, 0.3f);
     }
-    fused.forward(Context::evaluation());
-    separate.forward(Context::evaluation());
-    CHECK(relative_difference(fused.value("y"), separate.value("y")) < 1e-5);
+    if (options.training) {
+      fused.forward(Context::training(1, 0));
+      separate.forward(Context::training(1, 0));
+      CHECK(relative_difference(fused.value("y"), separate.value("y")) < 1e-5);
+      // The same gradient of y into both: the same gradients of x and of every parameter.
+      const Tensor dy = random_tensor(fused.value("y").shape(), 3);
+      fused.grad("y").assign_plain(dy);
+      separate.grad("y").assign_plain(dy);
+      fused.backward();
+      separate.backward();
+      CHECK(relative_difference(fused.grad("x"), separate.grad("x")) < 1e-5);
+      CHECK(relative_difference(fused.param_grads(), separate.param_grads()) < 1e-5);
+      continue;
+    }
+    for (bool frozen : {false, true}) {
+      INFO((frozen ? "weights frozen" : "weights read every pass"));
+      if (frozen) {
+        fused.freeze();
+        separate.freeze();
+      }
+      fused.forward(Context::evaluation());
+      separate.forward(Context::evaluation());
+      CHECK(relative_difference(fused.value("y"), separate.value("y")) < 1e-5);
+    }
   }
 }
 
-TEST_CASE("a concatenation stays a layer before a training graph's convolution and before a 3x3 one",
-          "[conv][concat][fusion]") {
+TEST_CASE("a 1x1 convolution of a concatenation matches the naive reference and its gradients check", "[conv][concat]") {
+  // Three inputs, of 8, 5 and 16 channels (whole blocks, neither, and both widths of block).
+  const onebyone::NetParameter net = parse_net(R"(
+    layer { name: 'in' type: 'Input' output: 'x0' output: 'x1' output: 'x2'
+            input_param { shape { dim: 3 dim: 8 dim: 5 dim: 6 } shape { dim: 3 dim: 5 dim: 5 dim: 6 } shape { dim: 3 dim: 16 dim: 5 dim: 6 } } }
+    layer { name: 'cat' type: 'Concat' input: 'x0' input: 'x1' input: 'x2' output: 'j' }
+    layer { name: 'conv' type: 'Conv1x1' input: 'j' output: 'y' conv { num_output: 7 } })");
+  Graph g(net, GraphOptions::for_gradient_check(1));
+  REQUIRE(layer_named(g, "conv").kernel() == "direct, a part at a time");
+  randomize_inputs(g, 11);
+  randomize_params(g, 12);
+  g.forward(Context::evaluation());
+  Array joined{{3, 29, 5, 6}, {}};
+  const Array x0 = to_array(g.value("x0")), x1 = to_array(g.value("x1")), x2 = to_array(g.value("x2"));
+  for (int64_t n = 0; n < 3; ++n)
+    for (const Array* x : {&x0, &x1, &x2}) {
+      const auto first = x->data.begin() + n * x->shape[1] * 30;
+      joined.data.insert(joined.data.end(), first, first + x->shape[1] * 30);
+    }
+  const Array bias = to_array(g.params()[1]->value);
+  const Array ref = conv_ref(joined, to_array(g.params()[0]->value), &bias, 1, 0);
+  REQUIRE(g.value("y").shape() == ref.shape);
+  CHECK(max_relative_error(g.value("y"), ref) < 1e-5);
+
+  const GradientReport report = check_gradients(g, {"y"});
+  INFO(report.summary());
+  CHECK(report.ok());
+  CHECK(report.kinks() == 0);
+}
+
+TEST_CASE("a concatenation stays a layer before a 3x3 convolution", "[conv][concat][fusion]") {
   const bool training = GENERATE(true, false);
-  INFO((training ? "training, 1x1" : "inference, 3x3"));
-  const onebyone::NetParameter net = reader_net({16, 8}, training ? 1 : 3, true, true);
+  INFO((training ? "training" : "inference"));
+  const onebyone::NetParameter net = reader_net({16, 8}, 3, true, true);
   Graph g(net, training ? GraphOptions::for_gradient_check(1) : GraphOptions::inference());
   CHECK(layer_named(g, "conv").description() == "Conv+ReLU");
   CHECK(layer_named(g, "cat").description() == "Concat");
