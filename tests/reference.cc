@@ -164,8 +164,6 @@ double max_relative_error(const Tensor& actual, const Array& expected) {
   return worst;
 }
 
-namespace {
-
 Array concat_ref(const std::vector<const Array*>& xs) {
   const int64_t N = xs[0]->shape[0], H = xs[0]->shape[2], W = xs[0]->shape[3];
   int64_t C = 0;
@@ -178,6 +176,8 @@ Array concat_ref(const std::vector<const Array*>& xs) {
     }
   return y;
 }
+
+namespace {
 
 std::map<std::string, LayerReference>& registered_references() {
   static std::map<std::string, LayerReference> references;

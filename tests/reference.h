@@ -20,6 +20,9 @@ struct Array {
 };
 Array to_array(const Tensor& t);  // any layout, converted to plain
 
+// (N,C1,H,W), (N,C2,H,W), ... -> (N,C1+C2+...,H,W)
+Array concat_ref(const std::vector<const Array*>& xs);
+
 // x (N,C,H,W), w (O,C,K,K), b (O) or null -> (N,O,Ho,Wo), zero padding.
 Array conv_ref(const Array& x, const Array& w, const Array* b, int stride, int pad);
 

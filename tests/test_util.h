@@ -159,4 +159,11 @@ inline double place_biases_clear_of_zero(Graph& g, const std::string& blob, Para
   return nearest;
 }
 
+// The layer of that name; throws where there is none (a pass removed it).
+inline const Layer& layer_named(const Graph& g, const std::string& name) {
+  for (size_t i = 0; i < g.num_layers(); ++i)
+    if (g.layer(i).name() == name) return g.layer(i);
+  fail("the graph has no layer '{}'", name);
+}
+
 }  // namespace obo::test

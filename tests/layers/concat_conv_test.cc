@@ -38,25 +38,6 @@ onebyone::NetParameter reader_net(const std::vector<int>& channels, int kernel, 
   return parse_net(text);
 }
 
-const Layer& layer_named(Graph& g, const std::string& name) {
-  for (size_t i = 0; i < g.num_layers(); ++i)
-    if (g.layer(i).name() == name) return g.layer(i);
-  FAIL("no layer " << name);
-  throw;
-}
-
-// The largest difference, as a share of the largest |value| of b.
-double relative_difference(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  const Tensor pa = a.to_plain(), pb = b.to_plain();
-  double largest = 0, d = 0;
-  for (int64_t i = 0; i < pa.count(); ++i) {
-    largest = std::max(largest, std::abs(static_cast<double>(pb.data()[i])));
-    d = std::max(d, std::abs(static_cast<double>(pa.data()[i]) - pb.data()[i]));
-  }
-  return d / largest;
-}
-
 }  // namespace
 
 TEST_CASE("a 1x1 convolution of a concatenation convolves the parts where they lie, as the two layers did",
@@ -88,15 +69,15 @@ TEST_CASE("a 1x1 convolution of a concatenation convolves the parts where they l
     if (options.training) {
       fused.forward(Context::training(1, 0));
       separate.forward(Context::training(1, 0));
-      CHECK(relative_difference(fused.value("y"), separate.value("y")) < 1e-5);
+      CHECK(max_relative_error(fused.value("y"), to_array(separate.value("y"))) < 1e-5);
       // The same gradient of y into both: the same gradients of x and of every parameter.
       const Tensor dy = random_tensor(fused.value("y").shape(), 3);
       fused.grad("y").assign_plain(dy);
       separate.grad("y").assign_plain(dy);
       fused.backward();
       separate.backward();
-      CHECK(relative_difference(fused.grad("x"), separate.grad("x")) < 1e-5);
-      CHECK(relative_difference(fused.param_grads(), separate.param_grads()) < 1e-5);
+      CHECK(max_relative_error(fused.grad("x"), to_array(separate.grad("x"))) < 1e-5);
+      CHECK(max_relative_error(fused.param_grads(), to_array(separate.param_grads())) < 1e-5);
       continue;
     }
     for (bool frozen : {false, true}) {
@@ -107,7 +88,7 @@ TEST_CASE("a 1x1 convolution of a concatenation convolves the parts where they l
       }
       fused.forward(Context::evaluation());
       separate.forward(Context::evaluation());
-      CHECK(relative_difference(fused.value("y"), separate.value("y")) < 1e-5);
+      CHECK(max_relative_error(fused.value("y"), to_array(separate.value("y"))) < 1e-5);
     }
   }
 }
@@ -124,13 +105,8 @@ TEST_CASE("a 1x1 convolution of a concatenation matches the naive reference and 
   randomize_inputs(g, 11);
   randomize_params(g, 12);
   g.forward(Context::evaluation());
-  Array joined{{3, 29, 5, 6}, {}};
   const Array x0 = to_array(g.value("x0")), x1 = to_array(g.value("x1")), x2 = to_array(g.value("x2"));
-  for (int64_t n = 0; n < 3; ++n)
-    for (const Array* x : {&x0, &x1, &x2}) {
-      const auto first = x->data.begin() + n * x->shape[1] * 30;
-      joined.data.insert(joined.data.end(), first, first + x->shape[1] * 30);
-    }
+  const Array joined = concat_ref({&x0, &x1, &x2});
   const Array bias = to_array(g.params()[1]->value);
   const Array ref = conv_ref(joined, to_array(g.params()[0]->value), &bias, 1, 0);
   REQUIRE(g.value("y").shape() == ref.shape);

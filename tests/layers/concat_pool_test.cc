@@ -45,13 +45,6 @@ onebyone::NetParameter branches_net(const Branches& b) {
   return parse_net(text);
 }
 
-const Layer& layer_named(Graph& g, const std::string& name) {
-  for (size_t i = 0; i < g.num_layers(); ++i)
-    if (g.layer(i).name() == name) return g.layer(i);
-  FAIL("no layer " << name);
-  throw;
-}
-
 double largest_difference(const Tensor& a, const Tensor& b) {
   REQUIRE(a.shape() == b.shape());
   const Tensor pa = a.to_plain(), pb = b.to_plain();
