@@ -37,8 +37,8 @@ void fuse_post_ops(ir::Net& net);
 
 // A concatenation (Layer::concatenates) whose output only one layer reads, as its one input,
 // goes into that layer where it accepts (Layer::reads_concatenation: a max-pool, a 1x1
-// convolution), which then reads the concatenation's inputs (Layer::absorb). Its
-// output blob goes, and names nothing.
+// convolution), which then reads the concatenation's inputs (Layer::absorb). Its output blob
+// goes, and names nothing.
 void fuse_concatenations(ir::Net& net);
 
 // The structural passes a graph of these options runs, in order: drop_identities (inference

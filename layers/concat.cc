@@ -3,9 +3,9 @@
 // of the gradient the same way. The output's layout is the seam's concat_desc(): the inputs'
 // own blocked layout when their channels are whole blocks, else NHWC, never plain NCHW, which
 // leaves a pooling after it to oneDNN's reference kernel on AVX2. Where a max-pool or a 1x1
-// convolution alone reads the output, the graph hands it this layer
-// (fuse_concatenations, framework/passes.h): the reader reads the inputs where they lie, and
-// runs this layer's passes only where it cannot.
+// convolution alone reads the output, the graph hands it this layer (fuse_concatenations,
+// framework/passes.h): the reader reads the inputs where they lie, and runs this layer's passes
+// only where it cannot.
 //   (N,C1,H,W), (N,C2,H,W), ... -> (N,C1+C2+...,H,W)
 #include "framework/dnnl_seam.h"
 #include "framework/registry.h"
