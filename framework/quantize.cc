@@ -74,13 +74,19 @@ void plan_int8(ir::Net& net, const Ranges& ranges) {
     }
     for (const ir::Blob* b : n.outputs)
       plan.out.push_back(stored_int8(b) ? std::optional<Quantized>(quantized(joint.at(root(b->name)))) : std::nullopt);
-    // An absorbed concatenation, where its reader has it join the inputs: the join stored int8,
-    // over the inputs' ranges together, as the blob it no longer writes would have been.
+    // An absorbed concatenation, where its reader has it join the inputs: the join at the scale
+    // of the reader's output where the reader keeps the scale (a max-pool; float where that is
+    // float), else stored int8 over the inputs' ranges together, as the blob it no longer writes
+    // would have been.
     if (Layer* join = n.layer->concatenation(); join && join->runs_int8()) {
-      Range joined = joint.at(root(n.inputs.at(0)->name));
-      for (const ir::Blob* b : n.inputs)
-        joined = {std::min(joined.min, joint.at(root(b->name)).min), std::max(joined.max, joint.at(root(b->name)).max)};
-      join->plan_int8({plan.in, {quantized(joined)}});
+      std::optional<Quantized> q = plan.out.at(0);
+      if (!n.layer->keeps_scale()) {
+        Range joined = joint.at(root(n.inputs.at(0)->name));
+        for (const ir::Blob* b : n.inputs)
+          joined = {std::min(joined.min, joint.at(root(b->name)).min), std::max(joined.max, joint.at(root(b->name)).max)};
+        q = quantized(joined);
+      }
+      join->plan_int8({plan.in, {q}});
     }
     n.layer->plan_int8(std::move(plan));
   }

@@ -14,10 +14,17 @@ using namespace obo::test;
 
 namespace {
 
+// The reader of a concatenation: a convolution of 12 outputs, with or without bias, and the
+// element-wise layer after it that it fuses ("" for none).
+struct Reader {
+  int kernel = 1, stride = 1, pad = 0;
+  bool bias = true;
+  std::string then = "ReLU";
+};
+
 // x (2,16,7,9) -> branches of these channels (Conv3x3 + ReLU), x itself for 0, branch -c-1 again
-// for a negative c -> Concat j ->
-// the reader: a convolution of this kernel, 12 outputs, with or without bias and a fused ReLU.
-onebyone::NetParameter reader_net(const std::vector<int>& channels, int kernel, bool bias, bool relu) {
+// for a negative c -> Concat j -> the reader -> y.
+onebyone::NetParameter reader_net(const std::vector<int>& channels, const Reader& r) {
   std::string text = "layer { name: 'in' type: 'Input' output: 'x' input_param { shape { dim: 2 dim: 16 dim: 7 dim: 9 } } }\n";
   std::string inputs;
   for (size_t i = 0; i < channels.size(); ++i) {
@@ -32,9 +39,9 @@ onebyone::NetParameter reader_net(const std::vector<int>& channels, int kernel, 
   }
   text += "layer { name: 'cat' type: 'Concat'" + inputs + " output: 'j' }\n";
   text += fmt::format("layer {{ name: 'conv' type: 'Conv' input: 'j' output: '{}' conv {{ num_output: 12 kernel_size: {} "
-                      "pad: {} bias_term: {} }} }}\n",
-                      relu ? "c" : "y", kernel, kernel / 2, bias ? "true" : "false");
-  if (relu) text += "layer { name: 'relu' type: 'ReLU' input: 'c' output: 'y' }\n";
+                      "stride: {} pad: {} bias_term: {} }} }}\n",
+                      r.then.empty() ? "y" : "c", r.kernel, r.stride, r.pad, r.bias ? "true" : "false");
+  if (!r.then.empty()) text += fmt::format("layer {{ name: 'then' type: '{}' input: 'c' output: 'y' }}\n", r.then);
   return parse_net(text);
 }
 
@@ -45,21 +52,23 @@ TEST_CASE("a 1x1 convolution of a concatenation convolves the parts where they l
   struct Case {
     const char* what;
     std::vector<int> channels;
-    bool bias, relu;
+    Reader reader;
   };
   const Case c = GENERATE(values<Case>({
-      {"Inception's branches (16, 24, 8, 8), bias and ReLU", {16, 24, 8, 8}, true, true},
-      {"the plain input beside a branch (x, 8), no bias", {0, 8}, false, false},
-      {"one branch (5), no bias, ReLU", {5}, false, true},
-      {"one branch twice (8, 16, 8)", {8, 16, -1}, true, true},
+      {"Inception's branches (16, 24, 8, 8), bias and ReLU", {16, 24, 8, 8}, {}},
+      {"the plain input beside a branch (x, 8), no bias", {0, 8}, {1, 1, 0, false, ""}},
+      {"one branch (5), no bias, ReLU", {5}, {1, 1, 0, false, "ReLU"}},
+      {"one branch twice (8, 16, 8)", {8, 16, -1}, {}},
+      {"ELU after it (its backward reads the output)", {16, 8}, {1, 1, 0, true, "ELU"}},
+      {"stride 2 and padding 1", {8, 24}, {1, 2, 1, true, "ReLU"}},
   }));
   INFO(c.what << ", ISA " << onednn_isa());
-  const onebyone::NetParameter net = reader_net(c.channels, 1, c.bias, c.relu);
+  const onebyone::NetParameter net = reader_net(c.channels, c.reader);
   for (const GraphOptions& options : {GraphOptions::for_gradient_check(1), GraphOptions::inference()}) {
     INFO((options.training ? "training" : "inference"));
     Graph fused(net, options), separate(net, options.unfused());
     const Layer& conv = layer_named(fused, "conv");
-    CHECK(conv.description() == std::string("Concat+Conv") + (c.relu ? "+ReLU" : ""));
+    CHECK(conv.description() == "Concat+Conv" + (c.reader.then.empty() ? "" : "+" + c.reader.then));
     CHECK(conv.kernel() == "direct, a part at a time");
     CHECK_FALSE(fused.has_blob("j"));
     for (Graph* g : {&fused, &separate}) {
@@ -80,11 +89,17 @@ TEST_CASE("a 1x1 convolution of a concatenation convolves the parts where they l
       CHECK(max_relative_error(fused.param_grads(), to_array(separate.param_grads())) < 1e-5);
       continue;
     }
-    for (bool frozen : {false, true}) {
-      INFO((frozen ? "weights frozen" : "weights read every pass"));
-      if (frozen) {
+    for (int pass = 0; pass < 3; ++pass) {  // weights read every pass, frozen, then another batch
+      INFO("pass " << pass);
+      if (pass == 1) {
         fused.freeze();
         separate.freeze();
+      }
+      if (pass == 2) {
+        for (Graph* g : {&fused, &separate}) {
+          g->set_batch(3);
+          randomize_inputs(*g, 4);
+        }
       }
       fused.forward(Context::evaluation());
       separate.forward(Context::evaluation());
@@ -121,7 +136,7 @@ TEST_CASE("a 1x1 convolution of a concatenation matches the naive reference and 
 TEST_CASE("a concatenation stays a layer before a 3x3 convolution", "[conv][concat][fusion]") {
   const bool training = GENERATE(true, false);
   INFO((training ? "training" : "inference"));
-  const onebyone::NetParameter net = reader_net({16, 8}, 3, true, true);
+  const onebyone::NetParameter net = reader_net({16, 8}, {3, 1, 1, true, "ReLU"});
   Graph g(net, training ? GraphOptions::for_gradient_check(1) : GraphOptions::inference());
   CHECK(layer_named(g, "conv").description() == "Conv+ReLU");
   CHECK(layer_named(g, "cat").description() == "Concat");
