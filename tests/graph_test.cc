@@ -81,6 +81,9 @@ REGISTER_LAYER("TestRefused", RefusedLayer);
 
 TEST_CASE("a graph with fan-out and concatenation checks its gradients", "[graph]") {
   // x feeds three branches and the concat directly; 'a' feeds the concat and a second conv.
+  // Fused, the 1x1 head absorbs the concatenation; unfused, the Concat layer runs.
+  const bool fused = GENERATE(true, false);
+  INFO((fused ? "fused" : "unfused"));
   Graph g(parse_net(R"(
     layer { name: 'in' type: 'Input' output: 'x' input_param { shape { dim: 2 dim: 8 dim: 6 dim: 6 } } }
     layer { name: 'a' type: 'Conv1x1' input: 'x' output: 'a' conv { num_output: 16 } }
@@ -89,7 +92,8 @@ TEST_CASE("a graph with fan-out and concatenation checks its gradients", "[graph
     layer { name: 'a2' type: 'Conv3x3' input: 'a' output: 'a2' conv { num_output: 8 } }
     layer { name: 'cat' type: 'Concat' input: 'a' input: 'b' input: 'p' input: 'a2' input: 'x' output: 'cat' }
     layer { name: 'head' type: 'Conv1x1' input: 'cat' output: 'y' conv { num_output: 5 } })"),
-          GraphOptions::for_gradient_check(1));
+          fused ? GraphOptions::for_gradient_check(1) : GraphOptions::for_gradient_check(1).unfused());
+  CHECK(g.has_blob("cat") != fused);
   randomize_inputs(g, 1);
   randomize_params(g, 2, 0.3f);
   const GradientReport report = check_gradients(g, {"y"});
