@@ -40,7 +40,7 @@ struct GraphOptions {
   bool input_grads = false;  // compute gradients of the Input blobs (gradient checks)
   // Run an element-wise layer that alone reads a layer's output inside that layer (see
   // Layer::as_post_op; its output name then names the producer's output blob), and a
-  // concatenation inside the one layer that reads it, where that layer can (see
+  // concatenation inside each layer that reads it, where every one can (see
   // Layer::reads_concatenation; its output is then no blob at all).
   bool fuse = true;
   // false: an inference graph. Evaluation passes only, on inference primitives, with no

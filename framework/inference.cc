@@ -26,7 +26,7 @@ onebyone::Checkpoint fold_batch_norm(const onebyone::Checkpoint& checkpoint) {
     // Its producer in the net as folded so far, which it must be the only reader of.
     ir::Net folded_so_far = ir::connect(net, /*inference=*/true);
     const ir::Use use = ir::use_of(folded_so_far, folded_so_far.blobs.at(layer.config().input(0)).get());
-    if (!use.producer || use.readers != 1) continue;
+    if (!use.producer || use.readers.size() != 1) continue;
     const std::optional<LayerParameter> with_bias = use.producer->layer->with_bias();
     if (!with_bias) continue;
     // Row o of the weight times scale[o]; the bias (0 where there was none) to scale * b + shift.

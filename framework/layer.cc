@@ -48,8 +48,13 @@ bool Layer::concatenation_to_onnx(OnnxGraph& onnx, std::vector<OnnxValue>& in) c
   if (!concatenation_) return true;
   Shapes shapes;
   for (const OnnxValue& x : in) shapes.push_back(x.shape);
-  const std::vector<OnnxValue> joined{{onnx.temporary(concatenation_->name()), input_shape(shapes)}};
-  if (!concatenation_->to_onnx(onnx, in, joined)) return false;
+  // Where several readers absorbed it, the first writes the join and the others read it.
+  std::string& name = onnx.written(concatenation_->name());
+  const std::vector<OnnxValue> joined{{name.empty() ? onnx.temporary(concatenation_->name()) : name, input_shape(shapes)}};
+  if (name.empty()) {
+    if (!concatenation_->to_onnx(onnx, in, joined)) return false;
+    name = joined[0].name;
+  }
   in = joined;
   return true;
 }

@@ -189,11 +189,12 @@ class Layer {
   const std::optional<PostOp>& post_op() const { return post_op_; }
   // Concatenation fusion, the other way round. A layer that joins its inputs along channels says
   // so (concatenates); a layer that can read such a join's inputs in its place says so too
-  // (reads_concatenation). Where a concatenation's output has one reader, which accepts, the
-  // graph hands that reader the concatenation (absorb) and drops the concatenation's output: the
-  // reader's inputs are then the concatenation's, and it computes from them what it computed
-  // from their join, which is never stored. The reader drives the layer it absorbed (shapes, and
-  // its passes where it has to join the inputs after all); the layer keeps its name and config.
+  // (reads_concatenation). Where every reader of a concatenation's output accepts, the graph
+  // hands each of them a concatenation of its own (absorb; one reader only in an int8 graph) and
+  // drops the concatenation's output: each reader's inputs are then the concatenation's, and it
+  // computes from them what it computed from their join, which is never stored. The reader drives
+  // the layer it absorbed (shapes, and its passes where it has to join the inputs after all); the
+  // layer keeps its name and config.
   virtual bool concatenates() const { return false; }
   virtual bool reads_concatenation() const { return false; }
   void absorb(std::unique_ptr<Layer> concatenation) { concatenation_ = std::move(concatenation); }

@@ -18,6 +18,7 @@ namespace obo {
 struct OnnxGraph::Impl {
   onnx::GraphProto graph;
   std::set<std::string> names;  // every value's, so that temporary() never takes one
+  std::map<std::string, std::string> written;  // by layer name (OnnxGraph::written)
 };
 
 OnnxGraph::OnnxGraph() : impl_(std::make_unique<Impl>()) {}
@@ -75,6 +76,8 @@ std::string OnnxGraph::temporary(const std::string& base) {
   impl_->names.insert(name);
   return name;
 }
+
+std::string& OnnxGraph::written(const std::string& layer) { return impl_->written[layer]; }
 
 bool OnnxGraph::function(const PostOp& f, const std::string& x, const std::string& y) {
   using F = PostOp::Function;

@@ -79,6 +79,9 @@ class OnnxGraph {
   std::string constant(const std::string& name, const std::vector<int64_t>& values);
   // A value name not used before, made from `base`.
   std::string temporary(const std::string& base);
+  // The value a layer that several others absorbed (fuse_concatenations) was written as, by the
+  // first of them: empty until one does, which sets it. By the layer's name, unique in a net.
+  std::string& written(const std::string& layer);
   // Nodes computing y = f(x) for an element-wise function (an activation layer's, or one a
   // layer fused); false where ONNX has no exact form of it.
   bool function(const PostOp& f, const std::string& x, const std::string& y);

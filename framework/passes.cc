@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <iterator>
 
+#include "framework/registry.h"
+
 namespace obo {
 
 namespace ir {
@@ -12,9 +14,8 @@ Use use_of(Net& net, const Blob* blob) {
   for (Node& n : net.nodes) {
     if (!n.layer) continue;
     if (n.layer->name() == blob->producer) use.producer = &n;
-    const int reads = static_cast<int>(std::count(n.inputs.begin(), n.inputs.end(), blob));
-    use.readers += reads;
-    if (reads) use.reader = &n;
+    for (const Blob* in : n.inputs)
+      if (in == blob) use.readers.push_back(&n);
   }
   return use;
 }
@@ -26,7 +27,7 @@ void bypass(Net& net, Node& gone) {
   for (Node& n : net.nodes)
     for (Blob*& in : n.inputs)
       if (in == y) in = x;
-  x->consumed = use_of(net, x).readers > 0;
+  x->consumed = !use_of(net, x).readers.empty();
   net.aliases[y->name] = x->name;
   for (auto& [alias, target] : net.aliases)
     if (target == y->name) target = x->name;
@@ -52,7 +53,7 @@ void fuse_post_ops(ir::Net& net) {
     const std::optional<PostOp> op = elementwise.layer->as_post_op();
     if (!op || elementwise.inputs.size() != 1 || elementwise.outputs.size() != 1) continue;
     const ir::Use use = ir::use_of(net, elementwise.inputs[0]);
-    if (!use.producer || use.readers != 1 || use.producer->layer->post_op() ||
+    if (!use.producer || use.readers.size() != 1 || use.producer->layer->post_op() ||
         !use.producer->layer->accepts_post_op(*op))
       continue;
     use.producer->layer->fuse(*op);
@@ -61,16 +62,24 @@ void fuse_post_ops(ir::Net& net) {
   ir::erase_removed(net);
 }
 
-void fuse_concatenations(ir::Net& net) {
+void fuse_concatenations(ir::Net& net, bool several_readers) {
   for (ir::Node& concatenation : net.nodes) {
     if (!concatenation.layer || !concatenation.layer->concatenates() || concatenation.outputs.size() != 1) continue;
     ir::Blob* joined = concatenation.outputs[0];
     const ir::Use use = ir::use_of(net, joined);
-    if (use.readers != 1 || use.reader->inputs.size() != 1) continue;
-    Layer& reader = *use.reader->layer;
-    if (!reader.reads_concatenation() || reader.concatenation()) continue;
-    use.reader->inputs = concatenation.inputs;
-    reader.absorb(std::move(concatenation.layer));
+    const auto accepts = [](const ir::Node* reader) {
+      return reader->inputs.size() == 1 && reader->layer->reads_concatenation() && !reader->layer->concatenation();
+    };
+    if (use.readers.empty() || (use.readers.size() > 1 && !several_readers) ||
+        !std::all_of(use.readers.begin(), use.readers.end(), accepts))
+      continue;
+    // Each reader gets a concatenation of its own (they keep no parameters): the last the layer
+    // itself, the others a copy made from its config.
+    for (ir::Node* reader : use.readers) {
+      reader->inputs = concatenation.inputs;
+      reader->layer->absorb(reader == use.readers.back() ? std::move(concatenation.layer)
+                                                         : create_layer(concatenation.layer->config()));
+    }
     for (auto it = net.aliases.begin(); it != net.aliases.end();)
       it = it->second == joined->name ? net.aliases.erase(it) : std::next(it);
     net.blobs.erase(joined->name);
@@ -82,7 +91,7 @@ void run_passes(ir::Net& net, const GraphOptions& options) {
   if (!options.training) drop_identities(net);
   if (!options.fuse) return;
   fuse_post_ops(net);
-  fuse_concatenations(net);
+  fuse_concatenations(net, options.int8.empty());
 }
 
 }  // namespace obo

@@ -10,12 +10,11 @@ namespace obo {
 
 namespace ir {
 
-// The layer that produces a blob (null if none is left), how many times layers read it, and
-// the last layer that does (null if none).
+// The layer that produces a blob (null if none is left), and the layers that read it, in the
+// net's order, a layer as many times as it reads the blob.
 struct Use {
   Node* producer = nullptr;
-  int readers = 0;
-  Node* reader = nullptr;
+  std::vector<Node*> readers;
 };
 Use use_of(Net& net, const Blob* blob);
 
@@ -35,11 +34,12 @@ void drop_identities(ir::Net& net);
 // layer's output. Training graphs fuse too: the layer then runs the post-op's backward as well.
 void fuse_post_ops(ir::Net& net);
 
-// A concatenation (Layer::concatenates) whose output only one layer reads, as its one input,
-// goes into that layer where it accepts (Layer::reads_concatenation: a max-pool, a 1x1
-// convolution), which then reads the concatenation's inputs (Layer::absorb). Its output blob
-// goes, and names nothing.
-void fuse_concatenations(ir::Net& net);
+// A concatenation (Layer::concatenates) whose output every reader reads as its one input goes
+// into each of them where all accept (Layer::reads_concatenation: a max-pool, a 1x1
+// convolution), which then read the concatenation's inputs (Layer::absorb). Its output blob
+// goes, and names nothing. Into one reader only unless `several_readers`: an int8 convolution
+// joins the parts itself (a u8 output cannot hold partial sums), so several would each copy them.
+void fuse_concatenations(ir::Net& net, bool several_readers);
 
 // The structural passes a graph of these options runs, in order: drop_identities (inference
 // graphs), then fuse_post_ops and fuse_concatenations (unless options.fuse is false).

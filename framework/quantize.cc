@@ -12,14 +12,28 @@
 
 namespace obo {
 
+namespace {
+
+// ranges[name] made to hold r too (r, where it had none).
+void widen(Ranges& ranges, const std::string& name, const Range& r) {
+  const auto [it, first] = ranges.try_emplace(name, r);
+  if (!first) it->second = covering(it->second, r);
+}
+
+}  // namespace
+
 void observe(Graph& graph, Ranges& ranges) {
   for (const auto& [name, blob] : graph.net().blobs) {
     if (blob->value.empty()) continue;
     const Tensor plain = blob->value.to_plain();
     const auto [lo, hi] = std::minmax_element(plain.data(), plain.data() + plain.count());
-    const auto [it, first] = ranges.try_emplace(name, Range{*lo, *hi});
-    if (!first) it->second = {std::min(it->second.min, *lo), std::max(it->second.max, *hi)};
+    widen(ranges, name, {*lo, *hi});
   }
+  // An absorbed concatenation's join is no blob here, but an int8 graph, which gives it to one
+  // reader only (fuse_concatenations), may store it: its range is its parts' together.
+  for (const ir::Node& n : graph.net().nodes)
+    if (const Layer* join = n.layer->concatenation())
+      for (const ir::Blob* b : n.inputs) widen(ranges, join->config().output(0), ranges.at(b->name));
 }
 
 void plan_int8(ir::Net& net, const Ranges& ranges) {
@@ -56,11 +70,8 @@ void plan_int8(ir::Net& net, const Ranges& ranges) {
       if (stored_int8(b) && n.layer->keeps_scale()) shared.push_back(b);
     for (size_t i = 1; i < shared.size(); ++i) parent[root(shared[i]->name)] = root(shared[0]->name);
   }
-  std::map<std::string, Range> joint;
-  for (const auto& [name, range] : ranges) {
-    const auto [it, first] = joint.try_emplace(root(name), range);
-    if (!first) it->second = {std::min(it->second.min, range.min), std::max(it->second.max, range.max)};
-  }
+  Ranges joint;
+  for (const auto& [name, range] : ranges) widen(joint, root(name), range);
 
   const int limit = dnn::int8_unsigned_limit();
   const auto quantized = [&](const Range& r) { return obo::quantized(r, limit); };
@@ -82,8 +93,7 @@ void plan_int8(ir::Net& net, const Ranges& ranges) {
       std::optional<Quantized> q = plan.out.at(0);
       if (!n.layer->keeps_scale()) {
         Range joined = joint.at(root(n.inputs.at(0)->name));
-        for (const ir::Blob* b : n.inputs)
-          joined = {std::min(joined.min, joint.at(root(b->name)).min), std::max(joined.max, joint.at(root(b->name)).max)};
+        for (const ir::Blob* b : n.inputs) joined = covering(joined, joint.at(root(b->name)));
         q = quantized(joined);
       }
       join->plan_int8({plan.in, {q}});

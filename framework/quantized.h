@@ -14,6 +14,11 @@ struct Range {
   float min = 0, max = 0;
 };
 
+// The least range that holds both.
+inline Range covering(const Range& a, const Range& b) {
+  return {a.min < b.min ? a.min : b.min, a.max > b.max ? a.max : b.max};
+}
+
 // The symmetric quantization that covers a range: scale = max |value| / unsigned_limit (u8, for a
 // range that is never negative; 255, or 127 where the CPU's kernels need a spare bit:
 // dnn::int8_unsigned_limit) or / 127 (s8). A range of zeros gets scale 1.

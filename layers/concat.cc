@@ -2,10 +2,10 @@
 // of the output (a sub-memory view) by one reorder, forward; backward hands each input its slice
 // of the gradient the same way. The output's layout is the seam's concat_desc(): the inputs'
 // own blocked layout when their channels are whole blocks, else NHWC, never plain NCHW, which
-// leaves a pooling after it to oneDNN's reference kernel on AVX2. Where a max-pool or a 1x1
-// convolution alone reads the output, the graph hands it this layer (fuse_concatenations,
-// framework/passes.h): the reader reads the inputs where they lie, and runs this layer's passes
-// only where it cannot.
+// leaves a pooling after it to oneDNN's reference kernel on AVX2. Where every layer that reads the
+// output is a max-pool or a 1x1 convolution, the graph hands each a copy of this layer
+// (fuse_concatenations, framework/passes.h): the readers read the inputs where they lie, and run
+// this layer's passes only where they cannot.
 //   (N,C1,H,W), (N,C2,H,W), ... -> (N,C1+C2+...,H,W)
 #include "framework/dnnl_seam.h"
 #include "framework/registry.h"

@@ -5,8 +5,9 @@
 //
 //   layer { name: "cccp1" type: "Conv1x1" input: "conv1" output: "cccp1" conv { num_output: 64 } }
 //   (N,C,H,W) -> (N,num_output,(H+2p-k)/s+1,(W+2p-k)/s+1)
-// A 1x1 convolution that alone reads a concatenation takes it in (fuse_concatenations): it
-// convolves each part where it lies, adding into the output, and the join is never copied.
+// A 1x1 convolution that reads a concatenation takes it in where every reader of it can
+// (fuse_concatenations): it convolves each part where it lies, adding into the output, and the
+// join is never copied.
 // A following element-wise layer (ReLU, ...) can be fused (the graph decides): it runs as a
 // post-op of the forward primitive, and backward first masks the incoming gradient, in place,
 // by the function's derivative computed from the output. A fused ReLU (or LeakyReLU) keeps its

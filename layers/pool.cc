@@ -6,9 +6,9 @@
 // none and builds no backward pass. Max-pools on channel-blocked layouts have our own loops
 // (ChannelBlockMaxPool): training always runs them, inference runs them or oneDNN's, whichever
 // its first passes measure faster on this CPU (Fastest); so do int8 max-pools on NHWC
-// (ByteMaxPool). Everything else runs oneDNN's primitives. A max-pool that alone reads a
-// concatenation pools its parts where they lie, with our loops (Layer::reads_concatenation):
-// the join is never stored.
+// (ByteMaxPool). Everything else runs oneDNN's primitives. A max-pool given a concatenation
+// (Layer::reads_concatenation) pools its parts where they lie, with our loops: the join is never
+// stored.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>

@@ -80,8 +80,8 @@ REGISTER_LAYER("TestRefused", RefusedLayer);
 }  // namespace
 
 TEST_CASE("a graph with fan-out and concatenation checks its gradients", "[graph]") {
-  // x feeds three branches and the concat directly; 'a' feeds the concat and a second conv.
-  // Fused, the 1x1 head absorbs the concatenation; unfused, the Concat layer runs.
+  // x feeds three branches and the concat directly; 'a' feeds the concat and a second conv; two
+  // 1x1 heads read the concat. Fused, each head absorbs it; unfused, the Concat layer runs.
   const bool fused = GENERATE(true, false);
   INFO((fused ? "fused" : "unfused"));
   Graph g(parse_net(R"(
@@ -91,12 +91,13 @@ TEST_CASE("a graph with fan-out and concatenation checks its gradients", "[graph
     layer { name: 'p' type: 'AvgPool' input: 'x' output: 'p' pool { kernel_size: 3 stride: 1 pad: 1 } }
     layer { name: 'a2' type: 'Conv3x3' input: 'a' output: 'a2' conv { num_output: 8 } }
     layer { name: 'cat' type: 'Concat' input: 'a' input: 'b' input: 'p' input: 'a2' input: 'x' output: 'cat' }
-    layer { name: 'head' type: 'Conv1x1' input: 'cat' output: 'y' conv { num_output: 5 } })"),
+    layer { name: 'head' type: 'Conv1x1' input: 'cat' output: 'y' conv { num_output: 5 } }
+    layer { name: 'head2' type: 'Conv1x1' input: 'cat' output: 'y2' conv { num_output: 3 bias_term: false } })"),
           fused ? GraphOptions::for_gradient_check(1) : GraphOptions::for_gradient_check(1).unfused());
   CHECK(g.has_blob("cat") != fused);
   randomize_inputs(g, 1);
   randomize_params(g, 2, 0.3f);
-  const GradientReport report = check_gradients(g, {"y"});
+  const GradientReport report = check_gradients(g, {"y", "y2"});
   INFO(report.summary());
   CHECK(report.ok());
 }

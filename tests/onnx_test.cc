@@ -144,11 +144,13 @@ TEST_CASE("every shipped layer type exports exactly, alone and fused", "[onnx]")
               "layer { name: 'b' type: 'Add' input: 'x' input: 'r' output: 'y' }"},
       {"AvgPool", alone_and_fused("AvgPool", "pool { kernel_size: 3 stride: 2 pad: 1 }")},
       {"BatchNorm", alone_and_fused("BatchNorm")},
-      // The first Concat goes into the 1x1 convolution that alone reads it; the second stays.
+      // The first Concat goes into both its readers, a 1x1 convolution and a max-pool; the
+      // second, which an FC reads, stays.
       {"Concat", "layer { name: 'r' type: 'ReLU' input: 'x' output: 'r' } "
                  "layer { name: 'a' type: 'Concat' input: 'x' input: 'r' output: 'j' } "
                  "layer { name: 'k' type: 'Conv1x1' input: 'j' output: 'k' conv { num_output: 5 } } "
-                 "layer { name: 'b' type: 'Concat' input: 'k' input: 'r' output: 'y' }"},
+                 "layer { name: 'k2' type: 'MaxPool' input: 'j' output: 'k2' pool { kernel_size: 3 stride: 1 pad: 1 } } "
+                 "layer { name: 'b' type: 'Concat' input: 'k' input: 'k2' input: 'r' output: 'y' }"},
       {"Conv", "layer { name: 'b' type: 'Conv' input: 'x' output: 'y' conv { num_output: 5 kernel_size: 3 stride: 2 pad: 1 } }"},
       {"Conv1x1", "layer { name: 'b' type: 'Conv1x1' input: 'x' output: 'y' conv { num_output: 5 bias_term: false } }"},
       {"Conv3x3", "layer { name: 'b' type: 'Conv3x3' input: 'x' output: 'y' conv { num_output: 5 } }"},
@@ -191,7 +193,14 @@ TEST_CASE("every shipped layer type exports exactly, alone and fused", "[onnx]")
     g.forward(Context::training(3, step));
   }
   store_params(g, &c);
-  if (type == "Concat") CHECK(layer_named(g, "k").description() == "Concat+Conv1x1");  // the first one absorbed
+  if (type == "Concat") {  // the first absorbed by both readers, and exported once
+    CHECK(layer_named(g, "k").description() == "Concat+Conv1x1");
+    CHECK(layer_named(g, "k2").description() == "Concat+MaxPool");
+    onnx::ModelProto m;
+    REQUIRE(m.ParseFromString(export_onnx(c, {})));
+    CHECK(std::count_if(m.graph().node().begin(), m.graph().node().end(),
+                        [](const onnx::NodeProto& n) { return n.op_type() == "Concat"; }) == 2);
+  }
   const Agreement a = export_and_compare(c, random_tensor({4, 4, 7, 7}, 99, -2.f, 2.f), "layer");
   INFO("largest difference " << a.largest_difference << " (" << onednn_isa() << ")");
   CHECK(a.largest_difference <= 1e-5);

@@ -33,6 +33,13 @@ std::vector<std::string> inputs_of(const ir::Net& net, const std::string& layer)
   return names;
 }
 
+// What the layer absorbed (null: none, or no such layer).
+const Layer* concatenation_in(const ir::Net& net, const std::string& layer) {
+  for (const ir::Node& n : net.nodes)
+    if (n.layer->name() == layer) return n.layer->concatenation();
+  return nullptr;
+}
+
 // A checkpoint of the net, its BatchNorms' running statistics far from their initial 0 and 1.
 onebyone::Checkpoint trained_batch_norms(const onebyone::NetParameter& net) {
   Graph g(net, GraphOptions::seeded(1));
@@ -95,7 +102,7 @@ TEST_CASE("fuse_concatenations: a Concat that alone feeds a max-pool goes into i
     layer { name: 'd' type: 'Dropout' input: 'j' output: 'jd' }
     layer { name: 'p' type: 'MaxPool' input: 'jd' output: 'p' pool { kernel_size: 2 } })");
   drop_identities(net);
-  fuse_concatenations(net);
+  fuse_concatenations(net, false);
   CHECK(layer_names(net) == std::vector<std::string>{"in", "a", "b", "p"});
   CHECK(inputs_of(net, "p") == std::vector<std::string>{"a", "x", "b"});
   CHECK(net.nodes[3].layer->description() == "Concat+MaxPool");
@@ -104,7 +111,7 @@ TEST_CASE("fuse_concatenations: a Concat that alone feeds a max-pool goes into i
   CHECK(net.aliases.empty());  // the Dropout's output named the join, which is gone
 }
 
-TEST_CASE("fuse_concatenations leaves a Concat with another reader, or whose reader cannot read the parts", "[passes][fusion]") {
+TEST_CASE("fuse_concatenations leaves a Concat that a layer reads which cannot read the parts", "[passes][fusion]") {
   ir::Net net = connected(R"(
     layer { name: 'a' type: 'Conv1x1' input: 'x' output: 'a' conv { num_output: 8 } }
     layer { name: 'cat1' type: 'Concat' input: 'a' input: 'x' output: 'j1' }
@@ -114,9 +121,32 @@ TEST_CASE("fuse_concatenations leaves a Concat with another reader, or whose rea
     layer { name: 'p2' type: 'AvgPool' input: 'j2' output: 'p2' pool { kernel_size: 2 } }
     layer { name: 'cat3' type: 'Concat' input: 'a' input: 'x' output: 'j3' }
     layer { name: 'cat4' type: 'Concat' input: 'j3' input: 'x' output: 'j4' })");
-  fuse_concatenations(net);
+  fuse_concatenations(net, true);
   CHECK(layer_names(net) == std::vector<std::string>{"in", "a", "cat1", "p1", "r1", "cat2", "p2", "cat3", "cat4"});
   for (const ir::Node& n : net.nodes) CHECK_FALSE(n.layer->concatenation());
+}
+
+TEST_CASE("fuse_concatenations gives a Concat that several layers read to each of them, unless told one reader only", "[passes][fusion]") {
+  const std::string layers = R"(
+    layer { name: 'a' type: 'Conv1x1' input: 'x' output: 'a' conv { num_output: 8 } }
+    layer { name: 'cat' type: 'Concat' input: 'a' input: 'x' output: 'j' }
+    layer { name: 'p' type: 'MaxPool' input: 'j' output: 'p' pool { kernel_size: 2 } }
+    layer { name: 'c' type: 'Conv1x1' input: 'j' output: 'c' conv { num_output: 4 } }
+    layer { name: 'c2' type: 'Conv1x1' input: 'j' output: 'c2' conv { num_output: 4 } })";
+  ir::Net several = connected(layers), one = connected(layers);
+  fuse_concatenations(several, true);
+  CHECK(layer_names(several) == std::vector<std::string>{"in", "a", "p", "c", "c2"});
+  for (const char* reader : {"p", "c", "c2"}) {
+    CHECK(inputs_of(several, reader) == std::vector<std::string>{"a", "x"});
+    REQUIRE(concatenation_in(several, reader));
+    CHECK(concatenation_in(several, reader)->name() == "cat");
+  }
+  // Each its own: none is another's.
+  CHECK(concatenation_in(several, "p") != concatenation_in(several, "c"));
+  CHECK(concatenation_in(several, "c") != concatenation_in(several, "c2"));
+  CHECK(several.blobs.count("j") == 0);
+  fuse_concatenations(one, false);
+  CHECK(layer_names(one) == std::vector<std::string>{"in", "a", "cat", "p", "c", "c2"});
 }
 
 TEST_CASE("run_passes: an inference graph drops identities before fusing, and a training graph keeps its Dropout", "[passes]") {

@@ -133,6 +133,47 @@ TEST_CASE("a 1x1 convolution of a concatenation matches the naive reference and 
   CHECK(report.kinks() == 0);
 }
 
+TEST_CASE("a concatenation that several layers read goes into each, with the values and gradients of the layers",
+          "[conv][pool][concat][fusion]") {
+  // x (2,16,7,9) -> branches -> Concat j -> a 1x1 convolution with bias and ReLU, one without
+  // either, and a 3x3 max-pool of stride 1 (the readers of a second Inception block's input).
+  const std::vector<int> channels = GENERATE(std::vector<int>{16, 24, 8, 8}, std::vector<int>{0, 16});
+  INFO("parts " << fmt::format("{}", fmt::join(channels, ", ")) << ", ISA " << onednn_isa());
+  onebyone::NetParameter net = reader_net(channels, {});
+  net.MergeFrom(parse_net(R"(
+    layer { name: 'conv2' type: 'Conv1x1' input: 'j' output: 'y2' conv { num_output: 6 bias_term: false } }
+    layer { name: 'pool' type: 'MaxPool' input: 'j' output: 'y3' pool { kernel_size: 3 stride: 1 pad: 1 } })"));
+  const std::vector<std::string> outputs{"y", "y2", "y3"};
+  for (const GraphOptions& options : {GraphOptions::for_gradient_check(1), GraphOptions::inference()}) {
+    INFO((options.training ? "training" : "inference"));
+    Graph fused(net, options), separate(net, options.unfused());
+    CHECK_FALSE(fused.has_blob("j"));
+    for (const char* reader : {"conv", "conv2", "pool"}) CHECK(layer_named(fused, reader).concatenation());
+    for (Graph* g : {&fused, &separate}) {
+      randomize_inputs(*g, 1);
+      randomize_params(*g, 2, 0.3f);
+    }
+    const Context context = options.training ? Context::training(1, 0) : Context::evaluation();
+    fused.forward(context);
+    separate.forward(context);
+    for (const std::string& y : outputs) {
+      INFO(y);
+      CHECK(max_relative_error(fused.value(y), to_array(separate.value(y))) < 1e-5);
+    }
+    if (!options.training) continue;
+    // The same gradients of the outputs into both: the parts' gradients are the readers' summed.
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const Tensor dy = random_tensor(fused.value(outputs[i]).shape(), 3 + i);
+      fused.grad(outputs[i]).assign_plain(dy);
+      separate.grad(outputs[i]).assign_plain(dy);
+    }
+    fused.backward();
+    separate.backward();
+    CHECK(max_relative_error(fused.grad("x"), to_array(separate.grad("x"))) < 1e-5);
+    CHECK(max_relative_error(fused.param_grads(), to_array(separate.param_grads())) < 1e-5);
+  }
+}
+
 TEST_CASE("a concatenation stays a layer before a 3x3 convolution", "[conv][concat][fusion]") {
   const bool training = GENERATE(true, false);
   INFO((training ? "training" : "inference"));
