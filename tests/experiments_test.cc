@@ -127,6 +127,28 @@ TEST_CASE("graph writes DOT with the shapes on the edges", "[experiments]") {
   CHECK_THAT(dot, Catch::Contains("stem_pool\\nMaxPool") && Catch::Contains("block\\nConcat") &&
                       Catch::Contains("label=\" (32,14,14)\"") && Catch::Contains("label=\" (56,14,14)\"") &&
                       Catch::Contains("b2_3x3\\nConv3x3+ReLU"));
+
+  // A concatenation that several layers absorbed is one node, with an edge into each of them.
+  const std::string file = scratch_dir("graph") + "/readers.prototxt";
+  std::ofstream(file) << R"(name: "readers"
+    layer { name: "in" type: "Input" output: "x" input_param { shape { dim: 1 dim: 8 dim: 6 dim: 6 } } }
+    layer { name: "a" type: "Conv1x1" input: "x" output: "a" conv { num_output: 8 } }
+    layer { name: "cat" type: "Concat" input: "a" input: "x" output: "j" }
+    layer { name: "p" type: "MaxPool" input: "j" output: "p" pool { kernel_size: 2 } }
+    layer { name: "c" type: "Conv1x1" input: "j" output: "c" conv { num_output: 4 } })";
+  const ToolRun readers = run_tool("graph " + file);
+  INFO(readers.output);
+  REQUIRE(readers.status == 0);
+  CHECK_THAT(readers.output, Catch::Contains("  C2 [label=\"cat\\nConcat, fused into p, c\", style=\"rounded,dashed\"];\n"
+                                             "  C2 -> L2 [label=\" (16,6,6)\"];\n"));
+  CHECK_THAT(readers.output, Catch::Contains("  C2 -> L3 [label=\" (16,6,6)\"];\n"));
+  const auto occurrences = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = readers.output.find(what); at != std::string::npos; at = readers.output.find(what, at + 1)) ++n;
+    return n;
+  };
+  CHECK(occurrences("Concat, fused into") == 1);
+  CHECK(occurrences(" -> ") == 5);  // in -> a; a, in -> the join; the join -> p, c
 }
 
 TEST_CASE("cost sets the seed's 1x1, 3x3 and 5x5 reductions side by side", "[experiments]") {

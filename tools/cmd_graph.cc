@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <vector>
 
 #include "framework/graph.h"
 #include "framework/io.h"
@@ -34,21 +35,32 @@ std::string dot_of(Graph& graph, const std::string& name) {
     dot += fmt::format("  L{} [label=\"{}\\n{}\"{}];\n", i, layer.name(), layer.description(),
                        layer.pointwise() ? ", fillcolor=\"#ffe9b3\"" : "");
   }
+  // A concatenation that layers absorbed (they read the parts: Layer::absorb) is drawn as the
+  // model has it, one node, dashed, whose output goes into each of them.
+  std::map<std::string, std::vector<std::string>> absorbed_by;  // concatenation -> its readers
+  std::map<std::string, size_t> drawn_at;                         // concatenation -> its first reader
+  for (size_t i = 0; i < graph.num_layers(); ++i)
+    if (const Layer* concatenation = graph.layer(i).concatenation()) {
+      absorbed_by[concatenation->name()].push_back(graph.layer(i).name());
+      drawn_at.try_emplace(concatenation->name(), i);
+    }
   for (size_t i = 0; i < graph.num_layers(); ++i) {
-    // A concatenation the layer absorbed (it reads the parts: Layer::absorb) is drawn as the
-    // model has it, a node of its own, dashed, whose output goes into the layer.
     const Layer* concatenation = graph.layer(i).concatenation();
-    const std::string reader = concatenation ? fmt::format("C{}", i) : fmt::format("L{}", i);
+    const size_t first = concatenation ? drawn_at.at(concatenation->name()) : i;
+    const std::string reader = concatenation ? fmt::format("C{}", first) : fmt::format("L{}", i);
     Shapes parts;
     for (const std::string& blob : graph.input_names_of(i)) {
       parts.push_back(graph.value(blob).shape());
-      dot += fmt::format("  L{} -> {} [label=\" {}\"];\n", producer.at(blob), reader, shape_label(parts.back()));
+      if (first == i)
+        dot += fmt::format("  L{} -> {} [label=\" {}\"];\n", producer.at(blob), reader, shape_label(parts.back()));
     }
-    if (concatenation)
-      dot += fmt::format("  C{0} [label=\"{1}\\n{2}, fused into {3}\", style=\"rounded,dashed\"];\n"
-                         "  C{0} -> L{0} [label=\" {4}\"];\n",
-                         i, concatenation->name(), concatenation->type(), graph.layer(i).name(),
-                         shape_label(concatenation->output_shapes(parts)[0]));
+    if (!concatenation) continue;
+    if (first == i)
+      dot += fmt::format("  C{} [label=\"{}\\n{}, fused into {}\", style=\"rounded,dashed\"];\n", i,
+                         concatenation->name(), concatenation->type(),
+                         fmt::join(absorbed_by.at(concatenation->name()), ", "));
+    dot += fmt::format("  C{} -> L{} [label=\" {}\"];\n", first, i,
+                       shape_label(concatenation->output_shapes(parts)[0]));
   }
   return dot + "}\n";
 }
