@@ -39,7 +39,9 @@ def merge_absorbed(layers, names, mine, theirs, classes):
     """Where one of our layers absorbed a concatenation (its "fused" says "Concat": a max-pool that
     reads the branches where they lie), the concatenation's time is inside that layer's: its class
     and the concatenation become one row on both sides, "max-pooling and concatenation" (a class
-    split into forward and backward is summed)."""
+    split into forward and backward is summed). Where layers of several classes absorbed one
+    (a 1x1 convolution and a max-pool: no shipped model), the concatenation's time joins the
+    first class's row."""
     absorbers = {classes.get(l["type"], ELSE) for l in layers if "Concat" in l.get("fused", "").split(", ")}
     for cls in sorted(absorbers):
         parts = [n for n in names if n == cls or n.startswith(cls + ", ")] + [JOIN]

@@ -9,7 +9,7 @@
 // Building (Graph::build) reads top to bottom, each step in a room of its own:
 //   connect   a layer per description, joined by their blobs      framework/graph_ir.h
 //   passes    drop Dropout (inference), fuse ReLUs into producers,  framework/passes.h
-//             concatenations into their reader
+//             concatenations into their readers
 //   order     topological, the file's order where it is free
 //   shapes    every blob's, and a net that would not fit refused   framework/graph_memory.h
 //   gradients which blobs get one, which buffer each consumer writes framework/autograd.h

@@ -74,11 +74,16 @@ void fuse_concatenations(ir::Net& net, bool several_readers) {
         !std::all_of(use.readers.begin(), use.readers.end(), accepts))
       continue;
     // Each reader gets a concatenation of its own (they keep no parameters): the last the layer
-    // itself, the others a copy made from its config.
+    // itself, the others a copy made from its config, as ir::connect made it.
     for (ir::Node* reader : use.readers) {
       reader->inputs = concatenation.inputs;
-      reader->layer->absorb(reader == use.readers.back() ? std::move(concatenation.layer)
-                                                         : create_layer(concatenation.layer->config()));
+      if (reader == use.readers.back()) {
+        reader->layer->absorb(std::move(concatenation.layer));
+        continue;
+      }
+      std::unique_ptr<Layer> copy = create_layer(concatenation.layer->config());
+      if (concatenation.layer->inference_only()) copy->set_inference_only();
+      reader->layer->absorb(std::move(copy));
     }
     for (auto it = net.aliases.begin(); it != net.aliases.end();)
       it = it->second == joined->name ? net.aliases.erase(it) : std::next(it);

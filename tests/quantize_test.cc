@@ -129,10 +129,13 @@ TEST_CASE("each layer with an int8 path computes its float result within the qua
   }
   if (std::string(what).find("absorbed") != std::string::npos) CHECK(layer_named(g, "m").description() == "Concat+Conv1x1");
   // The float graph, which calibration ran, gave the join to both readers, so the join's range
-  // comes from its parts'.
+  // is its parts' together.
   if (std::string(what).find("two 1x1") != std::string::npos) {
     CHECK(layer_named(inference_graph(c, 8), "m1").description() == "Concat+Conv1x1");
     CHECK(layer_named(g, "j").type() == "Concat");
+    const Ranges ranges = ranges_of(q.quantization());
+    CHECK(ranges.at("j").min == std::min(ranges.at("a0").min, ranges.at("b0").min));  // a0, b0: the ReLUs fused
+    CHECK(ranges.at("j").max == std::max(ranges.at("a0").max, ranges.at("b0").max));
   }
 }
 

@@ -36,17 +36,18 @@ std::string dot_of(Graph& graph, const std::string& name) {
                        layer.pointwise() ? ", fillcolor=\"#ffe9b3\"" : "");
   }
   // A concatenation that layers absorbed (they read the parts: Layer::absorb) is drawn as the
-  // model has it, one node, dashed, whose output goes into each of them.
-  std::map<std::string, std::vector<std::string>> absorbed_by;  // concatenation -> its readers
-  std::map<std::string, size_t> drawn_at;                         // concatenation -> its first reader
+  // model has it, one node, dashed (numbered as its first reader), whose output goes into each.
+  struct Absorbed {
+    size_t first;
+    std::vector<std::string> readers;
+  };
+  std::map<std::string, Absorbed> absorbed;  // by the concatenation's name
   for (size_t i = 0; i < graph.num_layers(); ++i)
-    if (const Layer* concatenation = graph.layer(i).concatenation()) {
-      absorbed_by[concatenation->name()].push_back(graph.layer(i).name());
-      drawn_at.try_emplace(concatenation->name(), i);
-    }
+    if (const Layer* concatenation = graph.layer(i).concatenation())
+      absorbed.try_emplace(concatenation->name(), Absorbed{i, {}}).first->second.readers.push_back(graph.layer(i).name());
   for (size_t i = 0; i < graph.num_layers(); ++i) {
     const Layer* concatenation = graph.layer(i).concatenation();
-    const size_t first = concatenation ? drawn_at.at(concatenation->name()) : i;
+    const size_t first = concatenation ? absorbed.at(concatenation->name()).first : i;
     const std::string reader = concatenation ? fmt::format("C{}", first) : fmt::format("L{}", i);
     Shapes parts;
     for (const std::string& blob : graph.input_names_of(i)) {
@@ -58,7 +59,7 @@ std::string dot_of(Graph& graph, const std::string& name) {
     if (first == i)
       dot += fmt::format("  C{} [label=\"{}\\n{}, fused into {}\", style=\"rounded,dashed\"];\n", i,
                          concatenation->name(), concatenation->type(),
-                         fmt::join(absorbed_by.at(concatenation->name()), ", "));
+                         fmt::join(absorbed.at(concatenation->name()).readers, ", "));
     dot += fmt::format("  C{} -> L{} [label=\" {}\"];\n", first, i,
                        shape_label(concatenation->output_shapes(parts)[0]));
   }

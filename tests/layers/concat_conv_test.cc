@@ -1,8 +1,8 @@
-// A 1x1 convolution that alone reads a concatenation absorbs it (fuse_concatenations) and
-// convolves each part where it lies, adding into the output: the same values and gradients as the
-// two layers, up to the order of the sums, with no join stored; its gradients checked against
-// numeric derivatives. Wider kernels keep the Concat layer. (int8, where it joins the parts
-// first: quantize_test.cc.)
+// A 1x1 convolution that reads a concatenation absorbs it (fuse_concatenations), alone or beside
+// other readers that can, and convolves each part where it lies, adding into the output: the same
+// values and gradients as the layers, up to the order of the sums, with no join stored; its
+// gradients checked against numeric derivatives. Wider kernels keep the Concat layer. (int8,
+// where it joins the parts first: quantize_test.cc.)
 #include <catch2/catch.hpp>
 
 #include "tests/gradient_check.h"
