@@ -4,6 +4,12 @@
 
 namespace obo::ir {
 
+std::unique_ptr<Layer> make_layer(const LayerParameter& config, bool inference) {
+  std::unique_ptr<Layer> layer = create_layer(config);
+  if (inference) layer->set_inference_only();
+  return layer;
+}
+
 Net connect(const onebyone::NetParameter& net, bool inference) {
   if (net.layer_size() == 0) fail("the net '{}' has no layers", net.name());
   Net result;
@@ -13,8 +19,7 @@ Net connect(const onebyone::NetParameter& net, bool inference) {
     for (const Node& other : result.nodes)
       if (other.layer->name() == config.name()) fail("two layers are named '{}'", config.name());
     Node node;
-    node.layer = create_layer(config);
-    if (inference) node.layer->set_inference_only();
+    node.layer = make_layer(config, inference);
     for (const std::string& name : config.output()) {
       auto& slot = result.blobs[name];
       if (slot)

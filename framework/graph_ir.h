@@ -51,4 +51,8 @@ struct Net {
 // so (Layer::set_inference_only).
 Net connect(const onebyone::NetParameter& net, bool inference);
 
+// The layer of that description, from the registry, as connect() makes each (told where it is
+// for an inference net).
+std::unique_ptr<Layer> make_layer(const LayerParameter& config, bool inference);
+
 }  // namespace obo::ir

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <iterator>
 
-#include "framework/registry.h"
-
 namespace obo {
 
 namespace ir {
@@ -75,15 +73,12 @@ void fuse_concatenations(ir::Net& net, bool several_readers) {
       continue;
     // Each reader gets a concatenation of its own (they keep no parameters): the last the layer
     // itself, the others a copy made from its config, as ir::connect made it.
+    const Layer& original = *concatenation.layer;
     for (ir::Node* reader : use.readers) {
       reader->inputs = concatenation.inputs;
-      if (reader == use.readers.back()) {
-        reader->layer->absorb(std::move(concatenation.layer));
-        continue;
-      }
-      std::unique_ptr<Layer> copy = create_layer(concatenation.layer->config());
-      if (concatenation.layer->inference_only()) copy->set_inference_only();
-      reader->layer->absorb(std::move(copy));
+      reader->layer->absorb(reader == use.readers.back()
+                                ? std::move(concatenation.layer)
+                                : ir::make_layer(original.config(), original.inference_only()));
     }
     for (auto it = net.aliases.begin(); it != net.aliases.end();)
       it = it->second == joined->name ? net.aliases.erase(it) : std::next(it);
